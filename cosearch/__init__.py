@@ -1,0 +1,3 @@
+"""cosearch: co-exploration of CNN architectures and multi-FPGA accelerators."""
+
+__version__ = "0.1.0"

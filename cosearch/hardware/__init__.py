@@ -1,0 +1,63 @@
+"""FPGA devices, the analytic cost model and the design optimizer."""
+
+from cosearch.hardware.design import (
+    ArchArrays,
+    Architecture,
+    ConvSpec,
+    Design,
+    DesignArrays,
+    Stage,
+    arch_arrays,
+    design_arrays,
+    designs_from_arrays,
+)
+from cosearch.hardware.devices import (
+    DEVICES,
+    PLATFORM_PRESETS,
+    Device,
+    HardwareConfigError,
+    Library,
+    Platform,
+    PlatformArrays,
+    load_library,
+    platform_arrays,
+    resolve_platform,
+)
+from cosearch.hardware.layer_model import (
+    BOTTLENECK_NAMES,
+    Layer,
+    LayerCost,
+    Resources,
+    Tiling,
+    accelerator_resources,
+    layer_cost,
+)
+
+__all__ = [
+    "ArchArrays",
+    "Architecture",
+    "BOTTLENECK_NAMES",
+    "ConvSpec",
+    "DEVICES",
+    "Design",
+    "DesignArrays",
+    "Device",
+    "HardwareConfigError",
+    "Layer",
+    "LayerCost",
+    "Library",
+    "PLATFORM_PRESETS",
+    "Platform",
+    "PlatformArrays",
+    "Resources",
+    "Stage",
+    "Tiling",
+    "accelerator_resources",
+    "arch_arrays",
+    "design_arrays",
+    "designs_from_arrays",
+    "layer_cost",
+    "load_library",
+    "platform_arrays",
+    "resolve_platform",
+]

@@ -1,0 +1,317 @@
+"""One layer on one loop-tiled accelerator: cycles, bottleneck and resources.
+
+The tile model of DESIGN.md section 4 (Zhang et al., FPGA'15 style), written
+twice on purpose:
+
+* a scalar host API (:func:`layer_cost`, :func:`accelerator_resources`) on
+  plain Python numbers, for a user checking a hand calculation and as the
+  reference the batched code is tested against;
+* array versions (:func:`layer_cycles`, :func:`resources`) that work
+  elementwise on ``jax.numpy`` or ``numpy`` arrays of any (broadcast) shape,
+  the building block of the jitted cost model and of the design optimizer.
+
+Units: cycles of the accelerator clock; BRAM in BRAM18K blocks (18,000 bits);
+port widths in words per cycle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+
+BRAM_BITS = 18000  # bits per BRAM18K block, as in DESIGN.md section 4
+SUPPORTED_BITS = (16, 32)
+
+# Bottleneck codes, in the order they win ties.
+COMPUTE, INPUT_LOAD, WEIGHT_LOAD, OUTPUT_STORE = 0, 1, 2, 3
+BOTTLENECK_NAMES = ("compute", "input load", "weight load", "output store")
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """One convolution layer.
+
+    Attributes:
+      n: input channels N.
+      m: output channels M.
+      r: input rows R.
+      c: input columns C.
+      k: square kernel K.
+      s: stride S.
+      b: batch B (1 for streaming).
+    """
+
+    n: int
+    m: int
+    r: int
+    c: int
+    k: int
+    s: int = 1
+    b: int = 1
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"Layer.{f.name} must be a positive int, got {v!r}")
+
+    @property
+    def out_rows(self) -> int:
+        """Output rows with same padding, ceil(R / S)."""
+        return -(-self.r // self.s)
+
+    @property
+    def out_cols(self) -> int:
+        """Output columns with same padding, ceil(C / S)."""
+        return -(-self.c // self.s)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per image: M * N * K^2 * ceil(R/S) * ceil(C/S)."""
+        return self.m * self.n * self.k**2 * self.out_rows * self.out_cols
+
+
+@dataclasses.dataclass(frozen=True)
+class Tiling:
+    """The design parameters of one loop-tiled accelerator.
+
+    Attributes:
+      tm: output-channel tile Tm.
+      tn: input-channel tile Tn (the MAC array is Tm x Tn).
+      tr: input-row tile Tr.
+      tc: input-column tile Tc.
+      tk: largest kernel supported Tk.
+      wp: weight-port words per cycle Wp.
+      ip: input-port words per cycle Ip.
+      op: output-port words per cycle Op.
+    """
+
+    tm: int
+    tn: int
+    tr: int
+    tc: int
+    tk: int
+    wp: int
+    ip: int
+    op: int
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"Tiling.{f.name} must be a positive int, got {v!r}")
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return dataclasses.astuple(self)
+
+
+TILING_FIELDS = tuple(f.name for f in dataclasses.fields(Tiling))
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerCost:
+    """Cycles of one layer on one accelerator (DESIGN.md section 4).
+
+    Attributes:
+      cycles: lat, cycles for the whole layer (``b`` images).
+      bottleneck: code of the term setting lat1/lat2 (see BOTTLENECK_NAMES).
+      t_weight: tW, cycles to load one weight tile.
+      t_input: tI, cycles to load one input tile.
+      t_output: tO, cycles to store one output tile.
+      t_compute: tC, cycles the MAC array is busy per tile.
+      lat1: max(tI, tW, tC).
+      lat2: max(ceil(N / Tn) * lat1, tO).
+      tiles: B * ceil(R/Tr) * ceil(C/Tc) * ceil(M/Tm).
+    """
+
+    cycles: float
+    bottleneck: int
+    t_weight: float
+    t_input: float
+    t_output: float
+    t_compute: float
+    lat1: float
+    lat2: float
+    tiles: int
+
+    @property
+    def bottleneck_name(self) -> str:
+        return BOTTLENECK_NAMES[self.bottleneck]
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """Resources of one accelerator.
+
+    Attributes:
+      dsp: DSP slices, Tm*Tn (16-bit) or 5*Tm*Tn (32-bit float).
+      bram18: BRAM18K blocks for input, output and weight buffers.
+      port_bits: off-chip port bits per cycle, bits * (Wp + Ip + Op).
+    """
+
+    dsp: int
+    bram18: int
+    port_bits: int
+
+
+def _check_bits(bits: int) -> None:
+    if bits not in SUPPORTED_BITS:
+        raise ValueError(f"bits must be one of {SUPPORTED_BITS}, got {bits!r}")
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def layer_cost(layer: Layer, tiling: Tiling, bits: int = 16) -> LayerCost:
+    """Cycles and bottleneck of ``layer`` on an accelerator tiled as ``tiling``.
+
+    Implements DESIGN.md section 4, "Per-layer latency":
+    tW = Tm Tn K^2 / Wp; tI = min(Tn,N) min(Tr,R) min(Tc,C) / Ip;
+    tO = min(Tm,M) ceil(min(Tr,R)/S) ceil(min(Tc,C)/S) / Op;
+    tC = K^2 ceil(min(Tr,R+2P)/S) ceil(min(Tc,C+2P)/S);
+    lat1 = max(tI,tW,tC); lat2 = max(ceil(N/Tn) lat1, tO);
+    lat = B ceil(R/Tr) ceil(C/Tc) ceil(M/Tm) lat2.
+
+    ``bits`` does not change cycles (ports are counted in words); it is
+    accepted so the signature matches :func:`accelerator_resources`.
+    """
+    _check_bits(bits)
+    L, T = layer, tiling
+    p = (L.k - 1) // 2
+    t_w = T.tm * T.tn * L.k**2 / T.wp
+    t_i = min(T.tn, L.n) * min(T.tr, L.r) * min(T.tc, L.c) / T.ip
+    t_o = (
+        min(T.tm, L.m) * _cdiv(min(T.tr, L.r), L.s) * _cdiv(min(T.tc, L.c), L.s) / T.op
+    )
+    t_c = (
+        L.k**2 * _cdiv(min(T.tr, L.r + 2 * p), L.s) * _cdiv(min(T.tc, L.c + 2 * p), L.s)
+    )
+    lat1 = max(t_i, t_w, t_c)
+    acc = _cdiv(L.n, T.tn) * lat1
+    lat2 = max(acc, t_o)
+    tiles = L.b * _cdiv(L.r, T.tr) * _cdiv(L.c, T.tc) * _cdiv(L.m, T.tm)
+    if t_o > acc:
+        bottleneck = OUTPUT_STORE
+    elif t_c >= t_i and t_c >= t_w:
+        bottleneck = COMPUTE
+    elif t_i >= t_w:
+        bottleneck = INPUT_LOAD
+    else:
+        bottleneck = WEIGHT_LOAD
+    return LayerCost(
+        cycles=tiles * lat2,
+        bottleneck=bottleneck,
+        t_weight=t_w,
+        t_input=t_i,
+        t_output=t_o,
+        t_compute=float(t_c),
+        lat1=lat1,
+        lat2=lat2,
+        tiles=tiles,
+    )
+
+
+def accelerator_resources(tiling: Tiling, bits: int = 16) -> Resources:
+    """DSP, BRAM18K and port bits of one accelerator (DESIGN.md section 4).
+
+    DSP = Tm Tn (16-bit) or 5 Tm Tn (32-bit);
+    ports = bits (Wp + Ip + Op);
+    BRAM = 2 Tn ceil(Tr Tc bits / 18000) + 2 Tm ceil(Tr Tc bits / 18000)
+      + Tm Tn ceil(4 Tk^2 bits / 18000)          (16-bit)
+      + 2 Tm Tn ceil(Tk^2 bits / 18000)           (32-bit, instead).
+    """
+    _check_bits(bits)
+    T = tiling
+    fmap = _cdiv(T.tr * T.tc * bits, BRAM_BITS)
+    if bits == 16:
+        dsp = T.tm * T.tn
+        weights = T.tm * T.tn * _cdiv(4 * T.tk**2 * bits, BRAM_BITS)
+    else:
+        dsp = 5 * T.tm * T.tn
+        weights = 2 * T.tm * T.tn * _cdiv(T.tk**2 * bits, BRAM_BITS)
+    bram = 2 * T.tn * fmap + 2 * T.tm * fmap + weights
+    return Resources(dsp=dsp, bram18=bram, port_bits=bits * (T.wp + T.ip + T.op))
+
+
+# ----------------------------------------------------------------------------
+# Array versions: elementwise over broadcastable jnp / np arrays.
+# ----------------------------------------------------------------------------
+
+
+def _acdiv(a, b, xp):
+    """ceil(a / b) for positive integer arrays."""
+    return -xp.floor_divide(-a, b)
+
+
+def layer_cycles(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op, b=1, xp=jnp):
+    """Array form of :func:`layer_cost`: cycles and bottleneck code.
+
+    All arguments are integer arrays (or ints) that broadcast together: layer
+    shape (n, m, r, c, k, s, b) and tiling (tm, tn, tr, tc, wp, ip, op).
+    Integer quantities are computed in int32 and converted to float32 only
+    where the formulas divide, so results match the scalar API to float32
+    rounding.
+
+    Returns:
+      cycles: float32 array, lat of DESIGN.md section 4 (cycles).
+      bottleneck: int32 array of bottleneck codes (COMPUTE, INPUT_LOAD, ...).
+    """
+    f32 = xp.float32
+    n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op, b = (
+        xp.asarray(v, xp.int32)
+        for v in (n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op, b)
+    )
+    p = (k - 1) // 2
+    mn = xp.minimum
+    t_w = (tm * tn * k * k).astype(f32) / wp.astype(f32)
+    t_i = (mn(tn, n) * mn(tr, r) * mn(tc, c)).astype(f32) / ip.astype(f32)
+    t_o = (mn(tm, m) * _acdiv(mn(tr, r), s, xp) * _acdiv(mn(tc, c), s, xp)).astype(
+        f32
+    ) / op.astype(f32)
+    t_c = (
+        k * k * _acdiv(mn(tr, r + 2 * p), s, xp) * _acdiv(mn(tc, c + 2 * p), s, xp)
+    ).astype(f32)
+    lat1 = xp.maximum(xp.maximum(t_i, t_w), t_c)
+    acc = _acdiv(n, tn, xp).astype(f32) * lat1
+    lat2 = xp.maximum(acc, t_o)
+    tiles = (b * _acdiv(r, tr, xp) * _acdiv(c, tc, xp) * _acdiv(m, tm, xp)).astype(f32)
+    cycles = tiles * lat2
+    bottleneck = xp.where(
+        t_o > acc,
+        OUTPUT_STORE,
+        xp.where(
+            (t_c >= t_i) & (t_c >= t_w),
+            COMPUTE,
+            xp.where(t_i >= t_w, INPUT_LOAD, WEIGHT_LOAD),
+        ),
+    ).astype(xp.int32)
+    return cycles, bottleneck
+
+
+def resources(tm, tn, tr, tc, tk, wp, ip, op, bits: int = 16, xp=jnp):
+    """Array form of :func:`accelerator_resources` (``bits`` is static).
+
+    Returns:
+      (dsp, bram18, port_bits), int32 arrays of the broadcast shape.
+    """
+    _check_bits(bits)
+    tm, tn, tr, tc, tk, wp, ip, op = (
+        xp.asarray(v, xp.int32) for v in (tm, tn, tr, tc, tk, wp, ip, op)
+    )
+    fmap = _acdiv(tr * tc * bits, BRAM_BITS, xp)
+    if bits == 16:
+        dsp = tm * tn
+        weights = tm * tn * _acdiv(4 * tk * tk * bits, BRAM_BITS, xp)
+    else:
+        dsp = 5 * tm * tn
+        weights = 2 * tm * tn * _acdiv(tk * tk * bits, BRAM_BITS, xp)
+    bram = 2 * tn * fmap + 2 * tm * fmap + weights
+    port_bits = bits * (wp + ip + op)
+    i32 = xp.int32
+    return (
+        xp.asarray(dsp).astype(i32),
+        xp.asarray(bram).astype(i32),
+        xp.asarray(port_bits).astype(i32),
+    )
