@@ -44,7 +44,9 @@ def parse_ints(text: str, what: str, count: int | None = None) -> tuple[int, ...
     try:
         vals = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
     except ValueError:
-        raise UsageError(f"{what}: expected comma-separated integers, got {text!r}")
+        raise UsageError(
+            f"{what}: expected comma-separated integers, got {text!r}"
+        ) from None
     if count is not None and len(vals) != count:
         raise UsageError(f"{what}: expected {count} integers, got {text!r}")
     if any(v < 1 for v in vals):
