@@ -1,0 +1,119 @@
+"""Orbax checkpoints of a search: array state plus a JSON record of the rest.
+
+A checkpoint at episode ``e`` holds everything needed to continue exactly
+where the run stopped: the controller's train state (arrays), and a JSON
+record with the episode, the accuracy cache, the history position and a
+fingerprint of the configuration it was made with.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used (corrupt, or made by another config)."""
+
+
+class Checkpointer:
+    """Saves and restores numbered checkpoints under ``directory``.
+
+    Args:
+      directory: where the numbered checkpoint folders live (created).
+      max_to_keep: how many recent checkpoints to keep.
+    """
+
+    def __init__(self, directory: str | os.PathLike, max_to_keep: int = 2):
+        self.directory = os.path.abspath(os.fspath(directory))
+        self._manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+            item_handlers={
+                "state": ocp.StandardCheckpointHandler(),
+                "record": ocp.JsonCheckpointHandler(),
+            },
+        )
+
+    def latest_step(self) -> int | None:
+        """The newest complete checkpoint's step, or None."""
+        return self._manager.latest_step()
+
+    def save(self, step: int, state: Any, record: dict[str, Any]) -> None:
+        """Save ``state`` (a pytree of arrays) and ``record`` (JSON) as ``step``.
+
+        Blocks until the checkpoint is complete on disk, so a crash right
+        after this call never leaves a half-written newest checkpoint.
+        """
+        self._manager.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), record=ocp.args.JsonSave(record)
+            ),
+            force=True,
+        )
+        self._manager.wait_until_finished()
+
+    def restore(self, step: int, like: Any) -> tuple[Any, dict[str, Any]]:
+        """Restore checkpoint ``step``, its state shaped like the pytree ``like``.
+
+        Raises:
+          CheckpointError: the checkpoint is unreadable or does not match
+            ``like`` (structure, shapes or dtypes).
+        """
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        where = os.path.join(self.directory, str(step))
+        self._check_compatible(step, abstract, where)
+        try:
+            out = self._manager.restore(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract),
+                    record=ocp.args.JsonRestore(),
+                ),
+            )
+        except Exception as e:  # orbax raises many types for a damaged file
+            raise CheckpointError(
+                f"checkpoint {where} is corrupt or incompatible ({_first_line(e)})"
+            ) from e
+        state, record = out["state"], out["record"]
+        if not isinstance(record, dict):
+            raise CheckpointError(f"checkpoint {where}: its JSON record is missing")
+        return state, record
+
+    def _check_compatible(self, step: int, abstract: Any, where: str) -> None:
+        """Compare the saved tree's structure, shapes and dtypes with ``abstract``."""
+        try:
+            saved = self._manager.item_metadata(step)["state"].tree
+            saved_leaves = jax.tree_util.tree_flatten_with_path(saved)[0]
+        except Exception as e:
+            raise CheckpointError(
+                f"checkpoint {where} is corrupt or incompatible ({_first_line(e)})"
+            ) from e
+        want = jax.tree_util.tree_flatten_with_path(abstract)[0]
+        saved_paths = [jax.tree_util.keystr(p) for p, _ in saved_leaves]
+        want_paths = [jax.tree_util.keystr(p) for p, _ in want]
+        if saved_paths != want_paths:
+            extra = sorted(set(saved_paths) ^ set(want_paths))[:3]
+            raise CheckpointError(
+                f"checkpoint {where} is incompatible with this run: its state has a "
+                f"different structure (differs at {extra})"
+            )
+        for (path, a), (_, b) in zip(saved_leaves, want, strict=True):
+            if tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype:
+                raise CheckpointError(
+                    f"checkpoint {where} is incompatible with this run: "
+                    f"{jax.tree_util.keystr(path)} is {tuple(a.shape)} {a.dtype}, "
+                    f"expected {tuple(b.shape)} {b.dtype}"
+                )
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0][:200] if text else ''}"

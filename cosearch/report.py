@@ -1,0 +1,282 @@
+"""Results a person reads: best designs, Pareto front, report.md, pareto.png.
+
+Input is the search history: one dict per evaluated pair, as written to
+history.jsonl (keys used here: ``status`` in {"pruned", "trained", "cached",
+"failed"}, ``accuracy``, ``throughput_fps``, ``latency_ms``, ``gops_per_w``,
+``meets_specs``, ``architecture``, ``design``, ``episode``, ``index``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cosearch import pareto
+from cosearch.fileio import atomic_write_json, atomic_write_text
+
+OBJECTIVE_KEYS = {"throughput": "throughput_fps", "energy": "gops_per_w",
+                  "latency": "latency_ms"}  # fmt: skip
+FRONT_KEYS = ("accuracy", "throughput_fps", "gops_per_w")
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """What a run found.
+
+    Attributes:
+      opt_sw: the pair of best accuracy meeting the specs (or None).
+      opt_hw: the best hardware objective within ``margin`` of that accuracy.
+      front: the distinct pairs on the (accuracy, throughput, GOPS/W) front.
+      hypervolume: volume dominated by the front against the origin, in
+        accuracy x images/s x GOPS/W.
+      counts: pairs by status, and children trained.
+    """
+
+    opt_sw: dict[str, Any] | None
+    opt_hw: dict[str, Any] | None
+    front: list[dict[str, Any]]
+    hypervolume: float
+    counts: dict[str, int]
+
+
+def _scored(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pairs with an accuracy that met the specs (trained or cached)."""
+    return [
+        h
+        for h in history
+        if h.get("status") in ("trained", "cached")
+        and h.get("accuracy") is not None
+        and h.get("meets_specs", True)
+    ]
+
+
+def _hw_value(pair: dict[str, Any], objective: str) -> float:
+    value = pair[OBJECTIVE_KEYS[objective]]
+    return -value if objective == "latency" else value
+
+
+def summarize(
+    history: Sequence[dict[str, Any]], objective: str = "throughput",
+    margin: float = 0.01,
+) -> Summary:  # fmt: skip
+    """OptSW, OptHW, the front and its hypervolume from a run's history.
+
+    Args:
+      history: the evaluated pairs.
+      objective: hardware objective: "throughput", "energy" or "latency".
+      margin: OptHW's accuracy margin below OptSW's accuracy (fraction).
+    """
+    if objective not in OBJECTIVE_KEYS:
+        raise ValueError(f"objective must be one of {sorted(OBJECTIVE_KEYS)}")
+    counts = {s: 0 for s in ("pruned", "trained", "cached", "failed")}
+    for h in history:
+        counts[h["status"]] = counts.get(h["status"], 0) + 1
+    counts["pairs"] = len(history)
+    scored = _scored(history)
+    opt_sw = opt_hw = None
+    if scored:
+        opt_sw = max(scored, key=lambda h: (h["accuracy"], _hw_value(h, objective)))
+        near = [h for h in scored if h["accuracy"] >= opt_sw["accuracy"] - margin]
+        opt_hw = max(near, key=lambda h: (_hw_value(h, objective), h["accuracy"]))
+    # The front over distinct (architecture, design) pairs.
+    unique: dict[tuple, dict[str, Any]] = {}
+    for h in scored:
+        unique.setdefault((h["architecture"], repr(h.get("design"))), h)
+    pairs = list(unique.values())
+    pts = np.array([[h[k] for k in FRONT_KEYS] for h in pairs], np.float64)
+    front, hv = [], 0.0
+    if len(pairs):
+        mask = pareto.non_dominated(pts)
+        front = [p for p, m in zip(pairs, mask, strict=True) if m]
+        front.sort(key=lambda h: -h["accuracy"])
+        hv = pareto.hypervolume(pts, np.zeros(len(FRONT_KEYS)))
+    return Summary(opt_sw, opt_hw, front, hv, counts)
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _pair_row(name: str, pair: dict[str, Any] | None) -> str:
+    if pair is None:
+        return f"| {name} | (none met the specs) | - | - | - | - |"
+    return (
+        f"| {name} | `{pair['architecture']}` | {100 * pair['accuracy']:.2f}% | "
+        f"{_fmt(pair['throughput_fps'], 1)} | {_fmt(pair['latency_ms'], 3)} | "
+        f"{_fmt(pair['gops_per_w'], 2)} |"
+    )
+
+
+def stage_table(pair: dict[str, Any]) -> list[str]:
+    """Markdown rows of a pair's per-FPGA configuration."""
+    rows = [
+        "| stage | layers | FPGA | Tm | Tn | Tr | Tc | Tk | Wp | Ip | Op | DSP | "
+        "BRAM18 | ms | bottlenecks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, st in enumerate(pair["design"]["stages"]):
+        t = st["tiling"]
+        rows.append(
+            f"| {i} | {st['layers'][0]}-{st['layers'][1]} | {st['device']} | "
+            + " | ".join(str(t[k]) for k in ("tm", "tn", "tr", "tc", "tk"))
+            + " | "
+            + " | ".join(str(t[k]) for k in ("wp", "ip", "op"))
+            + f" | {st['dsp']} | {st['bram18']} | {1e3 * st['seconds']:.3f} | "
+            + ", ".join(st.get("bottlenecks", []))
+            + " |"
+        )
+    return rows
+
+
+def report_markdown(
+    summary: Summary, run_info: dict[str, Any], title: str = "cosearch run"
+) -> str:
+    """The text of report.md."""
+    c = summary.counts
+    lines = [f"# {title}", ""]
+    for key, value in run_info.items():
+        lines.append(f"- {key}: {_fmt(value)}")
+    lines += [
+        "",
+        "## Best designs",
+        "",
+        "| | architecture | accuracy | images/s | latency ms | GOPS/W |",
+        "|---|---|---|---|---|---|",
+        _pair_row("OptSW", summary.opt_sw),
+        _pair_row("OptHW", summary.opt_hw),
+        "",
+    ]
+    for name, pair in (("OptSW", summary.opt_sw), ("OptHW", summary.opt_hw)):
+        if pair is not None:
+            lines += [f"### {name}: per-FPGA configuration", ""]
+            lines += stage_table(pair) + [""]
+    lines += [
+        "## Search cost",
+        "",
+        "| pairs | trained | cached | pruned | failed | hypervolume |",
+        "|---|---|---|---|---|---|",
+        f"| {c['pairs']} | {c['trained']} | {c['cached']} | {c['pruned']} | "
+        f"{c['failed']} | {summary.hypervolume:,.4g} |",
+        "",
+        "## Pareto front (accuracy, throughput, energy efficiency)",
+        "",
+        "| architecture | accuracy | images/s | latency ms | GOPS/W | stages |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in summary.front:
+        lines.append(
+            f"| `{p['architecture']}` | {100 * p['accuracy']:.2f}% | "
+            f"{_fmt(p['throughput_fps'], 1)} | {_fmt(p['latency_ms'], 3)} | "
+            f"{_fmt(p['gops_per_w'], 2)} | {len(p['design']['stages'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_pairs(ax_pair, series: Sequence[tuple[str, Sequence[dict[str, Any]]]]):
+    """Scatter accuracy vs throughput and vs GOPS/W on two axes, fronts drawn.
+
+    Args:
+      ax_pair: two matplotlib axes.
+      series: (label, history) per series; pruned pairs are drawn at the
+        accuracy floor of the plot with an 'x' (they were never trained).
+    """
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+    for (label, history), color in zip(series, colors * 4, strict=False):
+        scored = _scored(history)
+        pruned = [h for h in history if h.get("status") == "pruned"]
+        summary = summarize(history)
+        for ax, key in zip(ax_pair, ("throughput_fps", "gops_per_w"), strict=True):
+            if scored:
+                ax.scatter(
+                    [h[key] for h in scored],
+                    [100 * h["accuracy"] for h in scored],
+                    s=14, alpha=0.5, color=color, label=f"{label} pairs",
+                )  # fmt: skip
+            if pruned:
+                floor = min([100 * h["accuracy"] for h in scored] or [0.0])
+                ax.scatter(
+                    [h[key] for h in pruned], [floor] * len(pruned), marker="x",
+                    s=14, alpha=0.5, color=color, label=f"{label} pruned",
+                )  # fmt: skip
+            front = sorted(summary.front, key=lambda h: h[key])
+            if front:
+                xs = [h[key] for h in front]
+                ys = [100 * h["accuracy"] for h in front]
+                # The front seen in this 2-D projection: a descending staircase.
+                best, sx, sy = -1.0, [], []
+                for x, y in sorted(zip(xs, ys, strict=True), key=lambda t: -t[0]):
+                    if y > best:
+                        sx.append(x)
+                        sy.append(y)
+                        best = y
+                ax.step(sx, sy, where="post", color=color, lw=1.5,
+                        label=f"{label} front")  # fmt: skip
+    for ax, name in zip(ax_pair, ("throughput (images/s)", "energy eff. (GOPS/W)"),
+                        strict=True):  # fmt: skip
+        ax.set_xlabel(name)
+        ax.set_ylabel("validation accuracy (%)")
+        ax.grid(alpha=0.3)
+    ax_pair[0].legend(fontsize=7, loc="lower left")
+
+
+def save_plot(path: str, series, title: str) -> None:
+    """Write the accuracy-vs-hardware figure of ``series`` to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    plot_pairs(axes, series)
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_outputs(
+    workdir: str,
+    history: Sequence[dict[str, Any]],
+    run_info: dict[str, Any],
+    objective: str = "throughput",
+    margin: float = 0.01,
+) -> Summary:
+    """Write pareto.json, best_designs.json, report.md and pareto.png."""
+    summary = summarize(history, objective, margin)
+    atomic_write_json(
+        os.path.join(workdir, "pareto.json"),
+        {
+            "objectives": list(FRONT_KEYS),
+            "hypervolume": summary.hypervolume,
+            "hypervolume_reference": [0.0] * len(FRONT_KEYS),
+            "front": summary.front,
+        },
+    )
+    atomic_write_json(
+        os.path.join(workdir, "best_designs.json"),
+        {
+            "objective": objective,
+            "opt_hw_accuracy_margin": margin,
+            "OptSW": summary.opt_sw,
+            "OptHW": summary.opt_hw,
+        },
+    )
+    atomic_write_text(
+        os.path.join(workdir, "report.md"), report_markdown(summary, run_info)
+    )
+    save_plot(
+        os.path.join(workdir, "pareto.png"),
+        [(run_info.get("strategy", "search"), history)],
+        f"{run_info.get('strategy', 'search')}: accuracy vs hardware efficiency",
+    )
+    return summary

@@ -1,0 +1,93 @@
+"""Rewards of evaluated (architecture, design) pairs (DESIGN.md sections 5, 6).
+
+Pure functions of arrays: they work on ``jax.numpy`` or ``numpy`` inputs of
+any (broadcast) shape, usually ``[B]`` (one entry per child of an episode).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+PRUNED_REWARD = -1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardConfig:
+    """Normalisation bounds and weights of the co-exploration reward.
+
+    Attributes:
+      alpha: weight of accuracy in [0, 1]; 1 - alpha weighs efficiency.
+      acc_lo: accuracy mapped to -1 (fraction, e.g. 0.5).
+      acc_hi: accuracy mapped to +1.
+      eff_lo: hardware objective mapped to -1: its spec (images/s or GOPS/W).
+      eff_hi: hardware objective mapped to +1 (an upper reference).
+    """
+
+    alpha: float = 0.5
+    acc_lo: float = 0.5
+    acc_hi: float = 0.95
+    eff_lo: float = 0.0
+    eff_hi: float = 1.0
+
+    def __post_init__(self):
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"reward alpha must be in [0, 1], got {self.alpha}")
+        if not self.acc_hi > self.acc_lo:
+            raise ValueError(
+                f"reward acc_hi ({self.acc_hi}) must exceed acc_lo ({self.acc_lo})"
+            )
+        if not self.eff_hi > self.eff_lo:
+            raise ValueError(
+                f"reward eff_hi ({self.eff_hi}) must exceed eff_lo ({self.eff_lo})"
+            )
+
+
+def normalise(x, lo: float, hi: float, xp=np):
+    """clip(2 (x - lo) / (hi - lo) - 1, -1, 1): maps [lo, hi] onto [-1, 1]."""
+    return xp.clip(2.0 * (x - lo) / (hi - lo) - 1.0, -1.0, 1.0)
+
+
+def coexplore_reward(accuracy, efficiency, pruned, config: RewardConfig, xp=np):
+    """R = alpha acc_n + (1 - alpha) eff_n, or -1 for a pruned pair.
+
+    Args:
+      accuracy: ``[B]`` validation accuracy, fraction in [0, 1].
+      efficiency: ``[B]`` hardware objective (images/s or GOPS/W).
+      pruned: ``[B]`` bool, True where no design met the specs.
+      config: bounds and alpha.
+
+    Returns:
+      ``[B]`` rewards in [-1, 1].
+    """
+    acc_n = normalise(accuracy, config.acc_lo, config.acc_hi, xp)
+    eff_n = normalise(efficiency, config.eff_lo, config.eff_hi, xp)
+    r = config.alpha * acc_n + (1.0 - config.alpha) * eff_n
+    return xp.where(pruned, PRUNED_REWARD, r)
+
+
+def accuracy_reward(accuracy, config: RewardConfig, xp=np):
+    """acc_n alone: the reward of accuracy-only NAS (the sequential strategy)."""
+    return normalise(accuracy, config.acc_lo, config.acc_hi, xp)
+
+
+def soft_constraint_reward(accuracy, throughput, spec_fps: float, w: float = -0.07,
+                           xp=np):  # fmt: skip
+    """MnasNet-style soft reward of hardware-aware NAS.
+
+    MnasNet's latency form ``acc (LAT / T)^w`` with w = -0.07 when over the
+    target, 0 otherwise, written for throughput (LAT ~ 1 / throughput):
+    ``acc (spec / throughput)^w`` when throughput < spec, ``acc`` otherwise.
+    A child under spec is penalised by a factor < 1, smoothly.
+
+    Args:
+      accuracy: ``[B]`` validation accuracy, fraction.
+      throughput: ``[B]`` images/s on the fixed design.
+      spec_fps: minimum throughput, images/s (<= 0: no constraint).
+      w: the exponent (negative).
+    """
+    if spec_fps <= 0:
+        return accuracy
+    ratio = spec_fps / xp.maximum(throughput, 1e-30)
+    return xp.where(throughput < spec_fps, accuracy * ratio**w, accuracy)

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from cosearch import reward
+
+
+def test_coexplore_reward_golden():
+    cfg = reward.RewardConfig(alpha=0.5, acc_lo=0.5, acc_hi=0.9, eff_lo=100, eff_hi=300)
+    acc = np.array([0.7, 0.9, 0.3, 0.8])
+    eff = np.array([200.0, 400.0, 100.0, 50.0])
+    pruned = np.array([False, False, False, True])
+    r = reward.coexplore_reward(acc, eff, pruned, cfg)
+    # acc_n = 2*(0.7-0.5)/0.4 - 1 = 0; eff_n = 2*(200-100)/200 - 1 = 0 -> 0
+    # acc 0.9 -> 1; eff 400 clipped -> 1 -> 1
+    # acc 0.3 -> clipped -1; eff 100 -> -1 -> -1
+    # pruned -> -1
+    np.testing.assert_allclose(r, [0.0, 1.0, -1.0, -1.0], atol=1e-12)
+
+
+def test_alpha_weighs_accuracy():
+    cfg = reward.RewardConfig(alpha=1.0, acc_lo=0.0, acc_hi=1.0, eff_lo=0, eff_hi=1)
+    r = reward.coexplore_reward(
+        np.array([0.75]), np.array([0.0]), np.array([False]), cfg
+    )
+    # 2 * 0.75 - 1 = 0.5, efficiency weight 0.
+    np.testing.assert_allclose(r, [0.5])
+
+
+def test_soft_constraint_penalises_only_under_spec():
+    acc = np.array([0.8, 0.8])
+    thr = np.array([50.0, 200.0])
+    r = reward.soft_constraint_reward(acc, thr, spec_fps=100.0, w=-0.07)
+    # Under spec: 0.8 * (100/50)^-0.07 = 0.8 * 2^-0.07; over spec: 0.8.
+    np.testing.assert_allclose(r, [0.8 * 2**-0.07, 0.8])
+    assert r[0] < r[1]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(alpha=1.5), dict(acc_lo=0.9, acc_hi=0.5), dict(eff_lo=10, eff_hi=10)],
+)
+def test_bad_reward_config_refused(kwargs):
+    with pytest.raises(ValueError):
+        reward.RewardConfig(**kwargs)
