@@ -280,3 +280,77 @@ def write_outputs(
         f"{run_info.get('strategy', 'search')}: accuracy vs hardware efficiency",
     )
     return summary
+
+
+def _best_within(history, accuracy: float, margin: float, key: str):
+    """Best ``key`` among spec-meeting pairs with accuracy >= accuracy - margin."""
+    near = [h for h in _scored(history) if h["accuracy"] >= accuracy - margin]
+    return max((h[key] for h in near), default=None)
+
+
+def comparison_markdown(
+    runs: Sequence[tuple[str, Sequence[dict[str, Any]], dict[str, Any]]],
+    margin: float = 0.01,
+    baseline: str = "hw_aware",
+) -> str:
+    """The text of comparison.md.
+
+    Args:
+      runs: (strategy, history, facts) per strategy; facts hold at least
+        ``wall_s`` and ``children_trained``.
+      margin: accuracy margin for "same accuracy" comparisons (fraction).
+      baseline: the strategy the others are measured against.
+    """
+    lines = [
+        "# Strategy comparison",
+        "",
+        "Same config, seed and budget for every strategy. OptSW = the pair of "
+        "best accuracy meeting the specs.",
+        "",
+        "| strategy | OptSW accuracy | images/s | latency ms | GOPS/W | trained | "
+        "pruned | search s | hypervolume |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    summaries = {}
+    for name, history, facts in runs:
+        s = summarize(history, margin=margin)
+        summaries[name] = (s, history)
+        best = s.opt_sw
+        cells = (
+            ["-", "-", "-", "-"]
+            if best is None
+            else [
+                f"{100 * best['accuracy']:.2f}%",
+                _fmt(best["throughput_fps"], 1),
+                _fmt(best["latency_ms"], 3),
+                _fmt(best["gops_per_w"], 2),
+            ]
+        )
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {facts['children_trained']} | {s.counts['pruned']} | "
+            f"{facts['wall_s']:.0f} | {s.hypervolume:,.4g} |"
+        )
+    if baseline in summaries and summaries[baseline][0].opt_sw is not None:
+        ref = summaries[baseline][0].opt_sw
+        lines += [
+            "",
+            f"## Against {baseline} at its best accuracy "
+            f"({100 * ref['accuracy']:.2f}%, margin {100 * margin:.1f} points)",
+            "",
+            "Best figure among each strategy's spec-meeting pairs at least as "
+            "accurate as that, less the margin.",
+            "",
+            "| strategy | images/s | vs baseline | GOPS/W | vs baseline |",
+            "|---|---|---|---|---|",
+        ]
+        for name, (_, history) in summaries.items():
+            fps = _best_within(history, ref["accuracy"], margin, "throughput_fps")
+            eff = _best_within(history, ref["accuracy"], margin, "gops_per_w")
+            rel = lambda v, r: "-" if v is None else f"{100 * (v / r - 1):+.1f}%"
+            lines.append(
+                f"| {name} | {_fmt(fps, 1)} | {rel(fps, ref['throughput_fps'])} | "
+                f"{_fmt(eff, 2)} | {rel(eff, ref['gops_per_w'])} |"
+            )
+    return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform as _platform
@@ -12,31 +13,96 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
-from absl import app
+from absl import app, flags
 
+from cosearch.checkpoint import CheckpointError
 from cosearch.fileio import atomic_write_text
 from cosearch.hardware.devices import HardwareConfigError
 
 # Errors a user can cause; launchers report them in one line, no traceback.
-USER_ERRORS = (ValueError, HardwareConfigError, FileNotFoundError, KeyError)
+USER_ERRORS = (
+    ValueError,
+    HardwareConfigError,
+    FileNotFoundError,
+    KeyError,
+    CheckpointError,
+)
 
 
 class UsageError(ValueError):
     """Bad flag value or combination of flags."""
 
 
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _load_config_file(spec: str):
+    """The config of ``path.py[:arg]`` (for error messages only)."""
+    path, _, arg = spec.partition(":")
+    module_spec = importlib.util.spec_from_file_location("_config", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.get_config(arg) if arg else module.get_config()
+
+
+def _explain_flag_error(argv: Sequence[str], error: Exception) -> str:
+    """One line for a failure while parsing flags (config overrides included)."""
+    text = str(error).strip().splitlines()[-1] if str(error).strip() else ""
+    config_spec = next(
+        (a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None
+    )
+    if config_spec is None:
+        return text or type(error).__name__
+    try:
+        config = _load_config_file(config_spec)
+    except FileNotFoundError:
+        return f"--config: no such config file: {config_spec.partition(':')[0]}"
+    except Exception as e:  # the config file's own error, e.g. a bad variant
+        first = str(e).strip().splitlines()
+        return f"--config={config_spec}: {first[-1] if first else type(e).__name__}"
+    for arg in argv:
+        if not arg.startswith("--config."):
+            continue
+        path = arg[len("--config.") :].split("=", 1)[0]
+        node = config
+        for part in path.split("."):
+            if not hasattr(node, "keys") or part not in node.keys():
+                return f"unknown config field {path!r} (in {arg})"
+            node = node[part]
+    return f"--config: {text or type(error).__name__}"
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    for arg in argv:
+        if arg.startswith("--config="):
+            path = arg.split("=", 1)[1].partition(":")[0]
+            if not os.path.isfile(path):
+                _fail(f"--config: no such config file: {path}")
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        first = str(e).strip().splitlines()[0]
+        if first.startswith("flag --config="):
+            _fail(_explain_flag_error(argv, e))
+        _fail(first)
+    except Exception as e:  # config file or override errors
+        _fail(_explain_flag_error(argv, e))
+    raise AssertionError("unreachable")
+
+
 def run(main: Callable[[Sequence[str]], Any]) -> None:
-    """``absl.app.run(main)``, with user errors ending in one line on stderr."""
+    """``absl.app.run(main)`` where user errors and bad flags end in one line."""
 
     def guarded(argv):
         try:
             return main(argv)
         except USER_ERRORS as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-            print(f"error: {msg}", file=sys.stderr)
-            sys.exit(2)
+            _fail(str(msg))
 
-    app.run(guarded)
+    app.run(guarded, flags_parser=_parse_flags)
 
 
 def parse_ints(text: str, what: str, count: int | None = None) -> tuple[int, ...]:

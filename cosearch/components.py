@@ -1,0 +1,339 @@
+"""Everything a search is built from, made and checked from its config.
+
+:func:`build` turns an ml_collections config (see experiments/configs) into
+a :class:`Setup` of immutable host objects: platform, design grids, specs,
+search space, controller, reward bounds, data set and child trainer. Every
+user error (unknown field value, unknown FPGA, impossible spec, missing data)
+becomes one :class:`SearchConfigError` with a one-line message, raised before
+anything is trained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cosearch import controller as controller_lib
+from cosearch import data as data_lib
+from cosearch import reinforce
+from cosearch import space as space_lib
+from cosearch import train as train_lib
+from cosearch.hardware import grid as grid_lib
+from cosearch.hardware import optimizer as optimizer_lib
+from cosearch.hardware.design import Architecture, arch_arrays
+from cosearch.hardware.devices import (
+    HardwareConfigError,
+    Platform,
+    PlatformArrays,
+    load_library,
+    platform_arrays,
+    resolve_platform,
+)
+from cosearch.hardware.specs import Specs
+from cosearch.reward import RewardConfig
+from cosearch.space import ArchSpace, HardwareSpace, SearchSpace
+
+STRATEGIES = ("coexplore", "hw_aware", "sequential", "random")
+HW_OBJECTIVES = ("throughput", "energy")
+
+
+class SearchConfigError(ValueError):
+    """A config that cannot run; the message is one line naming the field."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Setup:
+    """The immutable pieces of a search.
+
+    Attributes:
+      config: the (locked) config it was built from.
+      strategy: one of STRATEGIES.
+      platform: the FPGA pool.
+      parrays: the pool as arrays for the cost model.
+      design_space: per-device grids prepared for the optimizer.
+      specs: the hardware specs.
+      objective: hardware objective of the reward: "throughput" or "energy".
+      space: token space of the controller (architecture-only for hw_aware
+        and sequential).
+      full_space: architecture + hardware token space (for records).
+      controller: the LSTM policy.
+      reinforce_config: REINFORCE hyperparameters.
+      reward_config: normalisation bounds of the reward.
+      dataset: the child data set.
+      train_config: the child-training budget.
+      input_shape: (height, width, channels) of the children's input.
+      bits: 16 or 32.
+      enforce_bram: whether BRAM limits feasibility.
+    """
+
+    config: Any
+    strategy: str
+    platform: Platform
+    parrays: PlatformArrays
+    design_space: Any
+    specs: Specs
+    objective: str
+    space: SearchSpace
+    full_space: SearchSpace
+    controller: controller_lib.Controller
+    reinforce_config: reinforce.ReinforceConfig
+    reward_config: RewardConfig
+    dataset: Any
+    train_config: Any
+    input_shape: tuple[int, int, int]
+    bits: int
+    enforce_bram: bool
+
+
+def _err(field: str, message: str) -> SearchConfigError:
+    return SearchConfigError(f"config.{field}: {message}")
+
+
+def _choice(config, field: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise _err(field, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _specs(c) -> Specs:
+    values = {}
+    for name in ("min_fps", "max_latency_ms", "min_gops_per_w"):
+        v = float(c.specs[name])
+        if v < 0:
+            raise _err(f"specs.{name}", f"must be >= 0 (0 = no spec), got {v}")
+        values[name] = v if v > 0 else None
+    try:
+        return Specs(**values)
+    except ValueError as e:
+        raise _err("specs", str(e)) from None
+
+
+def build(config) -> Setup:
+    """Check ``config`` and build the search's pieces (loads the data set).
+
+    Raises:
+      SearchConfigError: any problem, in one line naming the config field.
+    """
+    c = config
+    strategy = _choice(c, "strategy", c.strategy, STRATEGIES)
+    objective = _choice(c, "reward.objective", c.reward.objective, HW_OBJECTIVES)
+    bits = int(c.platform.bits)
+    if bits not in (16, 32):
+        raise _err("platform.bits", f"must be 16 or 32, got {bits}")
+    try:
+        library = load_library(c.platform.hardware_file or None)
+        platform = resolve_platform(c.platform.name, library)
+        design_space = _design_space(
+            platform, c.platform.grid_file, bits, bool(c.platform.enforce_bram)
+        )
+    except HardwareConfigError as e:
+        raise SearchConfigError(f"config.platform: {e}") from None
+    specs = _specs(c)
+    try:
+        arch_space = ArchSpace(
+            depth=int(c.space.depth),
+            kernels=tuple(c.space.kernels),
+            filters=tuple(c.space.filters),
+            strides=tuple(c.space.strides),
+        )
+        hw_space = HardwareSpace.union(design_space.grids)
+    except (ValueError, TypeError) as e:
+        raise _err("space", str(e)) from None
+    full_space = SearchSpace(arch_space, hw_space)
+    space = (
+        full_space.architecture_only()
+        if strategy in ("hw_aware", "sequential")
+        else full_space
+    )
+    cc = c.controller
+    try:
+        ctrl = controller_lib.Controller(
+            space,
+            hidden=int(cc.hidden),
+            embed=int(cc.embed) or None,
+            temperature=float(cc.temperature),
+            tanh_c=float(cc.tanh_c) or None,
+        )
+        if ctrl.temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {ctrl.temperature}")
+        rcfg = reinforce.ReinforceConfig(
+            learning_rate=float(cc.learning_rate),
+            entropy_coef=float(cc.entropy_coef),
+            baseline_decay=float(cc.baseline_decay),
+            grad_clip=float(cc.grad_clip) or None,
+            optimizer=cc.optimizer,
+        )
+    except ValueError as e:
+        raise _err("controller", str(e)) from None
+    eff_lo = {"throughput": specs.min_fps, "energy": specs.min_gops_per_w}[objective]
+    try:
+        reward_cfg = RewardConfig(
+            alpha=float(c.reward.alpha),
+            acc_lo=float(c.reward.acc_lo),
+            acc_hi=float(c.reward.acc_hi),
+            eff_lo=float(eff_lo or 0.0),
+            eff_hi=float(c.reward.eff_hi),
+        )
+    except ValueError as e:
+        raise _err("reward", str(e)) from None
+    s = c.search
+    for name in ("episodes", "children_per_episode", "checkpoint_every"):
+        if int(s[name]) < 1:
+            raise _err(f"search.{name}", f"must be >= 1, got {s[name]}")
+    for name in ("max_children", "max_wall_s", "opt_hw_margin"):
+        if float(s[name]) < 0:
+            raise _err(f"search.{name}", f"must be >= 0, got {s[name]}")
+    dataset = _load_data(c)
+    train_config = _train_config(c)
+    return Setup(
+        config=c,
+        strategy=strategy,
+        platform=platform,
+        parrays=platform_arrays(platform),
+        design_space=design_space,
+        specs=specs,
+        objective=objective,
+        space=space,
+        full_space=full_space,
+        controller=ctrl,
+        reinforce_config=rcfg,
+        reward_config=reward_cfg,
+        dataset=dataset,
+        train_config=train_config,
+        input_shape=tuple(int(v) for v in dataset.input_shape),
+        bits=bits,
+        enforce_bram=bool(c.platform.enforce_bram),
+    )
+
+
+def _design_space(platform: Platform, grid_file: str, bits: int, enforce_bram: bool):
+    """The optimizer's design space, shared by runs with the same inputs.
+
+    The optimizer compiles one program per design space (compared by
+    identity), so runs in one process with the same platform and grid file
+    (same path and modification time) reuse it.
+    """
+    if grid_file and not os.path.isfile(grid_file):
+        raise HardwareConfigError(f"grid file not found: {grid_file}")
+    stamp = os.path.getmtime(grid_file) if grid_file else 0.0
+    return _design_space_cached(platform, grid_file, stamp, bits, enforce_bram)
+
+
+@functools.lru_cache(maxsize=16)
+def _design_space_cached(platform, grid_file, stamp, bits, enforce_bram):
+    del stamp  # part of the cache key only
+    grid = grid_lib.load_grid(grid_file) if grid_file else None
+    return optimizer_lib.design_space(
+        platform, grid, bits=bits, enforce_bram=enforce_bram
+    )
+
+
+def _load_data(c):
+    d = c.data
+    if d.data_dir and not os.path.isdir(d.data_dir):
+        raise _err("data.data_dir", f"no such directory: {d.data_dir}")
+    try:
+        return data_lib.load(
+            d.name,
+            data_dir=d.data_dir or None,
+            val_fraction=float(d.val_fraction),
+            seed=int(c.seed),
+        )
+    except data_lib.DataError as e:
+        raise _err("data", str(e)) from None
+    except ValueError as e:
+        raise _err("data", str(e)) from None
+
+
+def _train_config(c):
+    try:
+        return train_lib.TrainConfig(**dict(c.train))
+    except (TypeError, ValueError) as e:
+        raise _err("train", str(e)) from None
+
+
+def lightest_architecture(space: ArchSpace) -> Architecture:
+    """The architecture with the fewest cycles on any accelerator.
+
+    Layer cycles never decrease with kernel size or channel counts, and
+    never increase with stride (DESIGN.md section 4), so the smallest kernel,
+    fewest filters and largest stride everywhere bounds throughput from
+    above and latency from below over the whole space.
+    """
+    k, f, s = min(space.kernels), min(space.filters), max(space.strides)
+    return Architecture(tuple((k, f, s) for _ in range(space.depth)))
+
+
+def check_specs_reachable(setup: Setup) -> None:
+    """Refuse specs no architecture of the space could meet, before training.
+
+    Throughput and latency: the optimum of :func:`lightest_architecture` is
+    an upper (lower) bound over the whole space. Energy efficiency is not
+    monotone in the architecture, so it is probed: the lightest and the
+    heaviest architectures and 254 random ones (fixed seed); the run is
+    refused only when none of them reaches the spec with any design.
+
+    Raises:
+      SearchConfigError: naming the spec and the best value reachable.
+    """
+    sp = setup.specs
+    if not sp.any:
+        return
+    arch_space = setup.full_space.arch
+    light = lightest_architecture(arch_space)
+    probes = [light]
+    if sp.min_gops_per_w is not None:
+        heavy = Architecture(
+            tuple(
+                (max(arch_space.kernels), max(arch_space.filters), 1)
+                for _ in range(arch_space.depth)
+            )
+        )
+        arch_only = setup.full_space.architecture_only()
+        tokens = space_lib.uniform_sample(
+            arch_only, jax.random.key(int(setup.config.seed)), 254
+        )
+        probes += [heavy] + [a for a, _ in arch_only.decode_batch(tokens)]
+    arrays = arch_arrays(probes, setup.input_shape, xp=jnp)
+    needed = {
+        "throughput": sp.min_fps is not None,
+        "latency": sp.max_latency_ms is not None,
+        "energy": sp.min_gops_per_w is not None,
+    }
+    best = {
+        objective: optimizer_lib.optimize(
+            arrays, setup.design_space, objective=objective, specs=Specs()
+        )
+        for objective, need in needed.items()
+        if need
+    }
+    if "throughput" in best:
+        fps = float(np.asarray(best["throughput"].throughput)[0])
+    if "latency" in best:
+        lat_ms = 1e3 * float(np.asarray(best["latency"].latency)[0])
+    if "energy" in best:
+        eff = float(np.nanmax(np.asarray(best["energy"].gops_per_w)))
+    if sp.min_fps is not None and fps < sp.min_fps:
+        raise _err(
+            "specs.min_fps",
+            f"{sp.min_fps:g} images/s is out of reach on {setup.platform.name}: the "
+            f"fastest architecture of the space reaches {fps:,.1f} images/s at best",
+        )
+    if sp.max_latency_ms is not None and lat_ms > sp.max_latency_ms:
+        raise _err(
+            "specs.max_latency_ms",
+            f"{sp.max_latency_ms:g} ms is out of reach on {setup.platform.name}: the "
+            f"lightest architecture of the space needs {lat_ms:.4f} ms at best",
+        )
+    if sp.min_gops_per_w is not None and eff < sp.min_gops_per_w:
+        raise _err(
+            "specs.min_gops_per_w",
+            f"{sp.min_gops_per_w:g} GOPS/W is out of reach on {setup.platform.name}: "
+            f"the best of {len(probes)} probed architectures reaches {eff:.2f} GOPS/W",
+        )

@@ -1,0 +1,380 @@
+"""The search loop: episodes, budgets, checkpoints, resume and outputs.
+
+``run(config, workdir)`` drives the configured strategy (see
+:mod:`cosearch.strategies`) episode by episode (DESIGN.md section 1) and
+keeps the run's outputs in ``workdir`` (section 8): config.json,
+metrics.jsonl, history.jsonl, pareto.json, best_designs.json, report.md,
+pareto.png and orbax checkpoints under checkpoints/.
+
+Determinism: one root key from the seed; episode ``e`` uses
+``fold_in(root, e)``. A checkpoint holds the controller state, the accuracy
+cache and the byte positions of the logs, so a resumed run cuts the logs
+back to the checkpoint and continues with exactly the records an
+uninterrupted run writes (timings aside).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+from absl import logging
+from flax import serialization
+
+from cosearch import reinforce
+from cosearch import report as report_lib
+from cosearch.checkpoint import Checkpointer, CheckpointError
+from cosearch.components import (
+    SearchConfigError,
+    Setup,
+    build,
+    check_specs_reachable,
+)
+from cosearch.fileio import atomic_write_json
+from cosearch.metrics import JsonlWriter, read_jsonl
+from cosearch.strategies import Context, fixed_design, run_episode
+from cosearch.train import Trainer
+
+# Config fields that may change between a run and its resumption.
+RESUMABLE_FIELDS = (
+    "search.episodes",
+    "search.max_children",
+    "search.max_wall_s",
+    "search.checkpoint_every",
+)
+OUTPUT_FILES = (
+    "config.json",
+    "metrics.jsonl",
+    "history.jsonl",
+    "pareto.json",
+    "best_designs.json",
+    "report.md",
+    "pareto.png",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def shared_trainer() -> Trainer:
+    """One child trainer per process: its compiled programs depend only on
+    (architecture, shapes, training config), so runs in a process share them."""
+    return Trainer()
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def config_dict(config) -> dict[str, Any]:
+    """The config as plain JSON-ready nested dicts."""
+    return json.loads(config.to_json_best_effort())
+
+
+def _fingerprint(config) -> dict[str, Any]:
+    flat = _flat(config_dict(config))
+    return {k: v for k, v in flat.items() if k not in RESUMABLE_FIELDS}
+
+
+def _check_workdir(workdir: str) -> None:
+    try:
+        os.makedirs(workdir, exist_ok=True)
+    except OSError as e:
+        raise SearchConfigError(f"workdir {workdir}: cannot create it ({e})") from None
+    probe = os.path.join(workdir, ".write-test")
+    try:
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.unlink(probe)
+    except OSError as e:
+        raise SearchConfigError(f"workdir {workdir} is not writable ({e})") from None
+
+
+def _clear(workdir: str) -> None:
+    """Remove a previous run's outputs (the --fresh flag)."""
+    shutil.rmtree(os.path.join(workdir, "checkpoints"), ignore_errors=True)
+    for name in OUTPUT_FILES:
+        path = os.path.join(workdir, name)
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def _train_state(state: reinforce.ReinforceState) -> dict[str, Any]:
+    """The array part of the controller state as nested dicts (what a
+    checkpoint stores; optimizer named tuples become dicts)."""
+    return serialization.to_state_dict(
+        {
+            "params": state.params,
+            "opt_state": state.opt_state,
+            "baseline": state.baseline,
+            "step": state.step,
+        }
+    )
+
+
+def _format_s(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
+    return f"{seconds // 3600:.0f}h{(seconds % 3600) // 60:02.0f}m"
+
+
+class _Run:
+    """The mutable state of one search (host side)."""
+
+    def __init__(self, setup: Setup, workdir: str, log: Callable[[str], None]):
+        self.setup = setup
+        self.workdir = workdir
+        self.log = log
+        c = setup.config
+        self.root = jax.random.key(int(c.seed))
+        init_key, self.loop_key = jax.random.split(self.root)
+        self.state = reinforce.init(setup.reinforce_config, setup.controller, init_key)
+        self.history = JsonlWriter(os.path.join(workdir, "history.jsonl"))
+        self.metrics = JsonlWriter(os.path.join(workdir, "metrics.jsonl"))
+        self.ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+        self.ctx = Context(setup, shared_trainer(), {}, log=log)
+        if setup.strategy == "hw_aware":
+            self.ctx.fixed_design = fixed_design(setup)
+        self.episode = 0  # next episode to run
+        self.children_trained = 0
+        self.elapsed_s = 0.0  # wall time of earlier sessions of this run
+        self.saved_episode = -1
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "episode": self.episode,
+            "children_trained": self.children_trained,
+            "elapsed_s": self.elapsed_s,
+            "cache": self.ctx.cache,
+            "history_bytes": self.history.position(),
+            "metrics_bytes": self.metrics.position(),
+            "config": _fingerprint(self.setup.config),
+        }
+
+    def save(self) -> None:
+        self.ckpt.save(self.episode, _train_state(self.state), self.record())
+        self.saved_episode = self.episode
+
+    def resume(self) -> bool:
+        """Restore the newest checkpoint; False when there is none."""
+        step = self.ckpt.latest_step()
+        if step is None:
+            if self.history.position() > 0:
+                raise CheckpointError(
+                    f"{self.workdir} holds results but no checkpoint; pass --fresh "
+                    "to start over there, or choose another --workdir"
+                )
+            return False
+        template = _train_state(self.state)
+        arrays, rec = self.ckpt.restore(step, template)
+        arrays = serialization.from_state_dict(
+            {
+                "params": self.state.params,
+                "opt_state": self.state.opt_state,
+                "baseline": self.state.baseline,
+                "step": self.state.step,
+            },
+            arrays,
+        )
+        want = _fingerprint(self.setup.config)
+        saved = rec.get("config", {})
+        diff = sorted(k for k in set(want) | set(saved) if want.get(k) != saved.get(k))
+        if diff:
+            raise CheckpointError(
+                f"{self.workdir} holds a run of another config (differs in "
+                f"{', '.join(diff[:5])}); pass --fresh to start over, or use the "
+                "same config"
+            )
+        self.state = self.state.replace(**arrays)
+        self.episode = int(rec["episode"])
+        self.children_trained = int(rec["children_trained"])
+        self.elapsed_s = float(rec["elapsed_s"])
+        self.ctx.cache = dict(rec["cache"])
+        self.history.truncate(int(rec["history_bytes"]))
+        self.metrics.truncate(int(rec["metrics_bytes"]))
+        self.saved_episode = self.episode
+        return True
+
+    def budget_left(self, started: float) -> str | None:
+        """Why the run must stop now, or None."""
+        s = self.setup.config.search
+        if self.episode >= int(s.episodes):
+            return f"{s.episodes} episodes done"
+        if int(s.max_children) and self.children_trained >= int(s.max_children):
+            return f"{self.children_trained} children trained"
+        wall = self.elapsed_s + time.perf_counter() - started
+        if float(s.max_wall_s) and wall >= float(s.max_wall_s):
+            return f"wall-time budget of {s.max_wall_s:g}s spent"
+        return None
+
+    def step(self) -> dict[str, Any]:
+        """Run one episode; append its records; returns its metrics line."""
+        e = self.episode
+        t0 = time.perf_counter()
+        key = jax.random.fold_in(self.loop_key, e)
+        out = run_episode(self.ctx, self.state.params, key, e)
+        t1 = time.perf_counter()
+        update = {}
+        if out.actions is not None:
+            self.state, m = reinforce.update(self.state, out.actions, out.rewards)
+            update = {k: float(v) for k, v in jax.device_get(m).items()}
+        update_s = time.perf_counter() - t1
+        statuses = [r["status"] for r in out.records]
+        self.children_trained += out.trained
+        accs = [r["accuracy"] for r in out.records if r["accuracy"] is not None]
+        line = {
+            "episode": e,
+            "reward_mean": float(np.mean(out.rewards)),
+            "reward_max": float(np.max(out.rewards)),
+            "baseline": update.get("baseline"),
+            "loss": update.get("loss"),
+            "entropy": out.entropy,
+            "pruned": statuses.count("pruned"),
+            "trained": statuses.count("trained"),
+            "cached": statuses.count("cached"),
+            "failed": statuses.count("failed"),
+            "best_accuracy": max(accs) if accs else None,
+            "children_trained_total": self.children_trained,
+            "fast_s": out.fast_s,
+            "slow_s": out.slow_s,
+            "update_s": update_s,
+            "wall_s": time.perf_counter() - t0,
+        }
+        self.history.append(out.records)
+        self.metrics.append([line])
+        self.episode = e + 1
+        return line
+
+    def write_outputs(self) -> report_lib.Summary:
+        s = self.setup
+        history = read_jsonl(self.history.path)
+        metrics = read_jsonl(self.metrics.path)
+        info = {
+            "strategy": s.strategy,
+            "platform": f"{s.platform.name} ({', '.join(s.platform.device_names)})",
+            "data": s.dataset.name,
+            "specs": _spec_text(s),
+            "episodes": self.episode,
+            "children trained": self.children_trained,
+            "fast level s": sum(m["fast_s"] for m in metrics),
+            "slow level s": sum(m["slow_s"] for m in metrics),
+            "wall s": self.elapsed_s,
+        }
+        if self.ctx.fixed_design is not None:
+            info["fixed design"] = "; ".join(
+                f"{st.first}-{st.last} on {s.platform.devices[st.device].name}"
+                for st in self.ctx.fixed_design.stages
+            )
+        return report_lib.write_outputs(
+            self.workdir,
+            history,
+            info,
+            objective=s.objective,
+            margin=float(s.config.search.opt_hw_margin),
+        )
+
+
+def _spec_text(setup: Setup) -> str:
+    sp = setup.specs
+    parts = []
+    if sp.min_fps is not None:
+        parts.append(f">= {sp.min_fps:g} images/s")
+    if sp.max_latency_ms is not None:
+        parts.append(f"<= {sp.max_latency_ms:g} ms")
+    if sp.min_gops_per_w is not None:
+        parts.append(f">= {sp.min_gops_per_w:g} GOPS/W")
+    return ", ".join(parts) or "none"
+
+
+def run(
+    config,
+    workdir: str,
+    *,
+    fresh: bool = False,
+    log: Callable[[str], None] = logging.info,
+) -> report_lib.Summary:
+    """Run (or resume) a search in ``workdir``; returns what it found.
+
+    Args:
+      config: an ml_collections config (experiments/configs/default.py).
+      workdir: output folder; a run found there is resumed.
+      fresh: discard a previous run in ``workdir`` and start over.
+      log: progress messages (one line per episode, with an ETA).
+
+    Raises:
+      SearchConfigError: a bad config, unreachable spec, missing data or
+        unwritable workdir (before anything is trained).
+      CheckpointError: a corrupt or incompatible checkpoint in ``workdir``.
+    """
+    workdir = os.path.abspath(workdir)
+    _check_workdir(workdir)
+    setup = build(config)
+    check_specs_reachable(setup)
+    if fresh:
+        _clear(workdir)
+    run_ = _Run(setup, workdir, log)
+    resumed = run_.resume()
+    atomic_write_json(os.path.join(workdir, "config.json"), config_dict(config))
+    total = int(config.search.episodes)
+    if resumed:
+        log(f"resuming {workdir} at episode {run_.episode + 1}/{total}")
+    started = time.perf_counter()
+    every = int(config.search.checkpoint_every)
+    first = True
+    try:
+        while (why := run_.budget_left(started)) is None:
+            if first:
+                log(
+                    f"episode {run_.episode + 1}/{total}: compiling the controller, "
+                    "cost model, optimizer and children (the first episode is slower)"
+                )
+            line = run_.step()
+            first = False
+            elapsed = time.perf_counter() - started
+            done_here = run_.episode - (run_.saved_episode if resumed else 0)
+            eta = elapsed / max(done_here, 1) * (total - run_.episode)
+            acc = line["best_accuracy"]
+            log(
+                f"episode {run_.episode}/{total}: pruned {line['pruned']} trained "
+                f"{line['trained']} cached {line['cached']} failed {line['failed']} | "
+                f"reward {line['reward_mean']:+.3f} | best acc "
+                + (f"{100 * acc:.2f}%" if acc is not None else "-")
+                + f" | fast {line['fast_s']:.2f}s slow {line['slow_s']:.1f}s | "
+                f"ETA {_format_s(eta)}"
+            )
+            if run_.episode % every == 0:
+                run_.elapsed_s += time.perf_counter() - started
+                started = time.perf_counter()
+                run_.save()
+    except KeyboardInterrupt:
+        run_.elapsed_s += time.perf_counter() - started
+        if run_.saved_episode != run_.episode:
+            run_.save()
+        run_.write_outputs()
+        run_.ckpt.close()
+        log(
+            f"interrupted: saved after episode {run_.episode}; run the same command "
+            "again to resume"
+        )
+        raise
+    run_.elapsed_s += time.perf_counter() - started
+    if run_.saved_episode != run_.episode:
+        run_.save()
+    summary = run_.write_outputs()
+    run_.ckpt.close()
+    log(f"done ({why}); results in {workdir}")
+    return summary

@@ -1,0 +1,401 @@
+"""One episode of each search strategy (DESIGN.md sections 1, 5, 6).
+
+Every strategy proposes a batch of children, evaluates them and returns the
+same things (history records, the actions and rewards for the controller
+update, timings), so that the loop in :mod:`cosearch.search` and the outputs
+are shared:
+
+* ``coexplore``: controller samples architecture + hardware tokens; fast
+  exploration refines the hardware and prunes against the specs; survivors
+  are trained; reward alpha acc_n + (1 - alpha) eff_n (or -1 if pruned); the
+  refined designs are the actions.
+* ``hw_aware``: the hardware design is fixed in advance; the controller
+  samples architectures only; every child is trained; MnasNet-style soft
+  reward on the fixed design's throughput.
+* ``sequential``: accuracy-only NAS (architectures only, every child
+  trained, reward acc_n), each child then given its best hardware.
+* ``random``: uniform sampling of architecture + hardware tokens, with the
+  fast-exploration pruning; no controller update.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cosearch import controller as controller_lib
+from cosearch import reward as reward_lib
+from cosearch import space as space_lib
+from cosearch.components import SearchConfigError, Setup
+from cosearch.explore import fast_explore
+from cosearch.hardware import cost_model
+from cosearch.hardware.design import (
+    Architecture,
+    Design,
+    arch_arrays,
+    design_arrays,
+    designs_from_arrays,
+)
+from cosearch.hardware.optimizer import optimize
+from cosearch.hardware.specs import prune_reason_name
+from cosearch.records import (
+    TIMING_KEY,
+    design_from_record,
+    design_record,
+    figure_fields,
+    host,
+)
+from cosearch.train import Trainer
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one episode produced.
+
+    Attributes:
+      records: one history record per child, in sample order.
+      actions: ``[B, T]`` int32 tokens for the controller update (None: the
+        strategy does not update a controller).
+      rewards: ``[B]`` float32 rewards.
+      entropy: mean per-sequence entropy of the sampled policy, nats.
+      fast_s: seconds in the fast level (cost model and optimizer).
+      slow_s: seconds training children.
+      trained: children trained this episode (cache misses).
+    """
+
+    records: list[dict[str, Any]]
+    actions: np.ndarray | None
+    rewards: np.ndarray
+    entropy: float
+    fast_s: float
+    slow_s: float
+    trained: int
+
+
+@dataclasses.dataclass
+class Context:
+    """Mutable state an episode reads and extends.
+
+    Attributes:
+      setup: the immutable pieces of the search.
+      trainer: compiled child programs, reused across episodes.
+      cache: accuracy by architecture string (``{"accuracy", "failed",
+        "reason"}``), so a repeated architecture is never retrained.
+      fixed_design: the hw_aware design (None for other strategies).
+      log: progress messages.
+    """
+
+    setup: Setup
+    trainer: Trainer
+    cache: dict[str, dict[str, Any]]
+    fixed_design: Design | None = None
+    log: Callable[[str], None] = print
+
+
+def _sample(ctx: Context, params, key, uniform: bool):
+    """Sampled tokens ``[B, T]`` and the mean sequence entropy (nats; NaN for
+    uniform sampling, which has no policy)."""
+    s = ctx.setup
+    batch = int(s.config.search.children_per_episode)
+    if uniform:
+        return np.asarray(space_lib.uniform_sample(s.space, key, batch)), float("nan")
+    out = controller_lib.sample(s.controller, params, key, batch)
+    return np.asarray(out.tokens), float(out.entropy.sum(axis=1).mean())
+
+
+def _train(ctx: Context, archs: list[Architecture], wanted: np.ndarray, key):
+    """Accuracy and status of each wanted child, training only cache misses.
+
+    Returns:
+      (accuracy ``[B]`` float64 (NaN where not wanted), statuses, per-child
+      train seconds, number trained).
+    """
+    s = ctx.setup
+    acc = np.full(len(archs), np.nan)
+    status = ["pruned"] * len(archs)
+    secs = [0.0] * len(archs)
+    trained = 0
+    for i, arch in enumerate(archs):
+        if not wanted[i]:
+            continue
+        name = str(arch)
+        if name in ctx.cache:
+            hit = ctx.cache[name]
+            status[i] = "failed" if hit["failed"] else "cached"
+        else:
+            res = ctx.trainer.train(
+                arch, s.dataset, s.train_config, jax.random.fold_in(key, i)
+            )
+            hit = {
+                "accuracy": 0.0 if res.failed else float(res.val_accuracy),
+                "failed": bool(res.failed),
+                "reason": res.reason,
+            }
+            ctx.cache[name] = hit
+            status[i] = "failed" if res.failed else "trained"
+            secs[i] = res.wall_s
+            trained += 1
+            ctx.log(
+                f"  child {i}: {name} -> "
+                + (f"failed ({res.reason})" if res.failed else f"{hit['accuracy']:.4f}")
+                + f" in {res.wall_s:.1f}s"
+            )
+        acc[i] = hit["accuracy"]
+    return acc, status, secs, trained
+
+
+def _records(ctx, archs, designs, figures, meets, status, acc, rewards, tokens,
+             episode, extra, secs, fast_share):  # fmt: skip
+    s = ctx.setup
+    out = []
+    for i, arch in enumerate(archs):
+        rec = {
+            "episode": episode,
+            "index": i,
+            "strategy": s.strategy,
+            "architecture": str(arch),
+            "layers": [list(layer) for layer in arch.layers],
+            "tokens": [int(t) for t in tokens[i]],
+            "status": status[i],
+            "accuracy": None if np.isnan(acc[i]) else float(acc[i]),
+            "reward": float(rewards[i]),
+            "meets_specs": bool(meets[i]),
+            **figure_fields(figures, i),
+            "design": design_record(designs[i], figures, i, s.platform),
+        }
+        rec.update(extra[i])
+        rec[TIMING_KEY] = {"train_s": secs[i], "fast_s": fast_share}
+        out.append(rec)
+    return out
+
+
+def _efficiency(setup: Setup, figures) -> np.ndarray:
+    key = {"throughput": "throughput", "energy": "gops_per_w"}[setup.objective]
+    return np.asarray(getattr(figures, key), np.float64)
+
+
+def _explored(ctx: Context, tokens: np.ndarray):
+    """Fast exploration of full-space tokens: (archs, host result, seconds)."""
+    s = ctx.setup
+    t0 = time.perf_counter()
+    arch_arr, sampled = s.full_space.to_arrays(tokens, s.input_shape)
+    res = fast_explore(
+        jax.tree.map(jnp.asarray, arch_arr),
+        jax.tree.map(jnp.asarray, sampled),
+        s.design_space,
+        s.specs,
+        s.objective,
+    )
+    res = host(res)
+    archs = [a for a, _ in s.full_space.decode_batch(tokens)]
+    return archs, res, time.perf_counter() - t0
+
+
+def _explore_extra(res, i: int) -> dict[str, Any]:
+    sampled = res.sampled_figures
+    return {
+        "pruned_reason": (
+            prune_reason_name(int(res.prune_reason[i])) if res.pruned[i] else None
+        ),
+        "best_reachable": {
+            "throughput_fps": float(res.best_fps[i]),
+            "latency_ms": 1e3 * float(res.best_latency[i]),
+        },
+        "sampled_design": {
+            "throughput_fps": float(sampled.throughput[i]),
+            "gops_per_w": float(sampled.gops_per_w[i]),
+            "feasible": bool(sampled.feasible[i]),
+            "kept": bool(res.kept_sampled[i]),
+        },
+    }
+
+
+def coexplore_or_random(ctx: Context, params, key, episode: int, uniform: bool):
+    """One episode of ``coexplore`` (``uniform=False``) or ``random``."""
+    s = ctx.setup
+    sample_key, train_key = jax.random.split(key)
+    tokens, entropy = _sample(ctx, params, sample_key, uniform)
+    archs, res, fast_s = _explored(ctx, tokens)
+    designs = designs_from_arrays(res.refined)
+    pruned = np.asarray(res.pruned)
+    t0 = time.perf_counter()
+    acc, status, secs, trained = _train(ctx, archs, ~pruned, train_key)
+    slow_s = time.perf_counter() - t0
+    rewards = reward_lib.coexplore_reward(
+        np.nan_to_num(acc), _efficiency(s, res.figures), pruned, s.reward_config
+    ).astype(np.float32)
+    # The refined design replaces the sampled hardware tokens as the action.
+    actions = tokens.copy()
+    for i in np.flatnonzero(~pruned):
+        actions[i] = s.full_space.encode(archs[i], designs[i])
+    extra = [_explore_extra(res, i) for i in range(len(archs))]
+    records = _records(
+        ctx, archs, designs, res.figures, res.meets_specs, status, acc, rewards,
+        actions, episode, extra, secs, fast_s / len(archs),
+    )  # fmt: skip
+    return Outcome(
+        records=records,
+        actions=None if uniform else actions,
+        rewards=rewards,
+        entropy=entropy,
+        fast_s=fast_s,
+        slow_s=slow_s,
+        trained=trained,
+    )
+
+
+def _meets(setup: Setup, figures) -> np.ndarray:
+    lo_fps, hi_lat, lo_eff = setup.specs.limits()
+    return (
+        np.asarray(figures.feasible)
+        & (np.asarray(figures.throughput) >= lo_fps)
+        & (np.asarray(figures.latency) <= hi_lat)
+        & (np.asarray(figures.gops_per_w) >= lo_eff)
+    )
+
+
+def hw_aware(ctx: Context, params, key, episode: int) -> Outcome:
+    """One episode of hardware-aware NAS on the fixed design."""
+    s = ctx.setup
+    sample_key, train_key = jax.random.split(key)
+    tokens, entropy = _sample(ctx, params, sample_key, uniform=False)
+    archs = [a for a, _ in s.space.decode_batch(tokens)]
+    t0 = time.perf_counter()
+    designs = [ctx.fixed_design] * len(archs)
+    arr = arch_arrays(archs, s.input_shape, xp=jnp)
+    des = design_arrays(designs, s.space.arch.depth, s.platform.size, xp=jnp)
+    figures = host(
+        cost_model.evaluate(
+            arr, des, s.parrays, bits=s.bits, enforce_bram=s.enforce_bram
+        )
+    )
+    fast_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    acc, status, secs, trained = _train(
+        ctx, archs, np.ones(len(archs), bool), train_key
+    )
+    slow_s = time.perf_counter() - t0
+    rewards = reward_lib.soft_constraint_reward(
+        np.nan_to_num(acc),
+        np.asarray(figures.throughput, np.float64),
+        s.specs.min_fps or 0.0,
+        float(s.config.reward.hw_aware_w),
+    ).astype(np.float32)
+    meets = _meets(s, figures)
+    extra = [{"pruned_reason": None} for _ in archs]
+    records = _records(
+        ctx, archs, designs, figures, meets, status, acc, rewards, tokens, episode,
+        extra, secs, fast_s / len(archs),
+    )  # fmt: skip
+    return Outcome(records, tokens, rewards, entropy, fast_s, slow_s, trained)
+
+
+def sequential(ctx: Context, params, key, episode: int) -> Outcome:
+    """One episode of accuracy-only NAS; each child then gets its best hardware."""
+    s = ctx.setup
+    sample_key, train_key = jax.random.split(key)
+    tokens, entropy = _sample(ctx, params, sample_key, uniform=False)
+    archs = [a for a, _ in s.space.decode_batch(tokens)]
+    t0 = time.perf_counter()
+    acc, status, secs, trained = _train(
+        ctx, archs, np.ones(len(archs), bool), train_key
+    )
+    slow_s = time.perf_counter() - t0
+    rewards = reward_lib.accuracy_reward(np.nan_to_num(acc), s.reward_config).astype(
+        np.float32
+    )
+    t0 = time.perf_counter()
+    arr = arch_arrays(archs, s.input_shape, xp=jnp)
+    objective = {"throughput": "throughput", "energy": "energy"}[s.objective]
+    opt = optimize(arr, s.design_space, objective, s.specs)
+    figures = host(
+        cost_model.evaluate(
+            arr, opt.design, s.parrays, bits=s.bits, enforce_bram=s.enforce_bram
+        )
+    )
+    fast_s = time.perf_counter() - t0
+    designs = designs_from_arrays(host(opt.design))
+    meets = _meets(s, figures)
+    extra = [{"pruned_reason": None} for _ in archs]
+    records = _records(
+        ctx, archs, designs, figures, meets, status, acc, rewards, tokens, episode,
+        extra, secs, fast_s / len(archs),
+    )  # fmt: skip
+    return Outcome(records, tokens, rewards, entropy, fast_s, slow_s, trained)
+
+
+def run_episode(ctx: Context, params, key, episode: int) -> Outcome:
+    """Dispatch one episode of the configured strategy (``key`` consumed)."""
+    strategy = ctx.setup.strategy
+    if strategy == "coexplore":
+        return coexplore_or_random(ctx, params, key, episode, uniform=False)
+    if strategy == "random":
+        return coexplore_or_random(ctx, params, key, episode, uniform=True)
+    if strategy == "hw_aware":
+        return hw_aware(ctx, params, key, episode)
+    return sequential(ctx, params, key, episode)
+
+
+def fixed_design(setup: Setup) -> Design:
+    """The hw_aware design: from a JSON file, or the best for a reference net.
+
+    The reference network is ``config.search.hw_aware_reference`` (``""``:
+    every layer the middle kernel and filter count of the space). Its
+    optimum (objective and specs of the run) is taken, and each stage's Tk is
+    raised to the largest kernel of the space, since the fixed accelerator
+    must run every architecture the controller may sample.
+    """
+    s = setup
+    c = s.config.search
+    depth = s.space.arch.depth
+    if c.hw_aware_design:
+        try:
+            with open(c.hw_aware_design) as f:
+                design = design_from_record({"design": json.load(f)})
+            design.validate(depth, s.platform.size)
+        except FileNotFoundError:
+            raise SearchConfigError(
+                f"config.search.hw_aware_design: file not found: {c.hw_aware_design}"
+            ) from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise SearchConfigError(
+                f"config.search.hw_aware_design: {c.hw_aware_design}: {e}"
+            ) from None
+        return design
+    if c.hw_aware_reference:
+        try:
+            ref = Architecture.parse(c.hw_aware_reference)
+        except ValueError as e:
+            raise SearchConfigError(f"config.search.hw_aware_reference: {e}") from None
+        if ref.depth != depth:
+            raise SearchConfigError(
+                f"config.search.hw_aware_reference has {ref.depth} layers but the "
+                f"space has depth {depth}"
+            )
+    else:
+        a = s.space.arch
+        k, f = a.kernels[len(a.kernels) // 2], a.filters[len(a.filters) // 2]
+        ref = Architecture(tuple((k, f, a.strides[0]) for _ in range(depth)))
+    objective = {"throughput": "throughput", "energy": "energy"}[s.objective]
+    opt = optimize(
+        arch_arrays([ref], s.input_shape, xp=jnp), s.design_space, objective, s.specs
+    )
+    design = designs_from_arrays(host(opt.design))[0]
+    if not design.stages:
+        raise SearchConfigError(
+            f"hw_aware: no feasible design exists for the reference network {ref}"
+        )
+    k_max = max(s.space.arch.kernels)
+    return Design(
+        tuple(
+            dataclasses.replace(st, tiling=dataclasses.replace(st.tiling, tk=k_max))
+            for st in design.stages
+        )
+    )

@@ -1,0 +1,96 @@
+"""Default co-exploration search: sized for a laptop CPU.
+
+Embedded Fashion-MNIST subset, fixed-stride 6-layer space, the ``mixed4``
+platform (XC7Z020, XC7Z020, XC7Z045, XCZU9EG) and a throughput spec.
+
+Run:
+  python -m experiments.search --config=experiments/configs/default.py \
+      --workdir=/tmp/cosearch_default
+Smoke (seconds):
+  python -m experiments.search --config=experiments/configs/default.py:smoke \
+      --workdir=/tmp/cosearch_smoke
+Override any field, e.g. ``--config.search.episodes=20``.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    """The default config; ``arg="smoke"`` gives a run of a few seconds."""
+    c = ml_collections.ConfigDict()
+    c.seed = 0  # root of every random key of the run
+    c.strategy = "coexplore"  # coexplore | hw_aware | sequential | random
+
+    c.space = ml_collections.ConfigDict()
+    c.space.depth = 6  # conv layers per child
+    c.space.kernels = (1, 3, 5, 7)  # square kernel sizes
+    c.space.filters = (24, 36, 48, 64)  # output channels
+    c.space.strides = (1,)  # (1,) fixed stride; (1, 2) predictable stride
+
+    c.platform = ml_collections.ConfigDict()
+    c.platform.name = "mixed4"  # preset name, or a JSON file (see README)
+    c.platform.hardware_file = ""  # optional JSON adding devices/platforms
+    c.platform.grid_file = ""  # optional JSON of tiling value lists
+    c.platform.bits = 16  # 16 (fixed point) or 32 (float)
+    c.platform.enforce_bram = True  # False reproduces the authors' unchecked BRAM
+
+    c.specs = ml_collections.ConfigDict()
+    c.specs.min_fps = 2000.0  # images/s; 0 = no spec
+    c.specs.max_latency_ms = 0.0  # ms per image; 0 = no spec
+    c.specs.min_gops_per_w = 0.0  # GOPS/W; 0 = no spec
+
+    c.reward = ml_collections.ConfigDict()
+    c.reward.objective = "throughput"  # hardware objective: throughput | energy
+    c.reward.alpha = 0.5  # weight of accuracy; 1 - alpha weighs efficiency
+    c.reward.acc_lo = 0.70  # accuracy mapped to -1
+    c.reward.acc_hi = 0.90  # accuracy mapped to +1
+    c.reward.eff_hi = 20000.0  # objective mapped to +1 (images/s or GOPS/W)
+    c.reward.hw_aware_w = -0.07  # MnasNet soft-constraint exponent (hw_aware)
+
+    c.controller = ml_collections.ConfigDict()
+    c.controller.hidden = 35  # LSTM units (35 as in the original controller)
+    c.controller.embed = 32  # token embedding width
+    c.controller.temperature = 1.5  # logits divided by this
+    c.controller.tanh_c = 2.5  # c * tanh(logits / c); 0 = off
+    c.controller.learning_rate = 0.01  # Adam step size
+    c.controller.entropy_coef = 0.01  # entropy bonus weight
+    c.controller.baseline_decay = 0.8  # moving-average baseline decay
+    c.controller.grad_clip = 1.0  # global-norm clip
+    c.controller.optimizer = "adam"  # adam | sgd
+
+    c.search = ml_collections.ConfigDict()
+    c.search.episodes = 8  # controller updates
+    c.search.children_per_episode = 6  # candidates sampled per episode
+    c.search.max_children = 0  # stop after this many trainings; 0 = no limit
+    c.search.max_wall_s = 0.0  # stop after this many seconds; 0 = no limit
+    c.search.opt_hw_margin = 0.01  # OptHW: accuracy within this of OptSW's
+    c.search.checkpoint_every = 1  # episodes between checkpoints
+    c.search.hw_aware_design = ""  # hw_aware fixed design (JSON file); "" = derive
+    c.search.hw_aware_reference = "3,36,1;5,36,1;1,64,1;3,48,2;7,24,1;1,64,1"
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "embedded"  # embedded | fashion_mnist | cifar10 | synthetic
+    c.data.data_dir = ""  # for fashion_mnist / cifar10
+    c.data.val_fraction = 0.1  # held out of the training split
+
+    c.train = ml_collections.ConfigDict()
+    c.train.epochs = 1  # passes over the training split
+    c.train.batch_size = 64  # images per step
+    c.train.optimizer = "sgd"  # sgd (momentum) | adam
+    c.train.learning_rate = 0.05  # peak step size
+    c.train.momentum = 0.9  # SGD momentum
+    c.train.schedule = "cosine"  # cosine | constant
+    c.train.weight_decay = 5e-4  # L2 weight decay
+
+    if arg == "smoke":
+        c.search.episodes = 2
+        c.search.children_per_episode = 3
+        c.data.name = "synthetic"
+        c.space.depth = 3
+        c.train.epochs = 1
+        c.specs.min_fps = 1000.0
+    elif arg not in (None, ""):
+        raise ValueError(f"unknown config variant {arg!r}; known: smoke")
+    return c

@@ -1,0 +1,204 @@
+"""End-to-end tests of the search loop through ``cosearch.search.run``."""
+
+import json
+import os
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cosearch import pareto, search
+from cosearch.checkpoint import CheckpointError
+from cosearch.components import SearchConfigError
+from cosearch.hardware import arch_arrays, cost_model, design_arrays, platform_arrays
+from cosearch.hardware.devices import resolve_platform
+from cosearch.metrics import read_jsonl
+from cosearch.records import (
+    architecture_from_record,
+    design_from_record,
+    without_timing,
+)
+from experiments.configs import default
+
+
+def tiny(**overrides):
+    """2-layer children on 8x8 synthetic data; about half pruned by the spec."""
+    c = default.get_config("smoke")
+    c.space.depth = 2
+    c.search.episodes = 3
+    c.search.children_per_episode = 3
+    c.specs.min_fps = 30000.0
+    c.reward.eff_hi = 300000.0
+    c.train.steps = 4
+    c.train.batch_size = 32
+    c.train.eval_batch_size = 128
+    for key, value in overrides.items():
+        node = c
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return c
+
+
+def quiet(_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def baseline_run(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("uninterrupted"))
+    summary = search.run(tiny(), workdir, log=quiet)
+    return workdir, summary
+
+
+def test_outputs_exist_and_agree(baseline_run):
+    workdir, summary = baseline_run
+    for name in search.OUTPUT_FILES:
+        assert os.path.getsize(os.path.join(workdir, name)) > 0, name
+    history = read_jsonl(os.path.join(workdir, "history.jsonl"))
+    metrics = read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+    assert len(metrics) == 3
+    assert len(history) == 9
+    statuses = {h["status"] for h in history}
+    assert "pruned" in statuses and statuses & {"trained", "cached"}
+    # Pruned pairs were never trained: no accuracy, reward -1, spec missed.
+    for h in history:
+        if h["status"] == "pruned":
+            assert h["accuracy"] is None and h["reward"] == -1.0
+            assert not h["meets_specs"] and h["pruned_reason"]
+        else:
+            assert h["meets_specs"] and h["throughput_fps"] >= 30000.0
+    # A repeated architecture is never trained twice.
+    trained = [h["architecture"] for h in history if h["status"] == "trained"]
+    assert len(trained) == len(set(trained))
+    per_episode = [m["trained"] for m in metrics]
+    assert sum(per_episode) == len(trained)
+
+
+def test_history_figures_rescore_identically(baseline_run):
+    workdir, _ = baseline_run
+    history = read_jsonl(os.path.join(workdir, "history.jsonl"))
+    plat = resolve_platform("mixed4")
+    archs = [architecture_from_record(h) for h in history]
+    designs = [design_from_record(h) for h in history]
+    fig = cost_model.evaluate(
+        arch_arrays(archs, (8, 8, 1), xp=jnp),
+        design_arrays(designs, 2, plat.size, xp=jnp),
+        platform_arrays(plat),
+    )
+    np.testing.assert_allclose(
+        fig.throughput, [h["throughput_fps"] for h in history], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        fig.gops_per_w, [h["gops_per_w"] for h in history], rtol=1e-6
+    )
+    np.testing.assert_array_equal(fig.feasible, [h["feasible"] for h in history])
+
+
+def test_front_and_best_designs(baseline_run):
+    workdir, summary = baseline_run
+    front = json.load(open(os.path.join(workdir, "pareto.json")))["front"]
+    pts = np.array(
+        [[p["accuracy"], p["throughput_fps"], p["gops_per_w"]] for p in front]
+    )
+    assert len(pts) and pareto.non_dominated(pts).all()
+    best = json.load(open(os.path.join(workdir, "best_designs.json")))
+    history = read_jsonl(os.path.join(workdir, "history.jsonl"))
+    scored = [h for h in history if h["accuracy"] is not None and h["meets_specs"]]
+    assert best["OptSW"]["accuracy"] == max(h["accuracy"] for h in scored)
+    assert best["OptHW"]["throughput_fps"] >= best["OptSW"]["throughput_fps"]
+    stage = best["OptSW"]["design"]["stages"][0]
+    assert set(stage["tiling"]) == {"tm", "tn", "tr", "tc", "tk", "wp", "ip", "op"}
+    assert "OptSW" in open(os.path.join(workdir, "report.md")).read()
+
+
+def test_interrupt_and_resume_equals_uninterrupted(baseline_run, tmp_path):
+    workdir, _ = baseline_run
+    expected = [without_timing(h) for h in read_jsonl(f"{workdir}/history.jsonl")]
+    resumed = str(tmp_path / "resumed")
+    # A Ctrl-C during the second episode's child training.
+    seen = []
+
+    def interrupt(message):
+        seen.append(message)
+        if message.startswith("  child") and len(seen) > 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        search.run(tiny(), resumed, log=interrupt)
+    partial = read_jsonl(f"{resumed}/history.jsonl")
+    assert 0 < len(partial) < len(expected)
+    # A crash that left half a line behind is cut back on resume.
+    with open(f"{resumed}/history.jsonl", "a") as f:
+        f.write('{"episode": 99, "half a')
+    search.run(tiny(), resumed, log=quiet)
+    got = [without_timing(h) for h in read_jsonl(f"{resumed}/history.jsonl")]
+    assert got == expected
+    m_expected = read_jsonl(f"{workdir}/metrics.jsonl")
+    m_got = read_jsonl(f"{resumed}/metrics.jsonl")
+    assert [m["reward_mean"] for m in m_got] == [m["reward_mean"] for m in m_expected]
+
+
+def test_resume_with_another_config_is_refused(baseline_run, tmp_path):
+    workdir = str(tmp_path / "w")
+    search.run(tiny(**{"search.episodes": 1}), workdir, log=quiet)
+    with pytest.raises(CheckpointError, match="another config.*--fresh"):
+        search.run(tiny(**{"reward.alpha": 0.9}), workdir, log=quiet)
+    # More episodes is a resumable change; --fresh starts over.
+    search.run(tiny(**{"search.episodes": 2}), workdir, log=quiet)
+    assert len(read_jsonl(f"{workdir}/metrics.jsonl")) == 2
+    search.run(tiny(**{"search.episodes": 1}), workdir, fresh=True, log=quiet)
+    assert len(read_jsonl(f"{workdir}/metrics.jsonl")) == 1
+
+
+def test_corrupt_checkpoint_is_refused(baseline_run, tmp_path):
+    workdir = str(tmp_path / "w")
+    search.run(tiny(**{"search.episodes": 1}), workdir, log=quiet)
+    for root, _, files in os.walk(f"{workdir}/checkpoints"):
+        for name in files:
+            if "manifest" in name or name == "_METADATA":
+                with open(os.path.join(root, name), "wb") as f:
+                    f.write(b"\0garbage")
+    with pytest.raises(CheckpointError, match="corrupt or incompatible"):
+        search.run(tiny(**{"search.episodes": 1}), workdir, log=quiet)
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"strategy": "greedy"}, "config.strategy"),
+        ({"specs.min_fps": 1e12, "reward.eff_hi": 1e13}, "min_fps.*out of reach"),
+        ({"specs.max_latency_ms": 1e-9}, "max_latency_ms.*out of reach"),
+        ({"specs.min_fps": -1.0}, "specs.min_fps"),
+        ({"platform.name": "nosuch"}, "unknown platform"),
+        ({"data.name": "cifar10", "data.data_dir": "/no/such/dir"}, "data_dir"),
+        ({"train.optimizer": "rmsprop"}, "config.train"),
+    ],
+)
+def test_bad_config_is_refused_before_training(overrides, match, tmp_path):
+    with pytest.raises(SearchConfigError, match=match):
+        search.run(tiny(**overrides), str(tmp_path / "w"), log=quiet)
+    assert not os.path.exists(tmp_path / "w" / "history.jsonl")
+
+
+def test_unwritable_workdir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SearchConfigError, match="workdir"):
+        search.run(tiny(), str(blocker / "sub"), log=quiet)
+
+
+@pytest.mark.parametrize("strategy", ["hw_aware", "sequential", "random"])
+def test_other_strategies(strategy, tmp_path):
+    cfg = tiny(**{"strategy": strategy, "search.episodes": 1})
+    cfg.search.hw_aware_reference = ""
+    summary = search.run(cfg, str(tmp_path), log=quiet)
+    history = read_jsonl(tmp_path / "history.jsonl")
+    assert len(history) == 3 and summary.counts["pairs"] == 3
+    if strategy in ("hw_aware", "sequential"):
+        # Every child is trained; hw_aware keeps one design for all.
+        assert all(h["accuracy"] is not None for h in history)
+    if strategy == "hw_aware":
+        stages = {json.dumps(h["design"]["stages"][0]["tiling"]) for h in history}
+        assert len(stages) == 1
