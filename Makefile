@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test venv clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m experiments.evaluate --layers='3,36,1;5,36,1;1,64,1;3,48,2;7,24,1;1,64,1' --input=32,32,3 --platform=zcu102x2
+	$(PY) -m experiments.search --config=experiments/configs/default.py --workdir=runs/default
 
 test: $(STAMP)
 	$(PY) -m ruff check .
