@@ -1,5 +1,6 @@
 """FPGA devices, the analytic cost model and the design optimizer."""
 
+from cosearch.hardware.cost_model import CostResult, evaluate, evaluate_one
 from cosearch.hardware.design import (
     ArchArrays,
     Architecture,
@@ -23,6 +24,7 @@ from cosearch.hardware.devices import (
     platform_arrays,
     resolve_platform,
 )
+from cosearch.hardware.grid import DeviceGrid, default_grid, grid_report, load_grid
 from cosearch.hardware.layer_model import (
     BOTTLENECK_NAMES,
     Layer,
@@ -32,8 +34,27 @@ from cosearch.hardware.layer_model import (
     accelerator_resources,
     layer_cost,
 )
+from cosearch.hardware.optimizer import DesignSpace, Optimum, design_space, optimize
+from cosearch.hardware.reference import ReferenceResult, evaluate_reference
+from cosearch.hardware.specs import OBJECTIVES, Objective, Specs
 
 __all__ = [
+    "CostResult",
+    "ReferenceResult",
+    "evaluate",
+    "evaluate_one",
+    "evaluate_reference",
+    "DesignSpace",
+    "DeviceGrid",
+    "OBJECTIVES",
+    "Objective",
+    "Optimum",
+    "Specs",
+    "default_grid",
+    "design_space",
+    "grid_report",
+    "load_grid",
+    "optimize",
     "ArchArrays",
     "Architecture",
     "BOTTLENECK_NAMES",

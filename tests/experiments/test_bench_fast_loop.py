@@ -1,0 +1,42 @@
+"""The fast-loop benchmark's real entry point, in smoke mode."""
+
+import json
+import subprocess
+import sys
+
+
+def _run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.bench_fast_loop", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_smoke_writes_and_prints_the_json(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = _run("--smoke", f"--out={out}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert json.loads(out.read_text()) == result
+    assert result["agree"] is True, result["disagreements"]
+    assert result["smoke"] is True and result["device_kind"] and result["jax_version"]
+    for key in ("pairs_per_s", "numpy_pairs_per_s", "reference_pairs_per_s"):
+        assert result[key] > 0, key
+    ratio = result["pairs_per_s"] / result["reference_pairs_per_s"]
+    assert abs(result["speedup_vs_reference"] - ratio) < 1e-9 * ratio
+    row = result["sizes"][-1]
+    assert row["batch"] == result["batch"] and row["compile_s"] > 0
+    assert (
+        abs(row["pairs_per_s"] - row["batch"] / row["jax_s"])
+        < 1e-6 * row["pairs_per_s"]
+    )
+
+
+def test_bad_flag_is_one_line_error():
+    proc = _run("--sizes=100,0")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: --sizes: values must be positive, got '100,0'"
+    )

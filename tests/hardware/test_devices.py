@@ -1,0 +1,77 @@
+"""Device records and platforms: presets, files, and refusal of bad records."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cosearch.hardware.devices import (
+    DEVICES,
+    Device,
+    HardwareConfigError,
+    Library,
+    load_library,
+    platform_arrays,
+    resolve_platform,
+)
+
+
+def test_datasheet_table():
+    assert (DEVICES["XC7Z020"].dsp, DEVICES["XC7Z020"].bram18) == (220, 280)
+    assert DEVICES["XCZU9EG"].port_bits == 512
+    assert Library().device("vc707").name == "XC7VX485T"
+
+
+def test_platform_arrays_of_mixed4():
+    arrays = platform_arrays(resolve_platform("mixed4"), xp=np)
+    np.testing.assert_array_equal(arrays.dsp, [220, 220, 900, 2520])
+    assert arrays.clock_hz.dtype == np.float32 and arrays.dsp.dtype == np.int32
+
+
+def test_unknown_device_and_platform():
+    with pytest.raises(HardwareConfigError, match="unknown FPGA device 'XC9'"):
+        Library().device("XC9")
+    with pytest.raises(HardwareConfigError, match="unknown platform"):
+        resolve_platform("nope")
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ({"name": "X", "dsp": 10, "bram18": 10}, "missing field"),
+        ({"name": "X", "dsp": 0, "bram18": 10, "port_bits": 64}, "'dsp' must be"),
+        ({"name": "X", "dsp": 10, "bram18": -1, "port_bits": 64}, "'bram18'"),
+        (
+            {"name": "X", "dsp": 1, "bram18": 1, "port_bits": 1, "clock_hz": 0},
+            "'clock_hz'",
+        ),
+        ({"name": "X", "dsp": 1.5, "bram18": 1, "port_bits": 1}, "integer"),
+        ({"name": "X", "dsp": 1, "bram18": 1, "port_bits": 1, "foo": 1}, "unknown"),
+    ],
+)
+def test_bad_device_records_refused(record, message):
+    with pytest.raises(HardwareConfigError, match=message):
+        Library().extended({"devices": [record]})
+
+
+def test_platform_file(tmp_path):
+    path = tmp_path / "hw.json"
+    spec = {
+        "devices": [{"name": "BIG", "base": "XCZU9EG", "dsp": 5000}],
+        "platforms": {"duo": ["BIG", "XC7Z020"]},
+    }
+    path.write_text(json.dumps(spec))
+    platform = resolve_platform(str(path))
+    assert platform.device_names == ("BIG", "XC7Z020")
+    assert platform.devices[0].dsp == 5000 and platform.devices[0].bram18 == 1824
+    assert "BIG" in load_library(path).device_names
+    with pytest.raises(HardwareConfigError, match="not found"):
+        resolve_platform(str(tmp_path / "missing.json"))
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(HardwareConfigError, match="not valid JSON"):
+        resolve_platform(str(tmp_path / "bad.json"))
+
+
+def test_device_is_frozen_and_validated():
+    with pytest.raises(HardwareConfigError):
+        Device("Y", 1, 1, 1, link_bps=float("nan"))
