@@ -252,8 +252,11 @@ def _load_data(c):
 
 
 def _train_config(c):
+    fields = dict(c.train)
+    if not fields.get("steps"):  # 0: train for `epochs` instead
+        fields["steps"] = None
     try:
-        return train_lib.TrainConfig(**dict(c.train))
+        return train_lib.TrainConfig(**fields)
     except (TypeError, ValueError) as e:
         raise _err("train", str(e)) from None
 

@@ -37,7 +37,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.platform.enforce_bram = True  # False reproduces the authors' unchecked BRAM
 
     c.specs = ml_collections.ConfigDict()
-    c.specs.min_fps = 2000.0  # images/s; 0 = no spec
+    c.specs.min_fps = 1000.0  # images/s; 0 = no spec
     c.specs.max_latency_ms = 0.0  # ms per image; 0 = no spec
     c.specs.min_gops_per_w = 0.0  # GOPS/W; 0 = no spec
 
@@ -46,7 +46,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.reward.alpha = 0.5  # weight of accuracy; 1 - alpha weighs efficiency
     c.reward.acc_lo = 0.70  # accuracy mapped to -1
     c.reward.acc_hi = 0.90  # accuracy mapped to +1
-    c.reward.eff_hi = 20000.0  # objective mapped to +1 (images/s or GOPS/W)
+    c.reward.eff_hi = 4000.0  # objective mapped to +1 (images/s or GOPS/W)
     c.reward.hw_aware_w = -0.07  # MnasNet soft-constraint exponent (hw_aware)
 
     c.controller = ml_collections.ConfigDict()
@@ -76,21 +76,26 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.val_fraction = 0.1  # held out of the training split
 
     c.train = ml_collections.ConfigDict()
-    c.train.epochs = 1  # passes over the training split
+    c.train.steps = 100  # optimizer steps per child (overrides epochs)
+    c.train.epochs = 1  # passes over the training split, when steps = 0
     c.train.batch_size = 64  # images per step
     c.train.optimizer = "sgd"  # sgd (momentum) | adam
-    c.train.learning_rate = 0.05  # peak step size
+    c.train.learning_rate = 0.01  # peak step size
     c.train.momentum = 0.9  # SGD momentum
     c.train.schedule = "cosine"  # cosine | constant
-    c.train.weight_decay = 5e-4  # L2 weight decay
+    c.train.weight_decay = 5e-4  # L2 weight decay on kernels
+    c.train.eval_batch_size = 500  # images per evaluation batch
 
     if arg == "smoke":
         c.search.episodes = 2
         c.search.children_per_episode = 3
         c.data.name = "synthetic"
         c.space.depth = 3
-        c.train.epochs = 1
-        c.specs.min_fps = 1000.0
+        c.train.steps = 5
+        c.train.batch_size = 32
+        c.train.eval_batch_size = 128
+        c.specs.min_fps = 20000.0
+        c.reward.eff_hi = 300000.0
     elif arg not in (None, ""):
         raise ValueError(f"unknown config variant {arg!r}; known: smoke")
     return c

@@ -1,0 +1,328 @@
+"""Training of one child network for a fixed budget (slow exploration, step 3).
+
+:class:`Trainer` keeps the compiled train-step and eval programs per
+(architecture, input shape, classes, config, steps), so a repeated
+architecture, or a later epoch, never recompiles; keep one Trainer across
+episodes. :func:`train_child` is the one-call form.
+
+A child whose training loss becomes NaN or infinite is stopped and reported as
+failed (accuracy 0 and the reason); it never raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from cosearch.child import as_layers, init_variables, make_model
+from cosearch.data import Dataset, host_rng
+from cosearch.hardware.design import Architecture
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Budget and optimizer of child training.
+
+    The default budget (100 SGD steps of 64 images, about 0.7 epoch of the
+    embedded set) takes the 6-layer released design to about 82% validation
+    accuracy on the embedded Fashion-MNIST subset; see BUILD_NOTES.md.
+
+    Attributes:
+      epochs: passes over the training split (used when ``steps`` is None).
+      steps: optimizer steps; overrides ``epochs`` unless None.
+      batch_size: images per step (the last partial batch of an epoch is
+        dropped, so every step has the same shape).
+      optimizer: "sgd" (with momentum) or "adam".
+      learning_rate: peak learning rate.
+      momentum: SGD momentum (ignored for Adam).
+      schedule: "cosine" (decay to 0 over the budget) or "constant".
+      weight_decay: L2 weight decay on conv and dense kernels (coupled for
+        SGD, decoupled AdamW for Adam); 0 turns it off.
+      eval_batch_size: images per evaluation batch.
+      train_examples: if set, use only this many training examples (a fixed,
+        seed-independent prefix of the split).
+      check_every: steps between NaN/inf checks of the loss.
+      grad_impl: conv gradient implementation, see ``cosearch.conv.conv2d``.
+    """
+
+    epochs: int = 1
+    steps: int | None = 100
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    schedule: str = "cosine"
+    weight_decay: float = 5e-4
+    eval_batch_size: int = 500
+    train_examples: int | None = None
+    check_every: int = 10
+    grad_impl: str = "auto"
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer {self.optimizer!r}: expected {OPTIMIZERS}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule {self.schedule!r}: expected {SCHEDULES}")
+        for name in ("epochs", "batch_size", "eval_batch_size", "check_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+
+    def total_steps(self, num_train: int) -> int:
+        """Optimizer steps of the budget for ``num_train`` training examples."""
+        if self.steps is not None:
+            return self.steps
+        n = min(num_train, self.train_examples or num_train)
+        return self.epochs * max(n // self.batch_size, 1)
+
+
+class TrainResult(NamedTuple):
+    """Outcome of training one child.
+
+    Attributes:
+      val_accuracy: fraction of the validation split classified right (0 if
+        failed).
+      loss_curve: training loss (mean cross-entropy) of every step run.
+      steps: optimizer steps run.
+      wall_s: seconds for the whole call, compilation included.
+      compile_s: seconds spent compiling (0 when the programs were cached).
+      failed: True when training stopped on a NaN/inf loss.
+      reason: why it failed ("" otherwise).
+    """
+
+    val_accuracy: float
+    loss_curve: list[float]
+    steps: int
+    wall_s: float
+    compile_s: float
+    failed: bool
+    reason: str
+
+
+class _Programs(NamedTuple):
+    init: Any
+    step: Any
+    evaluate: Any
+
+
+def make_optimizer(config: TrainConfig, total_steps: int):
+    """The optax transformation of ``config`` over ``total_steps`` steps."""
+    if config.schedule == "cosine":
+        lr = optax.cosine_decay_schedule(config.learning_rate, total_steps)
+    else:
+        lr = config.learning_rate
+
+    def kernels(params):
+        return jax.tree.map(lambda p: p.ndim > 1, params)
+
+    if config.optimizer == "adam":
+        return optax.adamw(lr, weight_decay=config.weight_decay, mask=kernels)
+    return optax.chain(
+        optax.add_decayed_weights(config.weight_decay, mask=kernels),
+        optax.sgd(lr, momentum=config.momentum),
+    )
+
+
+class Trainer:
+    """Trains children, compiling once per distinct (architecture, shapes, config).
+
+    Attributes:
+      trace_count: how many times a program was traced and compiled (for
+        tests and logs).
+    """
+
+    def __init__(self):
+        self._cache: dict[Any, _Programs] = {}
+        self.trace_count = 0
+
+    def programs(self, layers, input_shape, num_classes, config, total_steps):
+        """The (cached) programs of one child and the seconds spent compiling.
+
+        Args:
+          layers: tuple of (kernel, filters, stride).
+          input_shape: (height, width, channels).
+          num_classes: outputs of the head.
+          config: the budget and optimizer.
+          total_steps: steps of the learning-rate schedule.
+
+        Returns:
+          (programs, compile seconds; 0.0 when cached). ``programs.init(key)``
+          gives (params, batch_stats, opt_state) eagerly (nothing compiled per
+          architecture); ``programs.step(params, stats, opt_state, x [B, H, W,
+          C], y [B])`` returns the updated three and the loss (it donates its
+          inputs); ``programs.evaluate(params, stats, x [E, H, W, C], y [E],
+          mask [E])`` returns the number of correct unmasked predictions.
+        """
+        cache_key = (layers, tuple(input_shape), num_classes, config, total_steps)
+        if cache_key in self._cache:
+            return self._cache[cache_key], 0.0
+        t0 = time.perf_counter()
+        model = make_model(layers, num_classes, config.grad_impl)
+        tx = make_optimizer(config, total_steps)
+        b, e = config.batch_size, config.eval_batch_size
+        x_spec = jax.ShapeDtypeStruct((b, *input_shape), jnp.float32)
+        y_spec = jax.ShapeDtypeStruct((b,), jnp.int32)
+
+        def init(key):
+            variables = init_variables(model, input_shape, key)
+            params, stats = variables["params"], variables["batch_stats"]
+            return params, stats, tx.init(params)
+
+        def step(params, stats, opt_state, x, y):
+            self.trace_count += 1
+
+            def loss_fn(p):
+                logits, upd = model.apply(
+                    {"params": p, "batch_stats": stats},
+                    x,
+                    train=True,
+                    mutable=["batch_stats"],
+                )
+                loss = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+                return loss.mean(), upd["batch_stats"]
+
+            (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), stats, opt_state, loss
+
+        def evaluate(params, stats, x, y, mask):
+            self.trace_count += 1
+            logits = model.apply({"params": params, "batch_stats": stats}, x, False)
+            return jnp.sum((jnp.argmax(logits, -1) == y) & mask)
+
+        key_spec = jax.eval_shape(lambda: jax.random.key(0))
+        p_spec, s_spec, o_spec = jax.eval_shape(init, key_spec)
+        step_c = (
+            jax.jit(step, donate_argnums=(0, 1, 2))
+            .lower(p_spec, s_spec, o_spec, x_spec, y_spec)
+            .compile()
+        )
+        eval_c = (
+            jax.jit(evaluate)
+            .lower(
+                p_spec,
+                s_spec,
+                jax.ShapeDtypeStruct((e, *input_shape), jnp.float32),
+                jax.ShapeDtypeStruct((e,), jnp.int32),
+                jax.ShapeDtypeStruct((e,), jnp.bool_),
+            )
+            .compile()
+        )
+        programs = _Programs(init, step_c, eval_c)
+        self._cache[cache_key] = programs
+        return programs, time.perf_counter() - t0
+
+    def accuracy(self, programs, params, stats, images, labels, eval_batch):
+        """Fraction of ``images`` classified right (padded last batch masked)."""
+        n = labels.shape[0]
+        correct = 0
+        for start in range(0, n, eval_batch):
+            x = images[start : start + eval_batch]
+            y = labels[start : start + eval_batch]
+            m = np.ones(eval_batch, bool)
+            if x.shape[0] < eval_batch:
+                pad = eval_batch - x.shape[0]
+                m[x.shape[0] :] = False
+                x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+                y = np.concatenate([y, np.zeros(pad, y.dtype)])
+            correct += int(programs.evaluate(params, stats, x, y, m))
+        return correct / max(n, 1)
+
+    def train(
+        self,
+        arch: Architecture | Sequence[Sequence[int]],
+        dataset: Dataset,
+        config: TrainConfig,
+        key: jax.Array,
+    ) -> TrainResult:
+        """Trains ``arch`` on ``dataset.train``; scores it on ``dataset.val``.
+
+        Args:
+          arch: the architecture (or a list of (kernel, filters, stride)).
+          dataset: images float32 ``[N, H, W, C]``, labels int32 ``[N]``.
+          config: the budget and optimizer.
+          key: consumed; split into initialisation and shuffling keys.
+
+        Returns:
+          The :class:`TrainResult`; ``failed`` on a NaN/inf loss.
+        """
+        t0 = time.perf_counter()
+        layers = as_layers(arch)
+        images, labels = dataset.train.images, dataset.train.labels
+        if config.train_examples is not None:
+            images = images[: config.train_examples]
+            labels = labels[: config.train_examples]
+        n = labels.shape[0]
+        if n < config.batch_size:
+            raise ValueError(f"{n} training examples < batch_size {config.batch_size}")
+        total = config.total_steps(n)
+        programs, compile_s = self.programs(
+            layers, dataset.input_shape, dataset.num_classes, config, total
+        )
+        init_key, shuffle_key = jax.random.split(key)
+        params, stats, opt_state = programs.init(init_key)
+        per_epoch = n // config.batch_size
+        losses, pending = [], []
+        failed, reason = False, ""
+        order = None
+        for i in range(total):
+            epoch, j = divmod(i, per_epoch)
+            if j == 0:
+                order = host_rng(jax.random.fold_in(shuffle_key, epoch)).permutation(n)
+            idx = order[j * config.batch_size : (j + 1) * config.batch_size]
+            params, stats, opt_state, loss = programs.step(
+                params, stats, opt_state, images[idx], labels[idx]
+            )
+            pending.append(loss)
+            if len(pending) == config.check_every or i == total - 1:
+                chunk = [float(v) for v in jax.device_get(pending)]
+                pending = []
+                losses.extend(chunk)
+                bad = [v for v in chunk if not math.isfinite(v)]
+                if bad:
+                    failed = True
+                    reason = f"training loss became {bad[0]} at step {len(losses)}"
+                    break
+        acc = 0.0
+        if not failed:
+            acc = self.accuracy(
+                programs,
+                params,
+                stats,
+                dataset.val.images,
+                dataset.val.labels,
+                config.eval_batch_size,
+            )
+        return TrainResult(
+            val_accuracy=acc,
+            loss_curve=losses,
+            steps=len(losses),
+            wall_s=time.perf_counter() - t0,
+            compile_s=compile_s,
+            failed=failed,
+            reason=reason,
+        )
+
+
+def train_child(
+    arch: Architecture | Sequence[Sequence[int]],
+    dataset: Dataset,
+    config: TrainConfig,
+    key: jax.Array,
+    trainer: Trainer | None = None,
+) -> TrainResult:
+    """Trains one child (see :meth:`Trainer.train`); pass a Trainer to reuse
+    its compiled programs."""
+    return (trainer or Trainer()).train(arch, dataset, config, key)

@@ -1,0 +1,202 @@
+"""Benchmark: child training speed (images/s), JAX against PyTorch on the CPU.
+
+One full training step (forward, backward, SGD-momentum update) of the
+6-layer released design (DESIGN.md section 2) at batch 64, for 28x28x1 and
+32x32x3 inputs. Compile time is measured apart; throughput is the median of
+warm steps. The PyTorch peer (same network, batch and optimizer,
+``torch.set_num_threads(os.cpu_count())``) runs in the same process, its
+timed rounds interleaved with JAX's so that both see the same machine load
+(each round starts after a short pause and one untimed step, so neither
+framework's spinning worker threads slow the other's round).
+
+    python -m experiments.bench_child --out=/tmp/bench_child.json
+    python -m experiments.bench_child --smoke --out=/tmp/bench_child_smoke.json
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+from absl import flags
+
+from cosearch.child import as_layers, output_hw
+from cosearch.hardware.design import Architecture
+from cosearch.train import TrainConfig, Trainer
+from experiments import common
+
+RELEASED_6 = "3,36,1;5,36,1;1,64,1;3,48,2;7,24,1;1,64,1"
+
+_ARCH = flags.DEFINE_string("arch", RELEASED_6, "layers 'k,f,s;k,f,s;...'")
+_SHAPES = flags.DEFINE_list("shapes", ["28x28x1", "32x32x3"], "input HxWxC list")
+_BATCH = flags.DEFINE_integer("batch", 64, "images per training step")
+_ROUNDS = flags.DEFINE_integer("rounds", 5, "interleaved timing rounds")
+_STEPS = flags.DEFINE_integer("steps_per_round", 4, "timed steps per round")
+_GRAD = flags.DEFINE_string("grad_impl", "auto", "conv gradient: auto|im2col|xla")
+_TORCH = flags.DEFINE_bool("torch", True, "measure the PyTorch peer if installed")
+_SMOKE = flags.DEFINE_bool("smoke", False, "tiny run for tests")
+_OUT = flags.DEFINE_string("out", None, "write the JSON here")
+
+NUM_CLASSES = 10
+SWITCH_PAUSE_S = 0.3  # idle time before each timed round (see _timed)
+LEARNING_RATE = 0.01
+MOMENTUM = 0.9
+
+
+def jax_stepper(layers, shape, batch, grad_impl):
+    """(step(), compile seconds): one blocking JAX training step on fixed data."""
+    config = TrainConfig(
+        steps=1,
+        batch_size=batch,
+        learning_rate=LEARNING_RATE,
+        momentum=MOMENTUM,
+        schedule="constant",
+        weight_decay=0.0,
+        eval_batch_size=batch,
+        grad_impl=grad_impl,
+    )
+    programs, compile_s = Trainer().programs(layers, shape, NUM_CLASSES, config, 1)
+    data_key, init_key = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(data_key, (batch, *shape), jnp.float32)
+    y = jnp.arange(batch, dtype=jnp.int32) % NUM_CLASSES
+    state = list(programs.init(init_key))
+
+    def step():
+        out = programs.step(*state, x, y)
+        jax.block_until_ready(out)
+        state[:] = out[:3]
+
+    return step, compile_s
+
+
+def torch_stepper(layers, shape, batch):
+    """step(): one PyTorch training step of the same network, or None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(0)
+    h, w, c = shape
+    mods, ci = [], c
+    for k, f, s in layers:
+        mods += [
+            torch.nn.Conv2d(ci, f, k, s, (k - 1) // 2),
+            torch.nn.ReLU(),
+            torch.nn.BatchNorm2d(f, eps=1e-3, momentum=0.1),
+        ]
+        ci = f
+    oh, ow = output_hw(layers, shape)
+    net = torch.nn.Sequential(
+        *mods, torch.nn.Flatten(), torch.nn.Linear(oh * ow * ci, NUM_CLASSES)
+    )
+    opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+    x = torch.randn(batch, c, h, w)
+    y = torch.arange(batch) % NUM_CLASSES
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _timed(fn, n):
+    """Seconds of ``n`` calls of ``fn``, after a pause and one untimed call.
+
+    Each framework's worker threads spin for a while after its last op; the
+    pause lets them go idle so that they do not steal the cores from the
+    other framework's timed round, and the untimed call wakes this one's.
+    """
+    time.sleep(SWITCH_PAUSE_S)
+    fn()
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def bench_shape(layers, shape, batch, rounds, steps, grad_impl, use_torch):
+    """Figures for one input shape (see module doc)."""
+    jstep, compile_s = jax_stepper(layers, shape, batch, grad_impl)
+    tstep = torch_stepper(layers, shape, batch) if use_torch else None
+    warm = 2
+    _timed(jstep, warm)
+    if tstep is not None:
+        _timed(tstep, warm)
+    jt, tt = [], []
+    for _ in range(rounds):
+        jt += _timed(jstep, steps)
+        if tstep is not None:
+            tt += _timed(tstep, steps)
+    j_ms = statistics.median(jt) * 1e3
+    res = {
+        "input_shape": list(shape),
+        "batch": batch,
+        "compile_s": compile_s,
+        "jax_step_ms": j_ms,
+        "jax_images_per_s": batch / j_ms * 1e3,
+        "torch_step_ms": None,
+        "torch_images_per_s": None,
+        "ratio": None,
+    }
+    if tstep is not None:
+        t_ms = statistics.median(tt) * 1e3
+        res["torch_step_ms"] = t_ms
+        res["torch_images_per_s"] = batch / t_ms * 1e3
+        res["ratio"] = res["jax_images_per_s"] / res["torch_images_per_s"]
+    return res
+
+
+def main(argv):
+    del argv
+    arch = Architecture.parse(_ARCH.value)
+    shapes = [common.parse_ints(s, "--shapes", 3) for s in _SHAPES.value]
+    batch, rounds, steps = _BATCH.value, _ROUNDS.value, _STEPS.value
+    if _SMOKE.value:
+        arch = Architecture.parse("3,8,1;1,8,2")
+        shapes, batch, rounds, steps = [(8, 8, 1)], 4, 1, 2
+    if batch < 1 or rounds < 1 or steps < 1:
+        raise common.UsageError("--batch, --rounds, --steps_per_round must be >= 1")
+    layers = as_layers(arch)
+    try:
+        import torch
+
+        torch_version = torch.__version__ if _TORCH.value else None
+    except ImportError:
+        torch_version = None
+    per_shape = {
+        "x".join(map(str, s)): bench_shape(
+            layers, s, batch, rounds, steps, _GRAD.value, torch_version is not None
+        )
+        for s in shapes
+    }
+    first = next(iter(per_shape.values()))
+    result = {
+        "benchmark": "bench_child",
+        "arch": str(arch),
+        "grad_impl": _GRAD.value,
+        "smoke": _SMOKE.value,
+        "torch_version": torch_version,
+        "torch_threads": os.cpu_count(),
+        "shapes": per_shape,
+        # Headline: the first shape (28x28x1 by default).
+        "jax_images_per_s": first["jax_images_per_s"],
+        "torch_images_per_s": first["torch_images_per_s"],
+        "ratio": first["ratio"],
+        "compile_s": first["compile_s"],
+        "load_avg_1min": os.getloadavg()[0],
+        **common.environment(),
+    }
+    common.write_benchmark(result, _OUT.value)
+
+
+if __name__ == "__main__":
+    common.run(main)
