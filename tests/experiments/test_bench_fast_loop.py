@@ -1,16 +1,19 @@
 """The fast-loop benchmark's real entry point, in smoke mode."""
 
 import json
+import os
 import subprocess
 import sys
 
 
 def _run(*args):
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     return subprocess.run(
         [sys.executable, "-m", "experiments.bench_fast_loop", *args],
         capture_output=True,
         text=True,
         timeout=300,
+        env=env,
     )
 
 
@@ -32,6 +35,15 @@ def test_smoke_writes_and_prints_the_json(tmp_path):
         abs(row["pairs_per_s"] - row["batch"] / row["jax_s"])
         < 1e-6 * row["pairs_per_s"]
     )
+    # The launcher asks for one host device per core and shards the batch over
+    # them (agree above includes sharded == one device, exactly).
+    assert result["device_count"] == (os.cpu_count() or 1)
+    assert 1 <= row["devices"] <= result["device_count"]
+    assert row["batch"] % row["devices"] == 0
+    assert row["one_device_pairs_per_s"] > 0
+    assert result["one_device_pairs_per_s_by_batch"] == {
+        str(row["batch"]): row["one_device_pairs_per_s"]
+    }
 
 
 def test_bad_flag_is_one_line_error():

@@ -1,0 +1,133 @@
+"""Batch sharding of the cost model over all local devices (DESIGN.md section 9).
+
+One process drives every local device: the batch axis of the (architecture,
+design) arrays is split over a 1-D :class:`jax.sharding.Mesh` (axis
+``"batch"``) and the platform is replicated.
+:func:`cosearch.hardware.cost_model.evaluate` needs no change: ``jit`` follows
+the input shardings, and since every pair is computed on its own (no
+reduction over the batch), each device runs its slice with no communication
+and the results equal the single-device ones.
+
+On CPU, N host devices come from
+``XLA_FLAGS=--xla_force_host_platform_device_count=N`` set before JAX is
+imported (the benchmark launcher does this); with one device these helpers
+are a plain ``device_put``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from cosearch.hardware.cost_model import CostResult, evaluate
+from cosearch.hardware.design import ArchArrays, DesignArrays
+from cosearch.hardware.devices import PlatformArrays
+
+BATCH_AXIS = "batch"
+
+
+def batch_mesh(
+    batch: int,
+    devices: Sequence[jax.Device] | None = None,
+    min_per_device: int = 1,
+) -> Mesh:
+    """A 1-D mesh over as many devices as evenly divide the batch.
+
+    Args:
+      batch: B, number of pairs (the sharded axis length).
+      devices: devices to use; default ``jax.local_devices()``.
+      min_per_device: fewest pairs worth a device of their own; small batches
+        run faster whole on one device than split (dispatch overhead).
+
+    Returns:
+      A :class:`Mesh` with axis ``"batch"`` over the first n devices, n the
+      largest count <= len(devices) that divides ``batch`` and leaves each
+      device at least ``min_per_device`` pairs (n = 1 if none does).
+
+    Raises:
+      ValueError: if ``batch`` or ``min_per_device`` is not positive, or no
+        device is given.
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be positive, got {batch}")
+    if min_per_device < 1:
+        raise ValueError(f"min_per_device must be positive, got {min_per_device}")
+    devices = list(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("no device to shard the batch over")
+    count = max(
+        n
+        for n in range(1, len(devices) + 1)
+        if batch % n == 0 and (n == 1 or batch // n >= min_per_device)
+    )
+    return Mesh(np.asarray(devices[:count]), (BATCH_AXIS,))
+
+
+def shard_batch(tree: Any, mesh: Mesh) -> Any:
+    """Places every leaf of ``tree`` with its leading (batch) axis over ``mesh``.
+
+    Args:
+      tree: pytree of arrays ``[B, ...]`` (NumPy or JAX), e.g. ArchArrays.
+      mesh: from :func:`batch_mesh`.
+
+    Returns:
+      The same pytree of JAX arrays sharded ``P("batch")``.
+    """
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec(BATCH_AXIS)))
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """Places every leaf of ``tree`` whole on every device of ``mesh``."""
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+
+
+def place_pairs(
+    arch: ArchArrays,
+    design: DesignArrays,
+    platform: PlatformArrays,
+    devices: Sequence[jax.Device] | None = None,
+    min_per_device: int = 1,
+) -> tuple[ArchArrays, DesignArrays, PlatformArrays]:
+    """Batch-sharded pairs and a replicated platform, ready for ``evaluate``.
+
+    Args:
+      arch: :class:`ArchArrays` with leading ``[B]``.
+      design: :class:`DesignArrays` with leading ``[B]``.
+      platform: :class:`PlatformArrays` ``[P]``.
+      devices: default ``jax.local_devices()``.
+      min_per_device: see :func:`batch_mesh`.
+
+    Returns:
+      (arch, design, platform) as JAX arrays on the mesh of
+      :func:`batch_mesh`.
+    """
+    mesh = batch_mesh(int(np.shape(arch.kernel)[0]), devices, min_per_device)
+    arch, design = shard_batch((arch, design), mesh)
+    return arch, design, replicate(platform, mesh)
+
+
+def evaluate_sharded(
+    arch: ArchArrays,
+    design: DesignArrays,
+    platform: PlatformArrays,
+    *,
+    bits: int = 16,
+    enforce_bram: bool = True,
+    devices: Sequence[jax.Device] | None = None,
+    min_per_device: int = 1,
+) -> CostResult:
+    """:func:`~cosearch.hardware.cost_model.evaluate` with the batch over devices.
+
+    Same arguments and result as ``evaluate`` (identical values), plus
+    ``devices`` and ``min_per_device`` of :func:`batch_mesh`; the result's
+    arrays stay sharded along ``[B]``. To time or loop, place the inputs once
+    with :func:`place_pairs` and call ``evaluate`` on them directly.
+    """
+    arch, design, platform = place_pairs(
+        arch, design, platform, devices, min_per_device
+    )
+    return evaluate(arch, design, platform, bits=bits, enforce_bram=enforce_bram)
