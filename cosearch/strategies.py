@@ -39,6 +39,7 @@ from cosearch.hardware import cost_model
 from cosearch.hardware.design import (
     Architecture,
     Design,
+    DesignArrays,
     arch_arrays,
     design_arrays,
     designs_from_arrays,
@@ -261,74 +262,78 @@ def _meets(setup: Setup, figures) -> np.ndarray:
     )
 
 
-def hw_aware(ctx: Context, params, key, episode: int) -> Outcome:
-    """One episode of hardware-aware NAS on the fixed design."""
+def _architecture_episode(ctx: Context, params, key, episode: int, hardware, reward):
+    """An episode of a strategy whose controller samples architectures only.
+
+    Every child is trained. ``hardware(archs, arch_arrays)`` gives each its
+    design and host figures; ``reward(accuracy, figures)`` its reward.
+    """
     s = ctx.setup
     sample_key, train_key = jax.random.split(key)
     tokens, entropy = _sample(ctx, params, sample_key, uniform=False)
     archs = [a for a, _ in s.space.decode_batch(tokens)]
     t0 = time.perf_counter()
-    designs = [ctx.fixed_design] * len(archs)
-    arr = arch_arrays(archs, s.input_shape, xp=jnp)
-    des = design_arrays(designs, s.space.arch.depth, s.platform.size, xp=jnp)
-    figures = host(
-        cost_model.evaluate(
-            arr, des, s.parrays, bits=s.bits, enforce_bram=s.enforce_bram
-        )
-    )
+    designs, figures = hardware(archs, arch_arrays(archs, s.input_shape, xp=jnp))
     fast_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    acc, status, secs, trained = _train(
-        ctx, archs, np.ones(len(archs), bool), train_key
-    )
+    everyone = np.ones(len(archs), bool)
+    acc, status, secs, trained = _train(ctx, archs, everyone, train_key)
     slow_s = time.perf_counter() - t0
-    rewards = reward_lib.soft_constraint_reward(
-        np.nan_to_num(acc),
-        np.asarray(figures.throughput, np.float64),
-        s.specs.min_fps or 0.0,
-        float(s.config.reward.hw_aware_w),
-    ).astype(np.float32)
-    meets = _meets(s, figures)
+    rewards = reward(np.nan_to_num(acc), figures).astype(np.float32)
     extra = [{"pruned_reason": None} for _ in archs]
     records = _records(
-        ctx, archs, designs, figures, meets, status, acc, rewards, tokens, episode,
-        extra, secs, fast_s / len(archs),
+        ctx, archs, designs, figures, _meets(s, figures), status, acc, rewards,
+        tokens, episode, extra, secs, fast_s / len(archs),
     )  # fmt: skip
     return Outcome(records, tokens, rewards, entropy, fast_s, slow_s, trained)
+
+
+def _score(setup: Setup, arr, designs: DesignArrays):
+    """Host figures of designs on the platform (batched cost model)."""
+    return host(
+        cost_model.evaluate(
+            arr,
+            designs,
+            setup.parrays,
+            bits=setup.bits,
+            enforce_bram=setup.enforce_bram,
+        )
+    )
+
+
+def hw_aware(ctx: Context, params, key, episode: int) -> Outcome:
+    """One episode of hardware-aware NAS on the fixed design, soft reward."""
+    s = ctx.setup
+
+    def hardware(archs, arr):
+        designs = [ctx.fixed_design] * len(archs)
+        des = design_arrays(designs, s.space.arch.depth, s.platform.size, xp=jnp)
+        return designs, _score(s, arr, des)
+
+    def reward(acc, figures):
+        return reward_lib.soft_constraint_reward(
+            acc,
+            np.asarray(figures.throughput, np.float64),
+            s.specs.min_fps or 0.0,
+            float(s.config.reward.hw_aware_w),
+        )
+
+    return _architecture_episode(ctx, params, key, episode, hardware, reward)
 
 
 def sequential(ctx: Context, params, key, episode: int) -> Outcome:
     """One episode of accuracy-only NAS; each child then gets its best hardware."""
     s = ctx.setup
-    sample_key, train_key = jax.random.split(key)
-    tokens, entropy = _sample(ctx, params, sample_key, uniform=False)
-    archs = [a for a, _ in s.space.decode_batch(tokens)]
-    t0 = time.perf_counter()
-    acc, status, secs, trained = _train(
-        ctx, archs, np.ones(len(archs), bool), train_key
-    )
-    slow_s = time.perf_counter() - t0
-    rewards = reward_lib.accuracy_reward(np.nan_to_num(acc), s.reward_config).astype(
-        np.float32
-    )
-    t0 = time.perf_counter()
-    arr = arch_arrays(archs, s.input_shape, xp=jnp)
-    objective = {"throughput": "throughput", "energy": "energy"}[s.objective]
-    opt = optimize(arr, s.design_space, objective, s.specs)
-    figures = host(
-        cost_model.evaluate(
-            arr, opt.design, s.parrays, bits=s.bits, enforce_bram=s.enforce_bram
-        )
-    )
-    fast_s = time.perf_counter() - t0
-    designs = designs_from_arrays(host(opt.design))
-    meets = _meets(s, figures)
-    extra = [{"pruned_reason": None} for _ in archs]
-    records = _records(
-        ctx, archs, designs, figures, meets, status, acc, rewards, tokens, episode,
-        extra, secs, fast_s / len(archs),
-    )  # fmt: skip
-    return Outcome(records, tokens, rewards, entropy, fast_s, slow_s, trained)
+
+    def hardware(archs, arr):
+        opt = optimize(arr, s.design_space, s.objective, s.specs)
+        return designs_from_arrays(host(opt.design)), _score(s, arr, opt.design)
+
+    def reward(acc, figures):
+        del figures  # accuracy only
+        return reward_lib.accuracy_reward(acc, s.reward_config)
+
+    return _architecture_episode(ctx, params, key, episode, hardware, reward)
 
 
 def run_episode(ctx: Context, params, key, episode: int) -> Outcome:
@@ -383,9 +388,8 @@ def fixed_design(setup: Setup) -> Design:
         a = s.space.arch
         k, f = a.kernels[len(a.kernels) // 2], a.filters[len(a.filters) // 2]
         ref = Architecture(tuple((k, f, a.strides[0]) for _ in range(depth)))
-    objective = {"throughput": "throughput", "energy": "energy"}[s.objective]
     opt = optimize(
-        arch_arrays([ref], s.input_shape, xp=jnp), s.design_space, objective, s.specs
+        arch_arrays([ref], s.input_shape, xp=jnp), s.design_space, s.objective, s.specs
     )
     design = designs_from_arrays(host(opt.design))[0]
     if not design.stages:

@@ -105,6 +105,15 @@ def run(main: Callable[[Sequence[str]], Any]) -> None:
     app.run(guarded, flags_parser=_parse_flags)
 
 
+def require(argv: Sequence[str], **flag_values: Any) -> None:
+    """Refuse stray arguments and missing required flags (``name=value``)."""
+    if len(argv) > 1:
+        raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    for name, value in flag_values.items():
+        if value is None or value == "":
+            raise UsageError(f"--{name} is required")
+
+
 def parse_ints(text: str, what: str, count: int | None = None) -> tuple[int, ...]:
     """``"32,32,3"`` -> ``(32, 32, 3)``; raises UsageError naming ``what``."""
     try:

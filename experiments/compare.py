@@ -68,12 +68,7 @@ def compare(config, workdir: str, strategies, fresh: bool = False, log=print):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise common.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if _CONFIG.value is None:
-        raise common.UsageError("--config is required")
-    if not _WORKDIR.value:
-        raise common.UsageError("--workdir is required")
+    common.require(argv, config=_CONFIG.value, workdir=_WORKDIR.value)
     logging.set_verbosity(logging.WARNING)
     try:
         text = compare(

@@ -47,8 +47,10 @@ def test_bad_flags_end_in_one_line(args, message):
 def test_compare_writes_table_and_plot(tmp_path):
     cfg = tiny(**{"search.episodes": 1, "search.children_per_episode": 2})
     cfg.search.hw_aware_reference = ""
-    text = compare.compare(cfg, str(tmp_path), compare.STRATEGIES, log=quiet)
-    for name in compare.STRATEGIES:
+    # Two strategies keep the test short; compare treats every one the same.
+    names = ["coexplore", "hw_aware"]
+    text = compare.compare(cfg, str(tmp_path), names, log=quiet)
+    for name in names:
         assert f"| {name} |" in text
         assert os.path.exists(tmp_path / name / "history.jsonl")
     assert (tmp_path / "comparison.md").read_text() == text
