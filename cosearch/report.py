@@ -180,51 +180,50 @@ def report_markdown(
     return "\n".join(lines) + "\n"
 
 
+def front_2d(xs: Sequence[float], ys: Sequence[float]) -> tuple[list, list]:
+    """The (x, y) points of a 2-D front (both maximised), by ascending x."""
+    pts = np.array([xs, ys], np.float64).T.reshape(-1, 2)
+    keep = pareto.non_dominated(pts) if len(pts) else np.zeros(0, bool)
+    front = sorted(map(tuple, pts[keep]))
+    return [p[0] for p in front], [p[1] for p in front]
+
+
 def plot_pairs(ax_pair, series: Sequence[tuple[str, Sequence[dict[str, Any]]]]):
     """Scatter accuracy vs throughput and vs GOPS/W on two axes, fronts drawn.
 
     Args:
       ax_pair: two matplotlib axes.
-      series: (label, history) per series; pruned pairs are drawn at the
-        accuracy floor of the plot with an 'x' (they were never trained).
+      series: (label, history) per series. Pruned pairs were never trained:
+        they are drawn with an 'x' on a strip below the lowest accuracy.
     """
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+    accs = [100 * h["accuracy"] for _, hist in series for h in _scored(hist)]
+    low, high = (min(accs), max(accs)) if accs else (0.0, 100.0)
+    strip = low - 0.08 * max(high - low, 1.0)  # where pruned pairs are drawn
     for (label, history), color in zip(series, colors * 4, strict=False):
         scored = _scored(history)
         pruned = [h for h in history if h.get("status") == "pruned"]
-        summary = summarize(history)
         for ax, key in zip(ax_pair, ("throughput_fps", "gops_per_w"), strict=True):
+            xs = [h[key] for h in scored]
+            ys = [100 * h["accuracy"] for h in scored]
             if scored:
-                ax.scatter(
-                    [h[key] for h in scored],
-                    [100 * h["accuracy"] for h in scored],
-                    s=14, alpha=0.5, color=color, label=f"{label} pairs",
-                )  # fmt: skip
+                ax.scatter(xs, ys, s=14, alpha=0.5, color=color,
+                           label=f"{label} trained")  # fmt: skip
+                fx, fy = front_2d(xs, ys)
+                # Attainment staircase: each front point holds to its left.
+                ax.step(fx, fy, where="pre", color=color, lw=1.5,
+                        label=f"{label} front")  # fmt: skip
             if pruned:
-                floor = min([100 * h["accuracy"] for h in scored] or [0.0])
                 ax.scatter(
-                    [h[key] for h in pruned], [floor] * len(pruned), marker="x",
+                    [h[key] for h in pruned], [strip] * len(pruned), marker="x",
                     s=14, alpha=0.5, color=color, label=f"{label} pruned",
                 )  # fmt: skip
-            front = sorted(summary.front, key=lambda h: h[key])
-            if front:
-                xs = [h[key] for h in front]
-                ys = [100 * h["accuracy"] for h in front]
-                # The front seen in this 2-D projection: a descending staircase.
-                best, sx, sy = -1.0, [], []
-                for x, y in sorted(zip(xs, ys, strict=True), key=lambda t: -t[0]):
-                    if y > best:
-                        sx.append(x)
-                        sy.append(y)
-                        best = y
-                ax.step(sx, sy, where="post", color=color, lw=1.5,
-                        label=f"{label} front")  # fmt: skip
     for ax, name in zip(ax_pair, ("throughput (images/s)", "energy eff. (GOPS/W)"),
                         strict=True):  # fmt: skip
         ax.set_xlabel(name)
-        ax.set_ylabel("validation accuracy (%)")
+        ax.set_ylabel("validation accuracy (%); x = pruned, not trained")
         ax.grid(alpha=0.3)
-    ax_pair[0].legend(fontsize=7, loc="lower left")
+    ax_pair[0].legend(fontsize=7, loc="best")
 
 
 def save_plot(path: str, series, title: str) -> None:
