@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
-from absl import app, flags
+from absl import app, flags, logging
 
 from cosearch.checkpoint import CheckpointError
 from cosearch.fileio import atomic_write_text
@@ -96,6 +96,10 @@ def run(main: Callable[[Sequence[str]], Any]) -> None:
     """``absl.app.run(main)`` where user errors and bad flags end in one line."""
 
     def guarded(argv):
+        if not flags.FLAGS["verbosity"].present:
+            # Progress is printed; library INFO logs (JAX backends, orbax) are
+            # noise for a user. --verbosity=0 brings them back.
+            logging.set_verbosity(logging.WARNING)
         try:
             return main(argv)
         except USER_ERRORS as e:
