@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from absl import flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 from cosearch import report, search
@@ -69,7 +69,6 @@ def compare(config, workdir: str, strategies, fresh: bool = False, log=print):
 
 def main(argv):
     common.require(argv, config=_CONFIG.value, workdir=_WORKDIR.value)
-    logging.set_verbosity(logging.WARNING)
     try:
         text = compare(
             _CONFIG.value,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 from cosearch import search
@@ -28,7 +28,6 @@ _FRESH = flags.DEFINE_bool(
 
 def main(argv):
     common.require(argv, config=_CONFIG.value, workdir=_WORKDIR.value)
-    logging.set_verbosity(logging.WARNING)  # progress is printed, not logged
     try:
         summary = search.run(
             _CONFIG.value,
