@@ -332,7 +332,8 @@ def run(
     total = int(config.search.episodes)
     if resumed:
         log(f"resuming {workdir} at episode {run_.episode + 1}/{total}")
-    started = time.perf_counter()
+    started = session_start = time.perf_counter()
+    session_first = run_.episode
     every = int(config.search.checkpoint_every)
     first = True
     try:
@@ -344,9 +345,11 @@ def run(
                 )
             line = run_.step()
             first = False
-            elapsed = time.perf_counter() - started
-            done_here = run_.episode - (run_.saved_episode if resumed else 0)
-            eta = elapsed / max(done_here, 1) * (total - run_.episode)
+            # ETA from this session's mean episode time (the first one compiles).
+            per_episode = (time.perf_counter() - session_start) / (
+                run_.episode - session_first
+            )
+            eta = per_episode * (total - run_.episode)
             acc = line["best_accuracy"]
             log(
                 f"episode {run_.episode}/{total}: pruned {line['pruned']} trained "
