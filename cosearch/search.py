@@ -83,8 +83,12 @@ def config_dict(config) -> dict[str, Any]:
 
 
 def _fingerprint(config) -> dict[str, Any]:
+    """The config fields a resumed run must share with its checkpoint."""
     flat = _flat(config_dict(config))
-    return {k: v for k, v in flat.items() if k not in RESUMABLE_FIELDS}
+    ignored = set(RESUMABLE_FIELDS)
+    if config.strategy != "hw_aware":  # fields only hw_aware reads
+        ignored |= {k for k in flat if "hw_aware" in k}
+    return {k: v for k, v in flat.items() if k not in ignored}
 
 
 def _check_workdir(workdir: str) -> None:
@@ -143,12 +147,11 @@ class _Run:
         self.root = jax.random.key(int(c.seed))
         init_key, self.loop_key = jax.random.split(self.root)
         self.state = reinforce.init(setup.reinforce_config, setup.controller, init_key)
+        fixed = fixed_design(setup) if setup.strategy == "hw_aware" else None
         self.history = JsonlWriter(os.path.join(workdir, "history.jsonl"))
         self.metrics = JsonlWriter(os.path.join(workdir, "metrics.jsonl"))
         self.ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
-        self.ctx = Context(setup, shared_trainer(), {}, log=log)
-        if setup.strategy == "hw_aware":
-            self.ctx.fixed_design = fixed_design(setup)
+        self.ctx = Context(setup, shared_trainer(), {}, fixed_design=fixed, log=log)
         self.episode = 0  # next episode to run
         self.children_trained = 0
         self.elapsed_s = 0.0  # wall time of earlier sessions of this run

@@ -384,6 +384,18 @@ def fixed_design(setup: Setup) -> Design:
                 f"config.search.hw_aware_reference has {ref.depth} layers but the "
                 f"space has depth {depth}"
             )
+        a = s.space.arch
+        outside = [
+            f"layer {i} {k},{f},{st}"
+            for i, (k, f, st) in enumerate(ref.layers)
+            if k not in a.kernels or f not in a.filters or st not in a.strides
+        ]
+        if outside:
+            raise SearchConfigError(
+                "config.search.hw_aware_reference must lie in the search space "
+                f"(kernels {a.kernels}, filters {a.filters}, strides {a.strides}); "
+                f"not: {', '.join(outside)}"
+            )
     else:
         a = s.space.arch
         k, f = a.kernels[len(a.kernels) // 2], a.filters[len(a.filters) // 2]

@@ -174,6 +174,10 @@ def test_corrupt_checkpoint_is_refused(baseline_run, tmp_path):
         ({"platform.name": "nosuch"}, "unknown platform"),
         ({"data.name": "cifar10", "data.data_dir": "/no/such/dir"}, "data_dir"),
         ({"train.optimizer": "rmsprop"}, "config.train"),
+        (
+            {"strategy": "hw_aware", "search.hw_aware_reference": "3,36,1;3,48,2"},
+            "must lie in the search space",
+        ),
     ],
 )
 def test_bad_config_is_refused_before_training(overrides, match, tmp_path):

@@ -68,7 +68,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.search.opt_hw_margin = 0.01  # OptHW: accuracy within this of OptSW's
     c.search.checkpoint_every = 1  # episodes between checkpoints
     c.search.hw_aware_design = ""  # hw_aware fixed design (JSON file); "" = derive
-    c.search.hw_aware_reference = "3,36,1;5,36,1;1,64,1;3,48,2;7,24,1;1,64,1"
+    # hw_aware's reference network ("" = every layer the middle kernel and
+    # filter count of the space); it must lie in the space.
+    c.search.hw_aware_reference = ""
 
     c.data = ml_collections.ConfigDict()
     c.data.name = "embedded"  # embedded | fashion_mnist | cifar10 | synthetic
