@@ -82,13 +82,18 @@ def config_dict(config) -> dict[str, Any]:
     return json.loads(config.to_json_best_effort())
 
 
+def _relevant(flat: dict[str, Any], strategy: str) -> dict[str, Any]:
+    """The fields of a flat config a resumed run must share with its checkpoint:
+    all but the budget, and but the hw_aware-only fields for other strategies."""
+    return {
+        k: v
+        for k, v in flat.items()
+        if k not in RESUMABLE_FIELDS and (strategy == "hw_aware" or "hw_aware" not in k)
+    }
+
+
 def _fingerprint(config) -> dict[str, Any]:
-    """The config fields a resumed run must share with its checkpoint."""
-    flat = _flat(config_dict(config))
-    ignored = set(RESUMABLE_FIELDS)
-    if config.strategy != "hw_aware":  # fields only hw_aware reads
-        ignored |= {k for k in flat if "hw_aware" in k}
-    return {k: v for k, v in flat.items() if k not in ignored}
+    return _relevant(_flat(config_dict(config)), config.strategy)
 
 
 def _check_workdir(workdir: str) -> None:
@@ -194,7 +199,7 @@ class _Run:
             arrays,
         )
         want = _fingerprint(self.setup.config)
-        saved = rec.get("config", {})
+        saved = _relevant(rec.get("config", {}), self.setup.strategy)
         diff = sorted(k for k in set(want) | set(saved) if want.get(k) != saved.get(k))
         if diff:
             raise CheckpointError(
@@ -334,7 +339,7 @@ def run(
     atomic_write_json(os.path.join(workdir, "config.json"), config_dict(config))
     total = int(config.search.episodes)
     if resumed:
-        log(f"resuming {workdir} at episode {run_.episode + 1}/{total}")
+        log(f"resuming {workdir} after episode {run_.episode}/{total}")
     started = session_start = time.perf_counter()
     session_first = run_.episode
     every = int(config.search.checkpoint_every)
