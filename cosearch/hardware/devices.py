@@ -260,20 +260,26 @@ def _device_from_record(rec: Any, where: str, lib: Library) -> Device:
     return Device(**rec)
 
 
+def read_json_file(path: str | os.PathLike, what: str) -> Any:
+    """Parsed JSON of ``path``; a missing or malformed file is one
+    :class:`HardwareConfigError` naming ``what`` and the path."""
+    path = os.fspath(path)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise HardwareConfigError(f"{what} not found: {path}") from None
+    except json.JSONDecodeError as e:
+        raise HardwareConfigError(f"{path}: not valid JSON ({e})") from None
+
+
 def load_library(path: str | os.PathLike | None = None) -> Library:
     """The built-in library, extended with a JSON file when ``path`` is given."""
     lib = Library()
     if path is None:
         return lib
     path = os.fspath(path)
-    try:
-        with open(path) as f:
-            spec = json.load(f)
-    except FileNotFoundError:
-        raise HardwareConfigError(f"hardware file not found: {path}") from None
-    except json.JSONDecodeError as e:
-        raise HardwareConfigError(f"{path}: not valid JSON ({e})") from None
-    return lib.extended(spec, source=path)
+    return lib.extended(read_json_file(path, "hardware file"), source=path)
 
 
 def resolve_platform(name_or_path: str, library: Library | None = None) -> Platform:
@@ -287,13 +293,7 @@ def resolve_platform(name_or_path: str, library: Library | None = None) -> Platf
     path, _, choice = name_or_path.partition(":")
     if not (path.endswith(".json") or os.path.sep in path):
         return library.platform(name_or_path)
-    try:
-        with open(path) as f:
-            spec = json.load(f)
-    except FileNotFoundError:
-        raise HardwareConfigError(f"platform file not found: {path}") from None
-    except json.JSONDecodeError as e:
-        raise HardwareConfigError(f"{path}: not valid JSON ({e})") from None
+    spec = read_json_file(path, "platform file")
     stem = os.path.splitext(os.path.basename(path))[0]
     if isinstance(spec, list):
         spec = {"platforms": {stem: spec}}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from cosearch.hardware.devices import Device, HardwareConfigError, Platform
+from cosearch.hardware.devices import (
+    Device,
+    HardwareConfigError,
+    Platform,
+    read_json_file,
+)
 from cosearch.hardware.layer_model import resources
 
 GRID_FIELDS = ("tm", "tn", "tr", "tc", "wp", "ip", "op")
@@ -183,14 +187,7 @@ def grids_from_json(
 def load_grid(path: str | os.PathLike) -> DeviceGrid | dict[str, DeviceGrid]:
     """A grid from a JSON file (see :func:`grids_from_json`)."""
     path = os.fspath(path)
-    try:
-        with open(path) as f:
-            spec = json.load(f)
-    except FileNotFoundError:
-        raise HardwareConfigError(f"grid file not found: {path}") from None
-    except json.JSONDecodeError as e:
-        raise HardwareConfigError(f"{path}: not valid JSON ({e})") from None
-    return grids_from_json(spec, path)
+    return grids_from_json(read_json_file(path, "grid file"), path)
 
 
 def _pareto_ports(triples: np.ndarray) -> np.ndarray:
