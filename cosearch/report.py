@@ -193,22 +193,40 @@ def plot_pairs(ax_pair, series: Sequence[tuple[str, Sequence[dict[str, Any]]]]):
 
     Args:
       ax_pair: two matplotlib axes.
-      series: (label, history) per series. Pruned pairs were never trained:
-        they are drawn with an 'x' on a strip below the lowest accuracy.
+      series: (label, history) per series. Pairs meeting the specs are
+        filled (the front is drawn through them), trained pairs missing the
+        specs hollow; pruned pairs were never trained: they are drawn with an
+        'x' on a strip below the lowest accuracy.
     """
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
-    accs = [100 * h["accuracy"] for _, hist in series for h in _scored(hist)]
+    accs = [
+        100 * h["accuracy"]
+        for _, hist in series
+        for h in hist
+        if h.get("accuracy") is not None
+    ]
     low, high = (min(accs), max(accs)) if accs else (0.0, 100.0)
     strip = low - 0.08 * max(high - low, 1.0)  # where pruned pairs are drawn
     for (label, history), color in zip(series, colors * 4, strict=False):
         scored = _scored(history)
+        missed = [  # trained, but its hardware misses the specs
+            h
+            for h in history
+            if h.get("accuracy") is not None and not h.get("meets_specs", True)
+        ]
         pruned = [h for h in history if h.get("status") == "pruned"]
         for ax, key in zip(ax_pair, ("throughput_fps", "gops_per_w"), strict=True):
             xs = [h[key] for h in scored]
             ys = [100 * h["accuracy"] for h in scored]
+            if missed:
+                ax.scatter(
+                    [h[key] for h in missed], [100 * h["accuracy"] for h in missed],
+                    s=14, alpha=0.6, facecolors="none", edgecolors=color,
+                    label=f"{label} trained, misses specs",
+                )  # fmt: skip
             if scored:
                 ax.scatter(xs, ys, s=14, alpha=0.5, color=color,
-                           label=f"{label} trained")  # fmt: skip
+                           label=f"{label} meets specs")  # fmt: skip
                 fx, fy = front_2d(xs, ys)
                 # Attainment staircase: each front point holds to its left.
                 ax.step(fx, fy, where="pre", color=color, lw=1.5,
