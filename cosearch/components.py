@@ -54,9 +54,9 @@ class Setup:
     Attributes:
       config: the (locked) config it was built from.
       strategy: one of STRATEGIES.
-      platform: the FPGA pool.
       parrays: the pool as arrays for the cost model.
-      design_space: per-device grids prepared for the optimizer.
+      design_space: the pool and its per-device grids, prepared for the
+        optimizer (platform, bits and BRAM switch are read from it).
       specs: the hardware specs.
       objective: hardware objective of the reward: "throughput" or "energy".
       space: token space of the controller (architecture-only for hw_aware
@@ -68,13 +68,10 @@ class Setup:
       dataset: the child data set.
       train_config: the child-training budget.
       input_shape: (height, width, channels) of the children's input.
-      bits: 16 or 32.
-      enforce_bram: whether BRAM limits feasibility.
     """
 
     config: Any
     strategy: str
-    platform: Platform
     parrays: PlatformArrays
     design_space: Any
     specs: Specs
@@ -87,8 +84,21 @@ class Setup:
     dataset: Any
     train_config: Any
     input_shape: tuple[int, int, int]
-    bits: int
-    enforce_bram: bool
+
+    @property
+    def platform(self) -> Platform:
+        """The FPGA pool."""
+        return self.design_space.platform
+
+    @property
+    def bits(self) -> int:
+        """Word width, 16 or 32."""
+        return self.design_space.bits
+
+    @property
+    def enforce_bram(self) -> bool:
+        """Whether BRAM limits feasibility."""
+        return self.design_space.enforce_bram
 
 
 def _err(field: str, message: str) -> SearchConfigError:
@@ -194,7 +204,6 @@ def build(config) -> Setup:
     return Setup(
         config=c,
         strategy=strategy,
-        platform=platform,
         parrays=platform_arrays(platform),
         design_space=design_space,
         specs=specs,
@@ -207,8 +216,6 @@ def build(config) -> Setup:
         dataset=dataset,
         train_config=train_config,
         input_shape=tuple(int(v) for v in dataset.input_shape),
-        bits=bits,
-        enforce_bram=bool(c.platform.enforce_bram),
     )
 
 

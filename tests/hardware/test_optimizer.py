@@ -16,27 +16,13 @@ from cosearch.hardware.design import (
     design_arrays,
     designs_from_arrays,
 )
-from cosearch.hardware.devices import Library, Platform, platform_arrays
+from cosearch.hardware.devices import Platform, platform_arrays
 from cosearch.hardware.grid import DeviceGrid
 from cosearch.hardware.layer_model import Tiling, accelerator_resources, layer_cost
 from cosearch.hardware.optimizer import design_space, optimize
 from cosearch.hardware.reference import evaluate_reference
 from cosearch.hardware.specs import FPS, LATENCY, MEETS, NO_FEASIBLE, Specs
-
-LIB = Library()
-INPUT = (16, 16, 3)
-# Small grid: 2 * 2 * 2 * 1 * 2 * 1 * 2 = 32 declared tilings per device.
-SMALL = DeviceGrid(
-    tm=(4, 16), tn=(2, 8), tr=(8, 16), tc=(16,), wp=(1, 4), ip=(2,), op=(1, 4)
-)
-POOL = Platform(
-    "tiny3", tuple(LIB.device(n) for n in ("XC7A50T", "XC7Z020", "XC7Z020"))
-)
-ARCHS = [
-    Architecture.parse("3,24,1;5,36,2;1,48,1"),
-    Architecture.parse("7,36,1;1,24,1;3,64,1"),
-    Architecture.parse("1,48,1;3,24,1"),
-]
+from tests.small_space import ARCHS, INPUT, LIB, POOL, SMALL
 
 
 def _stage_table(arch, platform, grid):
