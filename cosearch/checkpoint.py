@@ -22,6 +22,8 @@ class CheckpointError(RuntimeError):
 class Checkpointer:
     """Saves and restores numbered checkpoints under ``directory``.
 
+    Used by one process; in a multi-process run, by process 0 alone.
+
     Args:
       directory: where the numbered checkpoint folders live (created).
       max_to_keep: how many recent checkpoints to keep.
@@ -29,9 +31,20 @@ class Checkpointer:
 
     def __init__(self, directory: str | os.PathLike, max_to_keep: int = 2):
         self.directory = os.path.abspath(os.fspath(directory))
+        # In a multi-process run only this process saves (process 0 writes
+        # the results): no barrier with the others.
+        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+        if jax.process_count() > 1:
+            os.makedirs(self.directory, exist_ok=True)
+            options.create = False
+            options.enable_async_checkpointing = False  # saves block anyway
+            me = jax.process_index()
+            options.multiprocessing_options = ocp.options.MultiprocessingOptions(
+                primary_host=me, active_processes={me}
+            )
         self._manager = ocp.CheckpointManager(
             self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+            options=options,
             item_handlers={
                 "state": ocp.StandardCheckpointHandler(),
                 "record": ocp.JsonCheckpointHandler(),
@@ -48,6 +61,7 @@ class Checkpointer:
         Blocks until the checkpoint is complete on disk, so a crash right
         after this call never leaves a half-written newest checkpoint.
         """
+        state = jax.device_get(state)  # host copies: saved alike by any process
         self._manager.save(
             step,
             args=ocp.args.Composite(
@@ -64,7 +78,7 @@ class Checkpointer:
           CheckpointError: the checkpoint is unreadable or does not match
             ``like`` (structure, shapes or dtypes).
         """
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, jax.device_get(like))
         where = os.path.join(self.directory, str(step))
         self._check_compatible(step, abstract, where)
         try:

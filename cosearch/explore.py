@@ -12,6 +12,7 @@ the specs is pruned, with the reason and the best value reachable per spec.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -19,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from cosearch.hardware import cost_model
+from cosearch.hardware import cost_model, sharding
 from cosearch.hardware.design import (
     ArchArrays,
     Design,
@@ -129,6 +130,7 @@ def fast_explore(
     objective: Objective = "throughput",
     *,
     energy_steps: int = ENERGY_STEPS,
+    devices: Sequence[jax.Device] | None = None,
 ) -> ExploreResult:
     """Scores the sampled designs and the optimum; returns the refined ones.
 
@@ -140,6 +142,14 @@ def fast_explore(
       specs: optional :class:`Specs`.
       objective: "throughput", "latency" or "energy".
       energy_steps: thresholds of the energy reduction (see optimizer).
+      devices: None (default): everything on the default device. Otherwise
+        the optimizer splits the batch over these devices (``optimize``'s
+        ``devices``) and the sampled and optimum designs are scored by the
+        cost model with the batch sharded as
+        :func:`cosearch.hardware.sharding.evaluate_sharded` does (mesh of
+        :func:`~cosearch.hardware.sharding.batch_mesh`, at least
+        ``SCORE_MIN_PER_DEVICE`` pairs per device); the result is identical
+        to ``devices=None`` and its arrays stay on that mesh.
 
     Returns:
       An :class:`ExploreResult` with a leading ``[B]`` axis.
@@ -155,7 +165,15 @@ def fast_explore(
     score = functools.partial(
         cost_model.evaluate, bits=space.bits, enforce_bram=space.enforce_bram
     )
-    opt = optimize(arch, space, objective, specs, energy_steps=energy_steps)
+    opt = optimize(
+        arch, space, objective, specs, energy_steps=energy_steps, devices=devices
+    )
+    if devices is not None:  # one mesh for the scoring and the choice
+        mesh = sharding.batch_mesh(
+            int(np.shape(arch.mask)[0]), devices, sharding.SCORE_MIN_PER_DEVICE
+        )
+        arch, sampled, opt = sharding.shard_batch((arch, sampled, opt), mesh)
+        plat = sharding.replicate(plat, mesh)
     samp_fig = score(arch, sampled, plat)
     opt_fig = score(arch, opt.design, plat)
     limits = jnp.asarray(specs.limits(), jnp.float32)

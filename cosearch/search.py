@@ -11,6 +11,13 @@ Determinism: one root key from the seed; episode ``e`` uses
 cache and the byte positions of the logs, so a resumed run cuts the logs
 back to the checkpoint and continues with exactly the records an
 uninterrupted run writes (timings aside).
+
+Devices and processes (:mod:`cosearch.parallel`): the children of an
+episode are trained over every local device (``config.parallel.devices``)
+and, in a multi-process run, over every process; results are gathered in
+episode order, every process applies the same controller update, and only
+process 0 touches ``workdir`` (it also hands its restored checkpoint to the
+others), so the history is the same whatever the device or process count.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import numpy as np
 from absl import logging
 from flax import serialization
 
-from cosearch import reinforce
+from cosearch import parallel, reinforce
 from cosearch import report as report_lib
 from cosearch.checkpoint import Checkpointer, CheckpointError
 from cosearch.components import (
@@ -48,6 +55,7 @@ RESUMABLE_FIELDS = (
     "search.max_children",
     "search.max_wall_s",
     "search.checkpoint_every",
+    "parallel.devices",
 )
 OUTPUT_FILES = (
     "config.json",
@@ -142,21 +150,36 @@ def _format_s(seconds: float) -> str:
 
 
 class _Run:
-    """The mutable state of one search (host side)."""
+    """The mutable state of one search (host side).
 
-    def __init__(self, setup: Setup, workdir: str, log: Callable[[str], None]):
+    Only the writer process (process 0) has the logs and the checkpointer.
+    """
+
+    def __init__(
+        self,
+        setup: Setup,
+        workdir: str,
+        log: Callable[[str], None],
+        runtime: parallel.Runtime,
+    ):
         self.setup = setup
         self.workdir = workdir
         self.log = log
+        self.runtime = runtime
+        self.writer = runtime.writer
         c = setup.config
         self.root = jax.random.key(int(c.seed))
         init_key, self.loop_key = jax.random.split(self.root)
         self.state = reinforce.init(setup.reinforce_config, setup.controller, init_key)
         fixed = fixed_design(setup) if setup.strategy == "hw_aware" else None
-        self.history = JsonlWriter(os.path.join(workdir, "history.jsonl"))
-        self.metrics = JsonlWriter(os.path.join(workdir, "metrics.jsonl"))
-        self.ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
-        self.ctx = Context(setup, shared_trainer(), {}, fixed_design=fixed, log=log)
+        self.history = self.metrics = self.ckpt = None
+        if self.writer:
+            self.history = JsonlWriter(os.path.join(workdir, "history.jsonl"))
+            self.metrics = JsonlWriter(os.path.join(workdir, "metrics.jsonl"))
+            self.ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+        self.ctx = Context(
+            setup, shared_trainer(), {}, fixed_design=fixed, log=log, runtime=runtime
+        )
         self.episode = 0  # next episode to run
         self.children_trained = 0
         self.elapsed_s = 0.0  # wall time of earlier sessions of this run
@@ -174,11 +197,44 @@ class _Run:
         }
 
     def save(self) -> None:
-        self.ckpt.save(self.episode, _train_state(self.state), self.record())
+        if self.writer:
+            self.ckpt.save(self.episode, _train_state(self.state), self.record())
         self.saved_episode = self.episode
 
+    def close(self) -> None:
+        if self.writer:
+            self.ckpt.close()
+
     def resume(self) -> bool:
-        """Restore the newest checkpoint; False when there is none."""
+        """Restore the newest checkpoint (process 0), hand it to every other
+        process; False when there is none."""
+        resumed = self._restore() if self.writer else False
+        if self.runtime.process_count == 1:
+            return resumed
+        mine = None
+        if self.writer:
+            rec = {
+                "resumed": resumed,
+                "episode": self.episode,
+                "children_trained": self.children_trained,
+                "elapsed_s": self.elapsed_s,
+                "cache": self.ctx.cache,
+            }
+            mine = json.dumps(rec).encode() + b"\0"
+            mine += serialization.to_bytes(_train_state(self.state))
+        head, _, arrays = self.runtime.broadcast(mine).partition(b"\0")
+        if not self.writer:
+            rec = json.loads(head)
+            state = serialization.from_bytes(_train_state(self.state), arrays)
+            self.state = self.state.replace(**_from_state_dict(self.state, state))
+            self.episode = int(rec["episode"])
+            self.saved_episode = self.episode if rec["resumed"] else -1
+            self.children_trained = int(rec["children_trained"])
+            self.elapsed_s = float(rec["elapsed_s"])
+            self.ctx.cache = dict(rec["cache"])
+        return bool(json.loads(head)["resumed"])
+
+    def _restore(self) -> bool:
         step = self.ckpt.latest_step()
         if step is None:
             if self.history.position() > 0:
@@ -189,15 +245,7 @@ class _Run:
             return False
         template = _train_state(self.state)
         arrays, rec = self.ckpt.restore(step, template)
-        arrays = serialization.from_state_dict(
-            {
-                "params": self.state.params,
-                "opt_state": self.state.opt_state,
-                "baseline": self.state.baseline,
-                "step": self.state.step,
-            },
-            arrays,
-        )
+        arrays = _from_state_dict(self.state, arrays)
         want = _fingerprint(self.setup.config)
         saved = _relevant(rec.get("config", {}), self.setup.strategy)
         diff = sorted(k for k in set(want) | set(saved) if want.get(k) != saved.get(k))
@@ -262,12 +310,16 @@ class _Run:
             "update_s": update_s,
             "wall_s": time.perf_counter() - t0,
         }
-        self.history.append(out.records)
-        self.metrics.append([line])
+        if self.writer:
+            self.history.append(out.records)
+            self.metrics.append([line])
         self.episode = e + 1
         return line
 
-    def write_outputs(self) -> report_lib.Summary:
+    def write_outputs(self) -> report_lib.Summary | None:
+        """Report and plots from the logs (process 0; others return None)."""
+        if not self.writer:
+            return None
         s = self.setup
         history = read_jsonl(self.history.path)
         metrics = read_jsonl(self.metrics.path)
@@ -296,6 +348,27 @@ class _Run:
         )
 
 
+def _from_state_dict(state: reinforce.ReinforceState, arrays) -> dict[str, Any]:
+    """The fields of a controller state from :func:`_train_state`'s dicts."""
+    return serialization.from_state_dict(
+        {
+            "params": state.params,
+            "opt_state": state.opt_state,
+            "baseline": state.baseline,
+            "step": state.step,
+        },
+        arrays,
+    )
+
+
+def _runtime(config) -> parallel.Runtime:
+    devices = config.get("parallel", {}).get("devices", 0)
+    try:
+        return parallel.Runtime.create(int(devices))
+    except ValueError as e:
+        raise SearchConfigError(str(e)) from None
+
+
 def _spec_text(setup: Setup) -> str:
     sp = setup.specs
     parts = []
@@ -314,38 +387,90 @@ def run(
     *,
     fresh: bool = False,
     log: Callable[[str], None] = logging.info,
-) -> report_lib.Summary:
+) -> report_lib.Summary | None:
     """Run (or resume) a search in ``workdir``; returns what it found.
+
+    In a multi-process run (:func:`cosearch.parallel.initialize` called
+    first) every process calls this with the same arguments; process 0
+    writes ``workdir`` and returns the summary, the others return None.
 
     Args:
       config: an ml_collections config (experiments/configs/default.py).
       workdir: output folder; a run found there is resumed.
       fresh: discard a previous run in ``workdir`` and start over.
-      log: progress messages (one line per episode, with an ETA).
+      log: progress messages (one line per episode, with an ETA; process 0).
 
     Raises:
       SearchConfigError: a bad config, unreachable spec, missing data or
         unwritable workdir (before anything is trained).
       CheckpointError: a corrupt or incompatible checkpoint in ``workdir``.
+      DistributedError: a process of a multi-process run was lost (the
+        checkpoints written before are intact).
     """
     workdir = os.path.abspath(workdir)
-    _check_workdir(workdir)
+    runtime = _runtime(config)
+    try:
+        return _run(config, workdir, fresh, log, runtime)
+    except parallel.DistributedError:
+        raise
+    except BaseException as e:  # tell the other processes, if any, why
+        text = str(e).strip().splitlines()
+        runtime.abort(text[0] if text else type(e).__name__)
+        raise
+
+
+def _run(config, workdir, fresh, log, runtime) -> report_lib.Summary | None:
+    if not runtime.writer:
+        log = _silent
+    else:
+        _check_workdir(workdir)
     setup = build(config)
     check_specs_reachable(setup)
-    if fresh:
+    if fresh and runtime.writer:
         _clear(workdir)
-    run_ = _Run(setup, workdir, log)
+    run_ = _Run(setup, workdir, log, runtime)
+    try:
+        return _loop(run_, config, workdir, log)
+    except parallel.DistributedError as e:
+        whose = "the" if run_.writer else "process 0's"
+        saved = (
+            f"{whose} checkpoint after episode {run_.saved_episode} in {workdir} "
+            "is intact"
+            if run_.saved_episode > 0
+            else "no episode was checkpointed yet"
+        )
+        raise parallel.DistributedError(
+            f"{e}; the run stops ({saved}): start every process again with the "
+            "same command to resume"
+        ) from None
+    finally:
+        run_.close()
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+def _loop(run_: _Run, config, workdir: str, log) -> report_lib.Summary | None:
     resumed = run_.resume()
-    atomic_write_json(os.path.join(workdir, "config.json"), config_dict(config))
+    if run_.writer:
+        atomic_write_json(os.path.join(workdir, "config.json"), config_dict(config))
     total = int(config.search.episodes)
     if resumed:
         log(f"resuming {workdir} after episode {run_.episode}/{total}")
+    rt = run_.runtime
+    if rt.process_count > 1 or len(rt.devices) > 1:
+        log(
+            f"training children on {len(rt.devices)} device(s) per process "
+            f"({rt.devices[0].platform}) x {rt.process_count} process(es)"
+        )
     started = session_start = time.perf_counter()
     session_first = run_.episode
     every = int(config.search.checkpoint_every)
     first = True
     try:
-        while (why := run_.budget_left(started)) is None:
+        # Process 0 decides when to stop (clocks differ between processes).
+        while (why := run_.runtime.agree(run_.budget_left(started))) is None:
             if first:
                 log(
                     f"episode {run_.episode + 1}/{total}: compiling the controller, "
@@ -376,7 +501,6 @@ def run(
         if run_.saved_episode != run_.episode:
             run_.save()
         run_.write_outputs()
-        run_.ckpt.close()
         log(
             f"interrupted: saved after episode {run_.episode}; run the same command "
             "again to resume"
@@ -386,6 +510,6 @@ def run(
     if run_.saved_episode != run_.episode:
         run_.save()
     summary = run_.write_outputs()
-    run_.ckpt.close()
+    run_.runtime.finish()
     log(f"done ({why}); results in {workdir}")
     return summary

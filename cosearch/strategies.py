@@ -46,6 +46,7 @@ from cosearch.hardware.design import (
 )
 from cosearch.hardware.optimizer import optimize
 from cosearch.hardware.specs import prune_reason_name
+from cosearch.parallel import Runtime
 from cosearch.records import (
     TIMING_KEY,
     design_from_record,
@@ -91,6 +92,8 @@ class Context:
         "reason"}``), so a repeated architecture is never retrained.
       fixed_design: the hw_aware design (None for other strategies).
       log: progress messages.
+      runtime: the devices and processes children are trained on and the
+        fast level is sharded over.
     """
 
     setup: Setup
@@ -98,6 +101,7 @@ class Context:
     cache: dict[str, dict[str, Any]]
     fixed_design: Design | None = None
     log: Callable[[str], None] = print
+    runtime: Runtime = dataclasses.field(default_factory=Runtime.single)
 
 
 def _sample(ctx: Context, params, key, uniform: bool):
@@ -114,6 +118,10 @@ def _sample(ctx: Context, params, key, uniform: bool):
 def _train(ctx: Context, archs: list[Architecture], wanted: np.ndarray, key):
     """Accuracy and status of each wanted child, training only cache misses.
 
+    The first occurrence of each architecture missing from the cache is
+    trained (child ``i`` with key ``fold_in(key, i)``), over every device and
+    process of ``ctx.runtime``; later occurrences read the cache.
+
     Returns:
       (accuracy ``[B]`` float64 (NaN where not wanted), statuses, per-child
       train seconds, number trained).
@@ -122,34 +130,46 @@ def _train(ctx: Context, archs: list[Architecture], wanted: np.ndarray, key):
     acc = np.full(len(archs), np.nan)
     status = ["pruned"] * len(archs)
     secs = [0.0] * len(archs)
-    trained = 0
+    jobs, queued = [], set()
+    for i, arch in enumerate(archs):
+        name = str(arch)
+        if wanted[i] and name not in ctx.cache and name not in queued:
+            jobs.append(i)
+            queued.add(name)
+
+    def train_one(i: int, device) -> dict[str, Any]:
+        res = ctx.trainer.train(
+            archs[i], s.dataset, s.train_config, jax.random.fold_in(key, i), device
+        )
+        return {
+            "accuracy": 0.0 if res.failed else float(res.val_accuracy),
+            "failed": bool(res.failed),
+            "reason": res.reason,
+            "wall_s": res.wall_s,
+        }
+
+    for i, res in zip(jobs, ctx.runtime.map_jobs(train_one, jobs), strict=True):
+        name = str(archs[i])
+        ctx.cache[name] = {k: res[k] for k in ("accuracy", "failed", "reason")}
+        status[i] = "failed" if res["failed"] else "trained"
+        secs[i] = res["wall_s"]
+        ctx.log(
+            f"  child {i}: {name} -> "
+            + (
+                f"failed ({res['reason']})"
+                if res["failed"]
+                else f"{res['accuracy']:.4f}"
+            )
+            + f" in {res['wall_s']:.1f}s"
+        )
     for i, arch in enumerate(archs):
         if not wanted[i]:
             continue
-        name = str(arch)
-        if name in ctx.cache:
-            hit = ctx.cache[name]
+        hit = ctx.cache[str(arch)]
+        if i not in jobs:
             status[i] = "failed" if hit["failed"] else "cached"
-        else:
-            res = ctx.trainer.train(
-                arch, s.dataset, s.train_config, jax.random.fold_in(key, i)
-            )
-            hit = {
-                "accuracy": 0.0 if res.failed else float(res.val_accuracy),
-                "failed": bool(res.failed),
-                "reason": res.reason,
-            }
-            ctx.cache[name] = hit
-            status[i] = "failed" if res.failed else "trained"
-            secs[i] = res.wall_s
-            trained += 1
-            ctx.log(
-                f"  child {i}: {name} -> "
-                + (f"failed ({res.reason})" if res.failed else f"{hit['accuracy']:.4f}")
-                + f" in {res.wall_s:.1f}s"
-            )
         acc[i] = hit["accuracy"]
-    return acc, status, secs, trained
+    return acc, status, secs, len(jobs)
 
 
 def _records(ctx, archs, designs, figures, meets, status, acc, rewards, tokens,
@@ -193,6 +213,7 @@ def _explored(ctx: Context, tokens: np.ndarray):
         s.design_space,
         s.specs,
         s.objective,
+        devices=ctx.runtime.fast_devices,
     )
     res = host(res)
     archs = [a for a, _ in s.full_space.decode_batch(tokens)]
@@ -326,8 +347,13 @@ def sequential(ctx: Context, params, key, episode: int) -> Outcome:
     s = ctx.setup
 
     def hardware(archs, arr):
-        opt = optimize(arr, s.design_space, s.objective, s.specs)
-        return designs_from_arrays(host(opt.design)), _score(s, arr, opt.design)
+        opt = optimize(
+            arr, s.design_space, s.objective, s.specs, devices=ctx.runtime.fast_devices
+        )
+        design = host(opt.design)  # back on the default device, as ``arr``
+        return designs_from_arrays(design), _score(
+            s, arr, jax.tree.map(jnp.asarray, design)
+        )
 
     def reward(acc, figures):
         del figures  # accuracy only

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import SingleDeviceSharding
 
 from cosearch.child import as_layers, init_variables, make_model
 from cosearch.data import Dataset, host_rng
@@ -145,10 +147,17 @@ class Trainer:
 
     def __init__(self):
         self._cache: dict[Any, _Programs] = {}
+        self._locks: dict[Any, threading.Lock] = {}
+        self._lock = threading.Lock()
         self.trace_count = 0
 
-    def programs(self, layers, input_shape, num_classes, config, total_steps):
+    def programs(
+        self, layers, input_shape, num_classes, config, total_steps, device=None
+    ):
         """The (cached) programs of one child and the seconds spent compiling.
+
+        Safe to call from several threads: a program is compiled once, and
+        threads asking for different programs compile them concurrently.
 
         Args:
           layers: tuple of (kernel, filters, stride).
@@ -156,6 +165,8 @@ class Trainer:
           num_classes: outputs of the head.
           config: the budget and optimizer.
           total_steps: steps of the learning-rate schedule.
+          device: the device the programs run on (None: the default device,
+            with uncommitted inputs).
 
         Returns:
           (programs, compile seconds; 0.0 when cached). ``programs.init(key)``
@@ -165,15 +176,32 @@ class Trainer:
           inputs); ``programs.evaluate(params, stats, x [E, H, W, C], y [E],
           mask [E])`` returns the number of correct unmasked predictions.
         """
-        cache_key = (layers, tuple(input_shape), num_classes, config, total_steps)
-        if cache_key in self._cache:
-            return self._cache[cache_key], 0.0
-        t0 = time.perf_counter()
+        cache_key = (
+            layers, tuple(input_shape), num_classes, config, total_steps, device
+        )  # fmt: skip
+        with self._lock:
+            lock = self._locks.setdefault(cache_key, threading.Lock())
+        with lock:
+            if cache_key in self._cache:
+                return self._cache[cache_key], 0.0
+            t0 = time.perf_counter()
+            programs = self._compile(
+                layers, input_shape, num_classes, config, total_steps, device
+            )
+            self._cache[cache_key] = programs
+            return programs, time.perf_counter() - t0
+
+    def _compile(self, layers, input_shape, num_classes, config, total_steps, device):
         model = make_model(layers, num_classes, config.grad_impl)
         tx = make_optimizer(config, total_steps)
         b, e = config.batch_size, config.eval_batch_size
-        x_spec = jax.ShapeDtypeStruct((b, *input_shape), jnp.float32)
-        y_spec = jax.ShapeDtypeStruct((b,), jnp.int32)
+        placed = None if device is None else SingleDeviceSharding(device)
+
+        def spec(shape, dtype):
+            return jax.ShapeDtypeStruct(shape, dtype, sharding=placed)
+
+        x_spec = spec((b, *input_shape), jnp.float32)
+        y_spec = spec((b,), jnp.int32)
 
         def init(key):
             variables = init_variables(model, input_shape, key)
@@ -181,7 +209,8 @@ class Trainer:
             return params, stats, tx.init(params)
 
         def step(params, stats, opt_state, x, y):
-            self.trace_count += 1
+            with self._lock:
+                self.trace_count += 1
 
             def loss_fn(p):
                 logits, upd = model.apply(
@@ -198,12 +227,15 @@ class Trainer:
             return optax.apply_updates(params, updates), stats, opt_state, loss
 
         def evaluate(params, stats, x, y, mask):
-            self.trace_count += 1
+            with self._lock:
+                self.trace_count += 1
             logits = model.apply({"params": params, "batch_stats": stats}, x, False)
             return jnp.sum((jnp.argmax(logits, -1) == y) & mask)
 
         key_spec = jax.eval_shape(lambda: jax.random.key(0))
-        p_spec, s_spec, o_spec = jax.eval_shape(init, key_spec)
+        p_spec, s_spec, o_spec = jax.tree.map(
+            lambda a: spec(a.shape, a.dtype), jax.eval_shape(init, key_spec)
+        )
         step_c = (
             jax.jit(step, donate_argnums=(0, 1, 2))
             .lower(p_spec, s_spec, o_spec, x_spec, y_spec)
@@ -214,17 +246,17 @@ class Trainer:
             .lower(
                 p_spec,
                 s_spec,
-                jax.ShapeDtypeStruct((e, *input_shape), jnp.float32),
-                jax.ShapeDtypeStruct((e,), jnp.int32),
-                jax.ShapeDtypeStruct((e,), jnp.bool_),
+                spec((e, *input_shape), jnp.float32),
+                spec((e,), jnp.int32),
+                spec((e,), jnp.bool_),
             )
             .compile()
         )
-        programs = _Programs(init, step_c, eval_c)
-        self._cache[cache_key] = programs
-        return programs, time.perf_counter() - t0
+        return _Programs(init, step_c, eval_c)
 
-    def accuracy(self, programs, params, stats, images, labels, eval_batch):
+    def accuracy(
+        self, programs, params, stats, images, labels, eval_batch, device=None
+    ):
         """Fraction of ``images`` classified right (padded last batch masked)."""
         n = labels.shape[0]
         correct = 0
@@ -237,6 +269,7 @@ class Trainer:
                 m[x.shape[0] :] = False
                 x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
                 y = np.concatenate([y, np.zeros(pad, y.dtype)])
+            x, y, m = _put((x, y, m), device)
             correct += int(programs.evaluate(params, stats, x, y, m))
         return correct / max(n, 1)
 
@@ -246,6 +279,7 @@ class Trainer:
         dataset: Dataset,
         config: TrainConfig,
         key: jax.Array,
+        device: jax.Device | None = None,
     ) -> TrainResult:
         """Trains ``arch`` on ``dataset.train``; scores it on ``dataset.val``.
 
@@ -254,6 +288,8 @@ class Trainer:
           dataset: images float32 ``[N, H, W, C]``, labels int32 ``[N]``.
           config: the budget and optimizer.
           key: consumed; split into initialisation and shuffling keys.
+          device: where to train (None: the default device). The result does
+            not depend on it for devices of one kind.
 
         Returns:
           The :class:`TrainResult`; ``failed`` on a NaN/inf loss.
@@ -269,10 +305,11 @@ class Trainer:
             raise ValueError(f"{n} training examples < batch_size {config.batch_size}")
         total = config.total_steps(n)
         programs, compile_s = self.programs(
-            layers, dataset.input_shape, dataset.num_classes, config, total
+            layers, dataset.input_shape, dataset.num_classes, config, total, device
         )
         init_key, shuffle_key = jax.random.split(key)
-        params, stats, opt_state = programs.init(init_key)
+        with jax.default_device(device):
+            params, stats, opt_state = _put(programs.init(init_key), device)
         per_epoch = n // config.batch_size
         losses, pending = [], []
         failed, reason = False, ""
@@ -282,8 +319,9 @@ class Trainer:
             if j == 0:
                 order = host_rng(jax.random.fold_in(shuffle_key, epoch)).permutation(n)
             idx = order[j * config.batch_size : (j + 1) * config.batch_size]
+            x, y = _put((images[idx], labels[idx]), device)
             params, stats, opt_state, loss = programs.step(
-                params, stats, opt_state, images[idx], labels[idx]
+                params, stats, opt_state, x, y
             )
             pending.append(loss)
             if len(pending) == config.check_every or i == total - 1:
@@ -304,6 +342,7 @@ class Trainer:
                 dataset.val.images,
                 dataset.val.labels,
                 config.eval_batch_size,
+                device,
             )
         return TrainResult(
             val_accuracy=acc,
@@ -314,6 +353,11 @@ class Trainer:
             failed=failed,
             reason=reason,
         )
+
+
+def _put(tree, device):
+    """``tree`` committed to ``device`` (unchanged when None)."""
+    return tree if device is None else jax.device_put(tree, device)
 
 
 def train_child(

@@ -18,6 +18,7 @@ from absl import app, flags, logging
 from cosearch.checkpoint import CheckpointError
 from cosearch.fileio import atomic_write_text
 from cosearch.hardware.devices import HardwareConfigError
+from cosearch.parallel import DistributedError
 
 # Errors a user can cause; launchers report them in one line, no traceback.
 USER_ERRORS = (
@@ -26,6 +27,7 @@ USER_ERRORS = (
     FileNotFoundError,
     KeyError,
     CheckpointError,
+    DistributedError,
 )
 
 

@@ -18,38 +18,11 @@ from cosearch.records import (
     design_from_record,
     without_timing,
 )
-from experiments.configs import default
-
-
-def tiny(**overrides):
-    """2-layer children on 8x8 synthetic data; about half pruned by the spec."""
-    c = default.get_config("smoke")
-    c.space.depth = 2
-    c.search.episodes = 3
-    c.search.children_per_episode = 3
-    c.specs.min_fps = 30000.0
-    c.reward.eff_hi = 300000.0
-    c.train.steps = 4
-    c.train.batch_size = 32
-    c.train.eval_batch_size = 128
-    for key, value in overrides.items():
-        node = c
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return c
+from tests.tiny_search import tiny
 
 
 def quiet(_):
     pass
-
-
-@pytest.fixture(scope="module")
-def baseline_run(tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp("uninterrupted"))
-    summary = search.run(tiny(), workdir, log=quiet)
-    return workdir, summary
 
 
 def test_outputs_exist_and_agree(baseline_run):

@@ -6,7 +6,9 @@ best feasible design of each architecture over the whole declared design
 space: number of stages, contiguous layer ranges, a distinct pool slot per
 stage (any order along the chain) and each stage's tiling from its device's
 grid, with the design's figures and whether it meets the specs. One jitted
-program, ``vmap`` over the batch; shapes are fixed per (space, L, B).
+program, ``vmap`` over the batch; shapes are fixed per (space, L, B). With
+``devices``, the batch is split over a 1-D mesh of local devices
+(``jax.shard_map``, DESIGN.md section 9), same results.
 
 Decomposition (exact, DESIGN.md section 4 semantics):
 
@@ -55,14 +57,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+from jax.sharding import Mesh, PartitionSpec
 
+from cosearch.hardware import sharding
 from cosearch.hardware.design import ArchArrays, DesignArrays, layer_dims
 from cosearch.hardware.devices import Platform
 from cosearch.hardware.grid import (
@@ -88,6 +92,7 @@ TIE_RTOL = 1e-5  # relative window within which float32 figures count as tied
 ENERGY_STEPS = 48  # default number K of energy thresholds
 CHUNK = 16  # architectures per inner vmap (lax.map batch size)
 _INF = jnp.inf
+BATCH_AXIS = sharding.BATCH_AXIS
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -664,8 +669,8 @@ def _select(cands, objective, limits, active, t0, best_lat, best_eff, rho, table
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _program(space: DesignSpace, objective: str, active, steps: int, chunk: int):
+def _runner(space: DesignSpace, objective: str, active, steps: int, chunk: int):
+    """The traced function ``run(arch [B], limits, rows) -> Optimum [B]``."""
     one = functools.partial(
         _solve_one, space=space, objective=objective, active=active, steps=steps
     )
@@ -688,7 +693,51 @@ def _program(space: DesignSpace, objective: str, active, steps: int, chunk: int)
         out = jax.lax.map(lambda a: part(a, limits, rows), arch)
         return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:])[:batch], out)
 
-    return jax.jit(run)
+    return run
+
+
+@functools.lru_cache(maxsize=64)
+def _program(space: DesignSpace, objective: str, active, steps: int, chunk: int):
+    """The single-device program (``devices=None``)."""
+    return jax.jit(_runner(space, objective, active, steps, chunk))
+
+
+@functools.lru_cache(maxsize=64)
+def _sharded_program(
+    space: DesignSpace,
+    objective: str,
+    active,
+    steps: int,
+    chunk: int,
+    devices: tuple[jax.Device, ...],
+):
+    """The program over a 1-D mesh of ``devices`` (the batch axis split).
+
+    ``run`` (chunked ``lax.map`` included) runs on each device's block of the
+    padded batch with no communication: arch arrays ``P("batch")``, limits
+    and rows replicated. ``check_vma=False``: the loops of the programme
+    carry values that start replicated and become per-device, which the
+    type check refuses, and there is no collective for it to guard. The
+    padding is cut off by :func:`_cut`, so every batch size padded to the
+    same length shares this program.
+    """
+    mesh = Mesh(np.asarray(devices), (BATCH_AXIS,))
+    split, whole = PartitionSpec(BATCH_AXIS), PartitionSpec()
+    return jax.jit(
+        jax.shard_map(
+            _runner(space, objective, active, steps, chunk),
+            mesh=mesh,
+            in_specs=(split, whole, whole),
+            out_specs=split,
+            check_vma=False,
+        )
+    )
+
+
+@functools.partial(jax.jit, static_argnames="batch")
+def _cut(tree, *, batch: int):
+    """The first ``batch`` rows of every leaf (one dispatch for the pytree)."""
+    return jax.tree.map(lambda x: x[:batch], tree)
 
 
 def optimize(
@@ -699,6 +748,7 @@ def optimize(
     *,
     energy_steps: int = ENERGY_STEPS,
     chunk: int = CHUNK,
+    devices: Sequence[jax.Device] | None = None,
 ) -> Optimum:
     """The best feasible design of each architecture of a batch.
 
@@ -720,6 +770,18 @@ def optimize(
       energy_steps: K thresholds of the energy reduction (>= 2).
       chunk: architectures processed together inside the program (a
         ``lax.map`` batch size that keeps the working set in cache).
+      devices: None (default): one jitted program on the default device.
+        Otherwise the batch is split over a 1-D mesh (axis ``"batch"``) of
+        the first min(B, len(devices)) of these devices
+        (:func:`cosearch.hardware.sharding.padded_mesh`): B is padded to a
+        multiple of the device count by repeating the last architecture,
+        each device runs the same chunked program on its own block
+        (``jax.shard_map``, no communication) and the padding is cut off.
+        Every architecture is optimised on its own, so the result equals the
+        single-device one exactly (tested bit for bit on CPU host devices);
+        its arrays are left on the mesh. The arch arrays go through the host
+        (padding). One compiled program per (space, objective, active specs,
+        steps, chunk, device tuple, padded B, L).
 
     Returns:
       An :class:`Optimum` with a leading ``[B]`` axis. Where no design meets
@@ -730,12 +792,28 @@ def optimize(
     specs = specs or Specs()
     if energy_steps < 2:
         raise ValueError(f"energy_steps must be >= 2, got {energy_steps}")
-    limits = jnp.asarray(specs.limits(), jnp.float32)
-    rows = _device_rows(space)
-    program = _program(space, objective, specs.active, int(energy_steps), int(chunk))
-    return program(arch, limits, rows)
+    key = (space, objective, specs.active, int(energy_steps), int(chunk))
+    if devices is None:
+        limits = jnp.asarray(specs.limits(), jnp.float32)
+        return _program(*key)(arch, limits, _device_rows(space))
+    batch = int(np.shape(arch.mask)[0])
+    mesh, padded = sharding.padded_mesh(batch, devices)
+    mesh_devices = tuple(mesh.devices.flat)
+    placed = sharding.shard_batch(sharding.pad_batch(arch, padded), mesh)
+    limits = sharding.replicate(np.asarray(specs.limits(), np.float32), mesh)
+    rows = _replicated_rows(space, mesh_devices)
+    out = _sharded_program(*key, mesh_devices)(placed, limits, rows)
+    return out if padded == batch else _cut(out, batch=batch)
 
 
 @functools.lru_cache(maxsize=64)
 def _device_rows(space: DesignSpace) -> dict[str, jax.Array]:
     return {k: jnp.asarray(v) for k, v in _row_tables(space).items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _replicated_rows(
+    space: DesignSpace, devices: tuple[jax.Device, ...]
+) -> dict[str, jax.Array]:
+    mesh = Mesh(np.asarray(devices), (sharding.BATCH_AXIS,))
+    return sharding.replicate(_row_tables(space), mesh)

@@ -8,6 +8,12 @@ the input shardings, and since every pair is computed on its own (no
 reduction over the batch), each device runs its slice with no communication
 and the results equal the single-device ones.
 
+The design optimizer (:func:`cosearch.hardware.optimizer.optimize` with
+``devices``) uses :func:`padded_mesh` instead: its per-architecture work is
+large (milliseconds), so every device is used for any batch size by padding
+the batch up to a multiple of the device count (repeating the last
+architecture) and cutting the result back.
+
 On CPU, N host devices come from
 ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` set before JAX is
 imported (the benchmark launcher does this); with one device these helpers
@@ -28,6 +34,13 @@ from cosearch.hardware.design import ArchArrays, DesignArrays
 from cosearch.hardware.devices import PlatformArrays
 
 BATCH_AXIS = "batch"
+
+# Fewest pairs per device for which a scoring batch is split. Smaller blocks
+# gain nothing (dispatch dominates), and a block of one pair compiles to a
+# program whose GOPS/W can differ from the unsplit one in the last bit
+# (measured on CPU host devices); from two pairs per device up the results
+# were bit-identical at every size tried.
+SCORE_MIN_PER_DEVICE = 1024
 
 
 def batch_mesh(
@@ -65,6 +78,54 @@ def batch_mesh(
         if batch % n == 0 and (n == 1 or batch // n >= min_per_device)
     )
     return Mesh(np.asarray(devices[:count]), (BATCH_AXIS,))
+
+
+def padded_mesh(
+    batch: int, devices: Sequence[jax.Device] | None = None
+) -> tuple[Mesh, int]:
+    """A 1-D mesh over min(batch, len(devices)) devices and the padded batch.
+
+    Padding instead of :func:`batch_mesh`'s divisor rule: with n devices the
+    busiest device of any split holds at least ceil(B / n) items, and
+    padding B up to a multiple of n gives exactly that, so no split is
+    faster; the divisor rule falls back to fewer devices (one for a prime B).
+    The cost is at most n - 1 repeated items, which are cut off again.
+
+    Args:
+      batch: B, the sharded axis length.
+      devices: devices to use; default ``jax.local_devices()``.
+
+    Returns:
+      (mesh with axis ``"batch"`` over the first min(B, len(devices))
+      devices, padded length: the least multiple of the mesh size >= B).
+
+    Raises:
+      ValueError: if ``batch`` is not positive or no device is given.
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be positive, got {batch}")
+    devices = list(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("no device to shard the batch over")
+    count = min(batch, len(devices))
+    return Mesh(np.asarray(devices[:count]), (BATCH_AXIS,)), -(-batch // count) * count
+
+
+def pad_batch(tree: Any, size: int) -> Any:
+    """Every leaf ``[B, ...]`` padded to ``[size, ...]`` by repeating its last row.
+
+    Leaves come back as NumPy arrays (host side, ready for
+    :func:`shard_batch`); ``size`` >= B.
+    """
+
+    def pad(x):
+        x = np.asarray(x)
+        extra = size - x.shape[0]
+        if extra < 0:
+            raise ValueError(f"cannot pad a batch of {x.shape[0]} to {size}")
+        return x if extra == 0 else np.concatenate([x, np.repeat(x[-1:], extra, 0)])
+
+    return jax.tree.map(pad, tree)
 
 
 def shard_batch(tree: Any, mesh: Mesh) -> Any:

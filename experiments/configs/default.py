@@ -90,6 +90,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.weight_decay = 5e-4  # L2 weight decay on kernels
     c.train.eval_batch_size = 500  # images per evaluation batch
 
+    # Where children train (see README "Running on GPUs, TPUs and several
+    # hosts"); results do not depend on it.
+    c.parallel = ml_collections.ConfigDict()
+    c.parallel.devices = 0  # local devices per process; 0 = all of them
+
     if arg == "smoke":
         c.search.episodes = 2
         c.search.children_per_episode = 3

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from experiments import compare
-from tests.test_search import quiet, tiny
+from tests.test_search import quiet
+from tests.tiny_search import tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE = "--config=experiments/configs/default.py:smoke"

@@ -1,0 +1,443 @@
+"""Where a search runs: every local device, and several processes (DESIGN.md section 9).
+
+* Fast level: the cost-model and optimizer batches are split over the local
+  devices (:mod:`cosearch.hardware.sharding`); every process runs the whole
+  fast level of an episode itself (it is cheap), so all of them hold the
+  same candidates.
+* Slow level: the children an episode must train are dealt out in episode
+  order, job ``j`` to process ``j % P``, and inside a process its ``k``-th
+  job to local device ``k % D``; each device trains its children one after
+  another in a thread of its own (JAX releases the GIL while a device
+  computes). A child's result does not depend on which device trained it
+  (same program, same key, same data order), so the search is the same
+  whatever the number of devices or processes.
+* Several processes (hosts): :func:`initialize` joins JAX's multi-process
+  runtime (``jax.distributed``). Results are all-gathered as small JSON
+  records through the runtime's coordination service (its key-value store),
+  so no device collective is needed and it works the same on CPU, GPU and
+  TPU; every process then applies the same controller update, and only
+  process 0 writes results and checkpoints. Process 0 also decides when the
+  run stops (:meth:`Runtime.agree`), so that every process runs the same
+  sequence of exchanges. A process that fails posts its error for the others
+  (:meth:`Runtime.abort`); one that stops sending heartbeats is declared
+  lost. Either way the others end with :class:`DistributedError` at their
+  next exchange; the checkpoints process 0 wrote before are intact.
+
+GPUs: a child's result is the same on every device of one kind only if the
+device's programs are deterministic; with cuDNN autotuning each device may
+pick its own convolution algorithm, so set
+``XLA_FLAGS=--xla_gpu_deterministic_ops=true`` where bit-identical results
+across device counts matter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from typing import Any
+
+import jax
+
+# How often a waiting process checks that the others are still alive (ms).
+POLL_MS = 2000
+# Seconds between liveness beats of a process (see _Heartbeat).
+BEAT_S = 1.0
+# Seconds process 0 stays up after the others said goodbye (their disconnect
+# from the coordination service it hosts must not fail).
+GOODBYE_S = 1.0
+_KEY_PREFIX = "cosearch"
+_sequence = itertools.count()  # gathers and broadcasts made by this process
+
+
+class DistributedError(RuntimeError):
+    """A multi-process run cannot go on (a lost process, a failed join)."""
+
+
+def initialize(
+    coordinator_address: str = "",
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    *,
+    heartbeat_timeout_s: int = 100,
+    init_timeout_s: int = 300,
+) -> None:
+    """Join a multi-process run (call before any other JAX work).
+
+    With a coordinator address, the number of processes and this process's id
+    are required; with none, JAX detects them from the cluster environment
+    (SLURM, Open MPI, Kubernetes, Cloud TPU). Tasks are made recoverable so
+    that a lost process is reported as a Python error (see :func:`gather`)
+    instead of aborting the others.
+
+    Raises:
+      ValueError: an inconsistent address / count / id.
+      DistributedError: the runtime could not be joined.
+    """
+    if coordinator_address:
+        if not re.fullmatch(r"\[?[\w.:-]+\]?:\d+", coordinator_address):
+            raise ValueError(
+                f"coordinator address {coordinator_address!r}: expected host:port"
+            )
+        if num_processes is None or num_processes < 1:
+            raise ValueError(
+                f"number of processes must be >= 1 with a coordinator, got "
+                f"{num_processes}"
+            )
+        if process_id is None or not 0 <= process_id < num_processes:
+            raise ValueError(
+                f"process id must be in [0, {num_processes}), got {process_id}"
+            )
+    if heartbeat_timeout_s < 1 or init_timeout_s < 1:
+        raise ValueError("heartbeat and initialization timeouts must be >= 1 s")
+    jax.config.update("jax_enable_recoverability", True)
+    try:
+        jax.distributed.initialize(
+            coordinator_address or None,
+            num_processes,
+            process_id,
+            initialization_timeout=int(init_timeout_s),
+            heartbeat_timeout_seconds=int(heartbeat_timeout_s),
+        )
+    except Exception as e:  # the runtime raises several types
+        if coordinator_address:
+            who = f"at {coordinator_address} as process {process_id} of {num_processes}"
+        else:
+            who = "of the detected cluster"
+        raise DistributedError(
+            f"could not join the multi-process run {who}: {_first_line(e)}"
+        ) from None
+    if jax.process_count() > 1:
+        _heartbeat.start(jax.process_index(), heartbeat_timeout_s)
+
+
+def _client():
+    from jax._src import distributed  # the runtime's client has no public handle
+
+    return distributed.global_state.client
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
+
+
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    """The devices and processes a search uses.
+
+    Attributes:
+      devices: the local devices this process trains children on (and shards
+        the fast level over).
+      process_index: this process's index (0 writes the results).
+      process_count: processes in the run.
+    """
+
+    devices: tuple[jax.Device, ...]
+    process_index: int = 0
+    process_count: int = 1
+
+    @classmethod
+    def create(cls, devices: int = 0) -> Runtime:
+        """The runtime of this process: its first ``devices`` local devices
+        (0 = all of them) and JAX's process index and count.
+
+        Raises:
+          ValueError: ``devices`` is negative or more than this process has.
+        """
+        local = jax.local_devices()
+        if devices < 0 or devices > len(local):
+            raise ValueError(
+                f"config.parallel.devices = {devices}: this process has "
+                f"{len(local)} local device(s) ({local[0].platform}); use 0 for all"
+            )
+        return cls(
+            devices=tuple(local[: devices or len(local)]),
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+        )
+
+    @classmethod
+    def single(cls) -> Runtime:
+        """One process, its default device (the behaviour with no parallel
+        config)."""
+        return cls(devices=(jax.local_devices()[0],))
+
+    @property
+    def writer(self) -> bool:
+        """Whether this process writes results and checkpoints."""
+        return self.process_index == 0
+
+    @property
+    def fast_devices(self) -> tuple[jax.Device, ...] | None:
+        """Devices to shard the fast level over (None: the default device)."""
+        return self.devices if len(self.devices) > 1 else None
+
+    def share(self, count: int) -> list[int]:
+        """Indices of the ``count`` jobs this process runs (``j % P``)."""
+        return list(range(self.process_index, count, self.process_count))
+
+    def map_jobs(
+        self,
+        fn: Callable[[Any, jax.Device | None], dict[str, Any]],
+        jobs: Sequence[Any],
+        check: str = "",
+    ) -> list[dict[str, Any]]:
+        """``fn(job, device)`` for every job, over all devices and processes.
+
+        This process runs its share (:meth:`share`), its k-th job on local
+        device ``k % D``, one thread per device (none with one device, and
+        then ``device`` is None: the default device). Results must be JSON
+        records; they are gathered from every process. ``check`` (e.g. the
+        jobs' names) must be the same on every process; a difference ends
+        the run (the processes would otherwise drift apart).
+
+        Returns:
+          The results in job order (the same list on every process).
+
+        Raises:
+          DistributedError: another process was lost before sending its share.
+        """
+        mine = self.share(len(jobs))
+        local: dict[int, dict[str, Any]] = {}
+        if len(self.devices) == 1:
+            for j in mine:
+                local[j] = fn(jobs[j], None)
+        elif mine:
+            count = len(self.devices)
+            per_device = [mine[d::count] for d in range(count)]
+
+            stop = threading.Event()  # set on an error or Ctrl-C: start no more
+
+            def worker(d: int) -> dict[int, dict[str, Any]]:
+                out = {}
+                for j in per_device[d]:
+                    if stop.is_set():
+                        break
+                    try:
+                        out[j] = fn(jobs[j], self.devices[d])
+                    except BaseException:
+                        stop.set()
+                        raise
+                return out
+
+            pool = futures.ThreadPoolExecutor(count, "child-trainer")
+            try:
+                for part in pool.map(worker, range(count)):
+                    local.update(part)
+            finally:
+                stop.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+        everyone = self.gather(local, check)
+        return [everyone[j] for j in range(len(jobs))]
+
+    def gather(self, local: dict[int, Any], check: str = "") -> dict[int, Any]:
+        """The union of every process's ``{index: JSON value}`` records.
+
+        Raises:
+          DistributedError: a process was lost or failed, or its ``check``
+            differs from this process's.
+        """
+        if self.process_count == 1:
+            return dict(local)
+        seq = next(_sequence)
+        client = _client()
+        client.key_value_set(
+            f"{_KEY_PREFIX}/gather/{seq}/{self.process_index}",
+            json.dumps(
+                {"check": check, "values": {str(k): v for k, v in local.items()}}
+            ),
+        )
+        out: dict[int, Any] = {}
+        for p in range(self.process_count):
+            if p == self.process_index:
+                out.update(local)
+                continue
+            got = json.loads(self._wait(f"{_KEY_PREFIX}/gather/{seq}/{p}", p))
+            if got["check"] != check:
+                raise DistributedError(
+                    f"process {p} and process {self.process_index} disagree on "
+                    f"the work of an exchange ({got['check'][:120]!r} vs "
+                    f"{check[:120]!r}); every process must run the same version "
+                    "of cosearch and JAX on the same kind of device"
+                )
+            out.update({int(k): v for k, v in got["values"].items()})
+        return out
+
+    def agree(self, value: Any) -> Any:
+        """Process 0's JSON ``value`` on every process (e.g. whether to stop:
+        clocks and budgets must not make processes diverge)."""
+        if self.process_count == 1:
+            return value
+        mine = json.dumps(value).encode() if self.writer else None
+        return json.loads(self.broadcast(mine))
+
+    def abort(self, message: str) -> None:
+        """Tell the other processes that this one fails with ``message``.
+
+        Their next (or current) wait ends with :class:`DistributedError`
+        carrying it. Process 0, which hosts the coordination service, stays
+        up a few seconds so that the others can read it.
+        """
+        if self.process_count == 1:
+            return
+        try:
+            _client().key_value_set(
+                f"{_KEY_PREFIX}/abort",
+                f"process {self.process_index} failed: {message}",
+                allow_overwrite=True,
+            )
+        except Exception:  # the service is gone: the others will see that
+            return
+        if self.writer:
+            time.sleep(2 * POLL_MS / 1000 + 1)
+
+    def broadcast(self, payload: bytes | None) -> bytes:
+        """Process 0's ``payload`` on every process (others pass None)."""
+        if self.process_count == 1:
+            return payload
+        seq = next(_sequence)
+        key = f"{_KEY_PREFIX}/broadcast/{seq}"
+        if self.writer:
+            _client().key_value_set_bytes(key, payload)
+            return payload
+        return self._wait(key, 0, as_bytes=True)
+
+    def finish(self) -> None:
+        """End of a multi-process search, so that no process exits early.
+
+        Process 0 hosts the coordination service and the values stored in
+        it. Every process marks that it has read all it needs and waits for
+        the others' marks; then each other process says goodbye and
+        disconnects, and process 0 returns :data:`GOODBYE_S` seconds after
+        the last goodbye (time for their disconnects to reach it).
+        """
+        if self.process_count == 1:
+            return
+        seq = next(_sequence)
+        client = _client()
+        me = self.process_index
+        client.key_value_set(f"{_KEY_PREFIX}/done/{seq}/{me}", "1")
+        for p in range(self.process_count):
+            if p != me:
+                self._wait(f"{_KEY_PREFIX}/done/{seq}/{p}", p)
+        if not self.writer:
+            client.key_value_set(f"{_KEY_PREFIX}/bye/{seq}/{me}", "1")
+            _heartbeat.stop()
+            jax.distributed.shutdown()
+            return
+        for p in range(1, self.process_count):
+            self._wait(f"{_KEY_PREFIX}/bye/{seq}/{p}", p)
+        time.sleep(GOODBYE_S)
+
+    def _wait(self, key: str, source: int, as_bytes: bool = False):
+        """The value of ``key`` once process ``source`` has set it.
+
+        Raises:
+          DistributedError: a process stopped beating (see :class:`_Heartbeat`)
+            or the coordination service is gone.
+        """
+        client = _client()
+        get = (
+            client.blocking_key_value_get_bytes
+            if as_bytes
+            else (client.blocking_key_value_get)
+        )
+        while True:
+            try:
+                return get(key, POLL_MS)
+            except Exception as e:  # JaxRuntimeError: timeout or a lost service
+                if "DEADLINE_EXCEEDED" not in str(e):
+                    raise _service_lost(self, e) from None
+            try:
+                failed = client.key_value_try_get(f"{_KEY_PREFIX}/abort")
+            except Exception as e:  # NOT_FOUND: nobody failed
+                if "NOT_FOUND" not in str(e):
+                    raise _service_lost(self, e) from None
+            else:
+                raise DistributedError(failed)
+            lost = _heartbeat.lost(self.process_count, self.process_index)
+            if lost:
+                raise DistributedError(
+                    f"process(es) {', '.join(map(str, lost))} of "
+                    f"{self.process_count} stopped (no heartbeat for "
+                    f"{_heartbeat.timeout_s:g}s) while process "
+                    f"{self.process_index} waited for the results of process {source}"
+                )
+
+
+class _Heartbeat:
+    """Liveness of the processes, through the coordination service.
+
+    A daemon thread of each process increments its counter
+    ``cosearch/alive/<id>`` every :data:`BEAT_S` seconds (also while the
+    process trains: the devices compute without the GIL). A process whose
+    counter has not moved for ``timeout_s`` seconds, as seen by a waiting
+    process, is lost. (The runtime's own task heartbeats either abort every
+    process when one dies, or, with recoverable tasks, can only be queried
+    collectively.)
+    """
+
+    def __init__(self):
+        self.timeout_s = 100.0
+        self._seen: dict[int, tuple[int, float]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, process_id: int, timeout_s: float) -> None:
+        self.timeout_s = float(timeout_s)
+        key = f"{_KEY_PREFIX}/alive/{process_id}"
+        client = _client()
+        client.key_value_increment(key, 1)
+
+        def beat():
+            while not self._stop.wait(BEAT_S):
+                try:
+                    client.key_value_increment(key, 1)
+                except Exception:  # the service is gone: waiters will say so
+                    return
+
+        self._thread = threading.Thread(target=beat, name="cosearch-beat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def lost(self, count: int, me: int) -> list[int]:
+        """Processes whose counter stood still for ``timeout_s`` seconds."""
+        client = _client()
+        now = time.monotonic()
+        out = []
+        for p in range(count):
+            if p == me:
+                continue
+            try:
+                value = client.key_value_increment(f"{_KEY_PREFIX}/alive/{p}", 0)
+            except Exception as e:
+                raise DistributedError(
+                    f"the coordination service (process 0) failed: {_first_line(e)}"
+                ) from None
+            last = self._seen.get(p)
+            if last is None or last[0] != value:
+                self._seen[p] = (value, now)
+            elif now - last[1] > self.timeout_s:
+                out.append(p)
+        return out
+
+
+_heartbeat = _Heartbeat()
+
+
+def _service_lost(runtime: Runtime, e: BaseException) -> DistributedError:
+    if runtime.writer:
+        return DistributedError(f"the coordination service failed: {_first_line(e)}")
+    return DistributedError(
+        f"lost process 0 (it hosts the coordination service): {_first_line(e)}"
+    )

@@ -1,0 +1,35 @@
+"""Test-session setup.
+
+A persistent JAX compilation cache for this session only (a fresh temporary
+folder), so the child processes the tests start (launchers, several devices,
+several processes) load the programs this process already compiled instead
+of compiling them again. Values are unaffected: a cached program is the
+same executable.
+"""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+_CACHE = tempfile.mkdtemp(prefix="cosearch-test-jax-cache-")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    del session, exitstatus
+    shutil.rmtree(_CACHE, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def baseline_run(tmp_path_factory):
+    """The tiny search (tests/tiny_search.py) run once in this process, on its
+    default device: (workdir, summary). Several modules compare with it."""
+    from cosearch import search
+    from tests.tiny_search import tiny
+
+    workdir = str(tmp_path_factory.mktemp("uninterrupted"))
+    summary = search.run(tiny(), workdir, log=lambda _: None)
+    return workdir, summary

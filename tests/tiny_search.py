@@ -1,0 +1,37 @@
+"""The smallest search the end-to-end tests run (a few seconds a child)."""
+
+from experiments.configs import default
+
+# Overrides of the ``default.py:smoke`` config: 2-layer children on 8x8
+# synthetic data; about half of the candidates pruned by the spec.
+TINY = {
+    "space.depth": 2,
+    "search.episodes": 3,
+    "search.children_per_episode": 3,
+    "specs.min_fps": 30000.0,
+    "reward.eff_hi": 300000.0,
+    "train.steps": 4,
+    "train.batch_size": 32,
+    "train.eval_batch_size": 128,
+}
+
+
+def tiny(**overrides):
+    """The tiny config; ``overrides`` as ``{"search.episodes": 2}`` keywords
+    (dots as in the config, e.g. ``tiny(**{"search.episodes": 2})``)."""
+    c = default.get_config("smoke")
+    for key, value in {**TINY, **overrides}.items():
+        node = c
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return c
+
+
+def tiny_flags(**overrides) -> list[str]:
+    """The tiny config as ``experiments.search`` flags."""
+    flags = ["--config=experiments/configs/default.py:smoke"]
+    for key, value in {**TINY, **overrides}.items():
+        flags.append(f"--config.{key}={value}")
+    return flags
