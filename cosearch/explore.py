@@ -28,12 +28,8 @@ from cosearch.hardware.design import (
     designs_from_arrays,
 )
 from cosearch.hardware.devices import platform_arrays
-from cosearch.hardware.optimizer import (
-    ENERGY_STEPS,
-    TIE_RTOL,
-    DesignSpace,
-    optimize,
-)
+from cosearch.hardware.optimizer import ENERGY_STEPS, TIE_RTOL, optimize
+from cosearch.hardware.search_space import DesignSpace
 from cosearch.hardware.specs import (
     COMBINATION,
     MEETS,

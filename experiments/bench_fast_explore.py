@@ -25,7 +25,8 @@ from cosearch.explore import fast_explore
 from cosearch.hardware import cost_model
 from cosearch.hardware.design import ArchArrays
 from cosearch.hardware.devices import platform_arrays, resolve_platform
-from cosearch.hardware.optimizer import design_space, optimize
+from cosearch.hardware.optimizer import optimize
+from cosearch.hardware.search_space import design_space
 from cosearch.hardware.specs import OBJECTIVES
 from experiments.common import (
     UsageError,

@@ -64,7 +64,8 @@ from absl import flags  # noqa: E402
 
 from cosearch.hardware.cost_model import evaluate  # noqa: E402
 from cosearch.hardware.devices import platform_arrays, resolve_platform  # noqa: E402
-from cosearch.hardware.optimizer import design_space, optimize  # noqa: E402
+from cosearch.hardware.optimizer import optimize  # noqa: E402
+from cosearch.hardware.search_space import design_space  # noqa: E402
 from cosearch.hardware.sharding import place_pairs  # noqa: E402
 from experiments import common  # noqa: E402
 from experiments.bench_fast_loop import random_pairs  # noqa: E402

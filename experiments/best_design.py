@@ -22,7 +22,8 @@ from cosearch.hardware.design import Architecture, arch_arrays, designs_from_arr
 from cosearch.hardware.devices import platform_arrays, resolve_platform
 from cosearch.hardware.grid import load_grid
 from cosearch.hardware.layer_model import BOTTLENECK_NAMES
-from cosearch.hardware.optimizer import design_space, optimize
+from cosearch.hardware.optimizer import optimize
+from cosearch.hardware.search_space import design_space
 from cosearch.hardware.specs import OBJECTIVES, Specs, prune_reason_name
 from experiments.common import UsageError, parse_ints, run
 

@@ -34,8 +34,9 @@ from cosearch.hardware.layer_model import (
     accelerator_resources,
     layer_cost,
 )
-from cosearch.hardware.optimizer import DesignSpace, Optimum, design_space, optimize
+from cosearch.hardware.optimizer import Optimum, optimize
 from cosearch.hardware.reference import ReferenceResult, evaluate_reference
+from cosearch.hardware.search_space import DesignSpace, design_space
 from cosearch.hardware.specs import OBJECTIVES, Objective, Specs
 
 __all__ = [

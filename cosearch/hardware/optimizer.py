@@ -3,19 +3,17 @@
 For a batch of padded architectures ``[B, L]``, a platform (pool of P FPGAs),
 a per-device tiling grid, an objective and specs, :func:`optimize` returns the
 best feasible design of each architecture over the whole declared design
-space: number of stages, contiguous layer ranges, a distinct pool slot per
-stage (any order along the chain) and each stage's tiling from its device's
-grid, with the design's figures and whether it meets the specs. One jitted
-program, ``vmap`` over the batch; shapes are fixed per (space, L, B). With
-``devices``, the batch is split over a 1-D mesh of local devices
-(``jax.shard_map``, DESIGN.md section 9), same results.
+space (:mod:`cosearch.hardware.search_space`), with the design's figures and
+whether it meets the specs. One jitted program, ``vmap`` over the batch;
+shapes are fixed per (space, L, B). With ``devices``, the batch is split over
+a 1-D mesh of local devices (``jax.shard_map``, DESIGN.md section 9), same
+results.
 
 Decomposition (exact, DESIGN.md section 4 semantics):
 
-1. Layer cycles ``[L, T, G]`` of every kept tiling (see
-   :func:`cosearch.hardware.grid.feasible_tilings`; T device types, each
-   padded to G rows), summed over every layer range ``[i, j)`` (one GEMM per
-   chunk of architectures) -> ``[R, T, G]``, R = L (L + 1) / 2. Tk of a range = its
+1. Layer cycles of every kept tiling (T device types, each padded to G
+   rows), summed over every layer range ``[i, j)`` -> ``[R, T, G]``
+   (:func:`cosearch.hardware.partition.range_cycles`). Tk of a range = its
    largest kernel; BRAM (hence feasibility and power) follows from it.
    Stage seconds of (range, tiling) = cycles / clock + link seconds of the
    range's last layer (none when the range ends the network).
@@ -23,10 +21,8 @@ Decomposition (exact, DESIGN.md section 4 semantics):
    Any design can switch each stage to that tiling without lowering
    throughput or raising latency, so for those two objectives the search
    reduces to partition + allocation.
-3. Partition + allocation: a dynamic programme over (layers covered,
-   subset of pool slots used), 2**P subsets, with max (throughput) or sum
-   (latency) of stage seconds. Chain order does not change the figures, so a
-   subset of slots stands for every ordering of it.
+3. Partition + allocation: the exact dynamic programme over (layers
+   covered, subset of pool slots used) of :func:`cosearch.hardware.partition.dp`.
 4. Ties by lower power, exactly: throughput optimum T* -> second programme
    minimising total power with every stage <= T* (each stage takes its
    least-power tiling within T*); latency -> lexicographic (seconds, W).
@@ -54,10 +50,8 @@ are dropped (no bound claimed).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -66,16 +60,11 @@ import numpy as np
 from flax import struct
 from jax.sharding import Mesh, PartitionSpec
 
-from cosearch.hardware import sharding
+from cosearch.hardware import partition, sharding
 from cosearch.hardware.design import ArchArrays, DesignArrays, layer_dims
-from cosearch.hardware.devices import Platform
-from cosearch.hardware.grid import (
-    DeviceGrid,
-    feasible_tilings,
-    grid_report,
-    platform_grids,
-)
 from cosearch.hardware.layer_model import BRAM_BITS
+from cosearch.hardware.partition import TIE_RTOL
+from cosearch.hardware.search_space import DesignSpace, design_space, row_tables
 from cosearch.hardware.specs import (
     COMBINATION,
     ENERGY,
@@ -88,124 +77,21 @@ from cosearch.hardware.specs import (
     check_objective,
 )
 
-TIE_RTOL = 1e-5  # relative window within which float32 figures count as tied
+__all__ = [
+    "BATCH_AXIS",
+    "CHUNK",
+    "ENERGY_STEPS",
+    "TIE_RTOL",
+    "DesignSpace",
+    "Optimum",
+    "design_space",
+    "optimize",
+]
+
 ENERGY_STEPS = 48  # default number K of energy thresholds
 CHUNK = 16  # architectures per inner vmap (lax.map batch size)
 _INF = jnp.inf
 BATCH_AXIS = sharding.BATCH_AXIS
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class DesignSpace:
-    """A platform with the tilings the optimizer scans (host side, immutable).
-
-    Build with :func:`design_space`. Compared and hashed by identity: build it
-    once per run so compiled programs are reused.
-
-    Attributes:
-      platform: the pool of P FPGAs.
-      grids: declared grid of each pool slot.
-      bits: word width, 16 or 32.
-      enforce_bram: whether BRAM counts for feasibility.
-      slot_type: per slot, the index of its device type (identical device
-        records with identical grids share one type and its work).
-      segments: per type, ``(start, stop)`` rows of ``table``.
-      table: ``[G, 7]`` int32 kept tilings (tm, tn, tr, tc, wp, ip, op),
-        types concatenated.
-      row_ok: ``[G]`` bool, False for the placeholder row of a type that
-        keeps no tiling.
-      report: per slot, ``{"slot", "device", "declared", "feasible"}``.
-    """
-
-    platform: Platform
-    grids: tuple[DeviceGrid, ...]
-    bits: int
-    enforce_bram: bool
-    slot_type: tuple[int, ...]
-    segments: tuple[tuple[int, int], ...]
-    table: np.ndarray
-    row_ok: np.ndarray
-    report: tuple[dict[str, Any], ...]
-
-    @property
-    def pool_size(self) -> int:
-        return self.platform.size
-
-    def type_device(self, t: int):
-        return self.platform.devices[self.slot_type.index(t)]
-
-    def designs_covered(self, num_layers: int, kept: bool = False) -> float:
-        """Designs in the space for a network of ``num_layers`` layers.
-
-        Sum over stage counts m of C(n - 1, m - 1) partitions times every
-        ordered choice of m distinct slots times the product of their grid
-        sizes (declared, or kept after pruning when ``kept``).
-        """
-        sizes = [r["feasible" if kept else "declared"] for r in self.report]
-        e = [1.0] + [0.0] * len(sizes)  # elementary symmetric polynomials
-        for g in sizes:
-            for m in range(len(sizes), 0, -1):
-                e[m] += e[m - 1] * g
-        return float(
-            sum(
-                math.comb(num_layers - 1, m - 1) * math.factorial(m) * e[m]
-                for m in range(1, min(num_layers, len(sizes)) + 1)
-            )
-        )
-
-
-def design_space(
-    platform: Platform,
-    grid: DeviceGrid | Mapping[str, DeviceGrid] | None = None,
-    *,
-    bits: int = 16,
-    enforce_bram: bool = True,
-) -> DesignSpace:
-    """The :class:`DesignSpace` of ``platform`` with ``grid`` (default grids).
-
-    The same (platform, grids, bits, enforce_bram) gives the same object, so
-    its compiled programs are reused.
-
-    Raises:
-      HardwareConfigError: when the grid fits no device of the pool.
-    """
-    return _design_space(
-        platform, platform_grids(platform, grid, bits), bits, bool(enforce_bram)
-    )
-
-
-@functools.lru_cache(maxsize=32)
-def _design_space(
-    platform: Platform, grids: tuple[DeviceGrid, ...], bits: int, enforce_bram: bool
-) -> DesignSpace:
-    report = grid_report(platform, grids, bits)
-    keys, slot_type = [], []
-    for dev, g in zip(platform.devices, grids, strict=True):
-        if (dev, g) not in keys:
-            keys.append((dev, g))
-        slot_type.append(keys.index((dev, g)))
-    tables, ok, segments, start = [], [], [], 0
-    for dev, g in keys:
-        tab = feasible_tilings(dev, g, bits)
-        if len(tab) == 0:  # placeholder row, never feasible
-            tab, row_ok = np.ones((1, 7), np.int32), np.zeros(1, bool)
-        else:
-            row_ok = np.ones(len(tab), bool)
-        tables.append(tab)
-        ok.append(row_ok)
-        segments.append((start, start + len(tab)))
-        start += len(tab)
-    return DesignSpace(
-        platform=platform,
-        grids=grids,
-        bits=bits,
-        enforce_bram=enforce_bram,
-        slot_type=tuple(slot_type),
-        segments=tuple(segments),
-        table=np.concatenate(tables),
-        row_ok=np.concatenate(ok),
-        report=tuple(report),
-    )
 
 
 @struct.dataclass
@@ -249,184 +135,8 @@ class Optimum:
 
 
 # ---------------------------------------------------------------------------
-# Partition + allocation programme.
-# ---------------------------------------------------------------------------
-
-
-def _dp(c1, c2, depth, use_max):
-    """Best partition of layers ``[0, depth)`` into stages on distinct slots.
-
-    Lexicographic: minimises the max (``use_max``) or sum of ``c1`` over
-    stages, then (ties within TIE_RTOL) the sum of ``c2``.
-
-    Args:
-      c1, c2: ``[L + 1, L + 1, P]`` cost of range ``[i, j)`` on slot d; inf
-        where not allowed.
-      depth: ``[]`` int32 number of real layers.
-      use_max: ``[]`` bool, max (else sum) of c1.
-
-    Returns:
-      (v1, v2, starts [P], ends [P], slots [P], count): the optimum values and
-      the stages in order (entries past ``count`` are padding).
-    """
-    n1, _, num_slots = c1.shape
-    nsub = 1 << num_slots
-    has = np.array([[(u >> d) & 1 for u in range(nsub)] for d in range(num_slots)])
-    has = jnp.asarray(has.astype(bool))[None]
-
-    def without(f):  # [J, nsub] -> [J, P, nsub]: f[i, u & ~(1 << d)]
-        out, rows = [], f.shape[0]
-        for d in range(num_slots):
-            x = f.reshape(rows, nsub >> (d + 1), 2, 1 << d)[:, :, :1, :]
-            x = jnp.broadcast_to(x, (rows, nsub >> (d + 1), 2, 1 << d))
-            out.append(x.reshape(rows, nsub))
-        return jnp.stack(out, axis=1)
-
-    def pick(v1, v2):  # lexicographic min over axis 0 -> (v1, v2, argmin)
-        m1 = jnp.min(v1, axis=0)
-        key = jnp.where(v1 <= m1 * (1.0 + TIE_RTOL), v2, _INF)
-        return m1, jnp.min(key, axis=0), jnp.argmin(key, axis=0)
-
-    def step(carry, j):
-        f1, f2 = carry
-        g1, g2 = without(f1), without(f2)  # [L+1, P, nsub]
-        a1, a2 = c1[:, j, :, None], c2[:, j, :, None]
-        v1 = jnp.where(use_max, jnp.maximum(g1, a1), g1 + a1)
-        ok = has & (jnp.arange(n1) < j)[:, None, None] & jnp.isfinite(v1)
-        v1 = jnp.where(ok, v1, _INF).reshape(n1 * num_slots, nsub)
-        v2 = jnp.where(ok, g2 + a2, _INF).reshape(n1 * num_slots, nsub)
-        b1, b2, arg = pick(v1, v2)
-        return (f1.at[j].set(b1), f2.at[j].set(b2)), arg
-
-    f1 = jnp.full((n1, nsub), _INF).at[0, 0].set(0.0)
-    f2 = jnp.full((n1, nsub), _INF).at[0, 0].set(0.0)
-    (f1, f2), args = jax.lax.scan(step, (f1, f2), jnp.arange(1, n1))  # [L, nsub]
-    at_depth = (jnp.arange(n1) == depth)[:, None]
-    last1 = jnp.min(jnp.where(at_depth, f1, _INF), axis=0).at[0].set(_INF)
-    last2 = jnp.min(jnp.where(at_depth, f2, _INF), axis=0)
-    v1, v2, best = pick(last1, jnp.where(jnp.isfinite(last1), last2, _INF))
-    starts, ends, slots, live = [], [], [], []
-    j, u = depth, best
-    for _ in range(num_slots):  # backtrack, last stage first
-        active = (j > 0) & jnp.isfinite(v1)
-        at = (jnp.arange(n1 - 1)[:, None] == j - 1) & (jnp.arange(nsub) == u)
-        a = jnp.sum(jnp.where(at, args, 0))
-        i, d = a // num_slots, a % num_slots
-        starts.append(i), ends.append(j), slots.append(d), live.append(active)
-        u = jnp.where(active, u & ~(1 << d), u)
-        j = jnp.where(active, i, j)
-    count = jnp.sum(jnp.stack(live).astype(jnp.int32))
-    order = jnp.clip(count - 1 - jnp.arange(num_slots), 0, num_slots - 1)
-    stack = lambda xs: jnp.stack(xs)[order]
-    return v1, v2, stack(starts), stack(ends), stack(slots), count
-
-
-# ---------------------------------------------------------------------------
 # One architecture.
 # ---------------------------------------------------------------------------
-
-
-def _ranges(num_layers: int):
-    """Static tables of the R = L (L + 1) / 2 layer ranges ``[i, j)``."""
-    pairs = [(i, j) for j in range(1, num_layers + 1) for i in range(j)]
-    ri = np.array([p[0] for p in pairs], np.int32)
-    rj = np.array([p[1] for p in pairs], np.int32)
-    layer = np.arange(num_layers)
-    member = ((layer[None] >= ri[:, None]) & (layer[None] < rj[:, None])).astype(
-        np.float32
-    )
-    index = np.zeros((num_layers + 1, num_layers + 1), np.int32)
-    index[ri, rj] = np.arange(len(pairs))
-    return ri, rj, member, index
-
-
-def _layer_cycles(arch: ArchArrays, ftable):
-    """``[L, T, G]`` float32 cycles of every layer on every tiling row.
-
-    DESIGN.md section 4, "Per-layer latency", in float32 with the same
-    operation order as :func:`cosearch.hardware.cost_model.evaluate_one`
-    (ceilings of exact float integers), so the figures agree bit for bit.
-
-    Args:
-      arch: one padded architecture ``[L]``.
-      ftable: ``[7, T, G]`` float32 (tm, tn, tr, tc, wp, ip, op) per row.
-    """
-    f32 = jnp.float32
-    mask = arch.mask
-    ex = lambda v: v[:, None, None]
-    k = ex(jnp.where(mask, arch.kernel, 1).astype(f32))
-    s_i = jnp.where(mask, arch.stride, 1).astype(jnp.int32)
-    m = jnp.where(mask, arch.filters, 1).astype(f32)
-    h, w, ch = (arch.input_hwc[i].astype(f32) for i in range(3))
-    scale = (jnp.cumprod(s_i) // s_i).astype(f32)
-    s = ex(s_i.astype(f32))
-    r, c = ex(jnp.ceil(h / scale)), ex(jnp.ceil(w / scale))
-    n = ex(jnp.concatenate([ch[None], m[:-1]]))
-    m = ex(m)
-    tm, tn, tr, tc, wp, ip, op = (ftable[i][None] for i in range(7))
-    p2 = 2.0 * jnp.floor((k - 1.0) / 2.0)
-    mn = jnp.minimum
-    t_w = tm * tn * k * k / wp
-    t_i = mn(tn, n) * mn(tr, r) * mn(tc, c) / ip
-    t_o = mn(tm, m) * jnp.ceil(mn(tr, r) / s) * jnp.ceil(mn(tc, c) / s) / op
-    t_c = k * k * jnp.ceil(mn(tr, r + p2) / s) * jnp.ceil(mn(tc, c + p2) / s)
-    lat1 = jnp.maximum(jnp.maximum(t_i, t_w), t_c)
-    lat2 = jnp.maximum(jnp.ceil(n / tn) * lat1, t_o)
-    tiles = jnp.ceil(r / tr) * jnp.ceil(c / tc) * jnp.ceil(m / tm)
-    return tiles * lat2
-
-
-def _row_tables(space: DesignSpace) -> dict[str, np.ndarray]:
-    """Kept tilings by device type, padded to ``[T, G]`` (G = largest type).
-
-    ``wcap`` is the largest weight-buffer block count per (Tm Tn) that still
-    fits the device's BRAM (-1 on padding rows), so that a range with Tk is
-    BRAM-feasible on a row when ``wblk(Tk) <= wcap``.
-    """
-    num_types = len(space.segments)
-    width = max(b - a for a, b in space.segments)
-    table = np.ones((num_types, width, 7), np.int64)
-    ok = np.zeros((num_types, width), bool)
-    for t, (a, b) in enumerate(space.segments):
-        table[t, : b - a] = space.table[a:b]
-        ok[t, : b - a] = space.row_ok[a:b]
-    devs = [space.type_device(t) for t in range(num_types)]
-    per = lambda f: np.array([getattr(d, f) for d in devs], np.float64)[:, None]
-    tm, tn, tr, tc = (table[..., i] for i in range(4))
-    fmap = -(-(tr * tc * space.bits) // BRAM_BITS)
-    wide = space.bits == 32
-    dsp = tm * tn * (5 if wide else 1)
-    coef = tm * tn * (2 if wide else 1)  # weight blocks per wblk
-    base = 2 * (tn + tm) * fmap
-    if space.enforce_bram:
-        wcap = (per("bram18").astype(np.int64) - base) // coef
-    else:
-        wcap = np.full_like(base, 10**6)
-    f32 = lambda x: np.asarray(x, np.float32)
-    return {
-        "table": table.astype(np.int32),  # [T, G, 7]
-        "ftable": f32(np.moveaxis(table, -1, 0)),  # [7, T, G]
-        "wcap": f32(np.where(ok, np.clip(wcap, -1, 10**6), -1)),
-        "p_base": f32(per("static_w") + per("dsp_w") * dsp + per("bram_w") * base),
-        "p_wblk": f32(per("bram_w") * coef),
-        "inv_clock": f32(1.0 / per("clock_hz")),  # [T, 1]
-        "inv_link": f32(1.0 / per("link_bps")),
-    }
-
-
-def _range_cycles(arch: ArchArrays, rows):
-    """``[B, R, T, G]`` cycles of every layer range on every tiling row.
-
-    One GEMM for the whole batch (member ``[R, L]`` x cycles ``[L, B T G]``),
-    much faster on CPU than one small product per architecture.
-    """
-    cyc = jax.vmap(_layer_cycles, in_axes=(0, None))(arch, rows["ftable"])
-    cyc = jnp.where(arch.mask[:, :, None, None], cyc, 0.0)  # [B, L, T, G]
-    batch, num_layers = cyc.shape[:2]
-    member = jnp.asarray(_ranges(num_layers)[2])
-    flat = jnp.moveaxis(cyc, 1, 0).reshape(num_layers, -1)
-    out = jnp.dot(member, flat, precision=jax.lax.Precision.HIGHEST)
-    return jnp.moveaxis(out.reshape(member.shape[0], batch, *cyc.shape[2:]), 1, 0)
 
 
 def _solve_one(
@@ -434,7 +144,8 @@ def _solve_one(
 ):
     """The optimum for one padded architecture; see :func:`optimize`.
 
-    ``cycles``: ``[R, T, G]`` from :func:`_range_cycles`.
+    ``cycles``: ``[R, T, G]`` from
+    :func:`cosearch.hardware.partition.range_cycles`.
     """
     min_fps, max_lat = limits[0], limits[1]
     has_fps, has_lat, has_eff = active
@@ -442,7 +153,7 @@ def _solve_one(
     num_layers = arch.kernel.shape[0]
     num_slots = space.pool_size
     slot_type = jnp.asarray(np.array(space.slot_type))
-    ri, rj, member, rindex = _ranges(num_layers)
+    ri, rj, member, rindex = partition.layer_ranges(num_layers)
     rindex = jnp.asarray(rindex)
     bits = space.bits
 
@@ -486,7 +197,7 @@ def _solve_one(
         def one(c1, c2, use_max):
             full = jnp.full((num_layers + 1, num_layers + 1, num_slots), _INF)
             dense = lambda x: full.at[ri, rj].set(x[:, slot_type])
-            return _dp(dense(c1), dense(c2), depth, use_max)
+            return partition.dp(dense(c1), dense(c2), depth, use_max)
 
         return jax.vmap(one)(c1, c2, use_max)
 
@@ -546,7 +257,7 @@ def _solve_one(
         t_thr = t0
         if has_lat:  # smallest candidate bottleneck with min latency <= max
             pred = lambda thr: solve([(within(thr), zeros, no)])[0][0] <= max_lat
-            t_thr = _bisect(jnp.sort(best_t.ravel()), pred)
+            t_thr = partition.bisect_min(jnp.sort(best_t.ravel()), pred)
             second.append((within(t_thr), zeros, no))
             tables.append(best_row)
         # Ties by power: least-power design with every stage <= t_thr.
@@ -560,7 +271,7 @@ def _solve_one(
             jnp.isfinite(t0), jnp.maximum(p0 / p_lb, 1.0) ** (1.0 / (steps - 1)), 1.0
         )
         ladder = jnp.minimum(t0 * rho ** jnp.arange(steps), t_fps) * (1 + TIE_RTOL)
-        least = _least_power(time, power, ladder)  # [K, R, T]
+        least = partition.least_power(time, power, ladder)  # [K, R, T]
     if second or energy:
         plans2 = solve(second, least if energy else None)
         q_tab = len(tables)
@@ -577,39 +288,6 @@ def _solve_one(
     best_eff = jnp.max(cands[-1]["eff"]) if energy else jnp.float32(jnp.nan)
     return _select(cands, objective, limits, active, t0, best_lat, best_eff, rho,
                    rows["table"], depth, num_slots)  # fmt: skip
-
-
-def _least_power(time, power, ladder):
-    """``[K, R, T]`` least power over rows with time <= each threshold.
-
-    One pass: each row goes to the bucket of the first threshold >= its time,
-    bucket minima by segment_min, then a running minimum over thresholds.
-    """
-    num_ranges, num_types, _ = time.shape
-    steps = ladder.shape[0]
-    bucket = jnp.searchsorted(ladder, time)  # [R, T, G]; K: above every threshold
-    cell = jnp.arange(num_ranges * num_types).reshape(num_ranges, num_types, 1)
-    key = cell * (steps + 1) + bucket
-    least = jax.ops.segment_min(
-        power.ravel(), key.ravel(), num_segments=num_ranges * num_types * (steps + 1)
-    ).reshape(num_ranges, num_types, steps + 1)[..., :steps]
-    return jnp.moveaxis(jax.lax.cummin(least, axis=2), 2, 0)
-
-
-def _bisect(sorted_t, pred):
-    """Smallest value of ``sorted_t`` [N] where monotone ``pred`` holds (or inf)."""
-    size = sorted_t.shape[0]
-
-    def body(_, lohi):
-        lo, hi = lohi
-        mid = (lo + hi) // 2
-        good = pred(sorted_t[jnp.minimum(mid, size - 1)])
-        go = lo < hi
-        return jnp.where(go & ~good, mid + 1, lo), jnp.where(go & good, mid, hi)
-
-    iters = int(np.ceil(np.log2(size + 1))) + 1
-    lo, _ = jax.lax.fori_loop(0, iters, body, (jnp.int32(0), jnp.int32(size)))
-    return jnp.where(lo < size, sorted_t[jnp.minimum(lo, size - 1)], _INF)
 
 
 def _select(cands, objective, limits, active, t0, best_lat, best_eff, rho, table,
@@ -676,7 +354,7 @@ def _runner(space: DesignSpace, objective: str, active, steps: int, chunk: int):
     )
 
     def part(arch, limits, rows):  # one chunk [c]
-        cycles = _range_cycles(arch, rows)
+        cycles = partition.range_cycles(arch, rows)
         return jax.vmap(one, in_axes=(0, 0, None, None))(arch, cycles, limits, rows)
 
     def run(arch, limits, rows):
@@ -808,7 +486,7 @@ def optimize(
 
 @functools.lru_cache(maxsize=64)
 def _device_rows(space: DesignSpace) -> dict[str, jax.Array]:
-    return {k: jnp.asarray(v) for k, v in _row_tables(space).items()}
+    return {k: jnp.asarray(v) for k, v in row_tables(space).items()}
 
 
 @functools.lru_cache(maxsize=64)
@@ -816,4 +494,4 @@ def _replicated_rows(
     space: DesignSpace, devices: tuple[jax.Device, ...]
 ) -> dict[str, jax.Array]:
     mesh = Mesh(np.asarray(devices), (sharding.BATCH_AXIS,))
-    return sharding.replicate(_row_tables(space), mesh)
+    return sharding.replicate(row_tables(space), mesh)

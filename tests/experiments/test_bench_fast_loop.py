@@ -1,30 +1,17 @@
 """The fast-loop benchmark's real entry point, in smoke mode."""
 
-import json
 import os
-import subprocess
-import sys
+
+from tests.experiments.launch import run_module, smoke_benchmark
 
 
 def _run(*args):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    return subprocess.run(
-        [sys.executable, "-m", "experiments.bench_fast_loop", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return run_module("experiments.bench_fast_loop", *args, clear_xla_flags=True)
 
 
 def test_smoke_writes_and_prints_the_json(tmp_path):
-    out = tmp_path / "bench.json"
-    proc = _run("--smoke", f"--out={out}")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert json.loads(out.read_text()) == result
+    result = smoke_benchmark("experiments.bench_fast_loop", tmp_path)
     assert result["agree"] is True, result["disagreements"]
-    assert result["smoke"] is True and result["device_kind"] and result["jax_version"]
     for key in ("pairs_per_s", "numpy_pairs_per_s", "reference_pairs_per_s"):
         assert result[key] > 0, key
     ratio = result["pairs_per_s"] / result["reference_pairs_per_s"]

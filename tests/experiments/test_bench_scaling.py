@@ -1,33 +1,19 @@
 """The scaling benchmark's real entry point, in smoke mode."""
 
-import json
 import os
-import subprocess
-import sys
 
 from experiments.bench_scaling import _max_count
+from tests.experiments.launch import run_module, smoke_benchmark
 
 
 def _run(*args):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    return subprocess.run(
-        [sys.executable, "-m", "experiments.bench_scaling", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return run_module("experiments.bench_scaling", *args, clear_xla_flags=True)
 
 
 def test_smoke_writes_and_prints_the_json(tmp_path):
-    out = tmp_path / "bench.json"
-    proc = _run("--smoke", f"--out={out}")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert json.loads(out.read_text()) == result
+    result = smoke_benchmark("experiments.bench_scaling", tmp_path)
     # Every count gave exactly the single-device results.
     assert result["agree"] is True, result["disagreements"]
-    assert result["smoke"] is True and result["device_kind"] and result["jax_version"]
     assert result["cores"] == os.cpu_count()
     # XLA_FLAGS unset: the launcher asked for max(default counts) = 4 host
     # devices; the smoke run times 1 and 2 of them.
