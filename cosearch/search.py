@@ -185,12 +185,25 @@ class _Run:
         self.elapsed_s = 0.0  # wall time of earlier sessions of this run
         self.saved_episode = -1
 
-    def record(self) -> dict[str, Any]:
+    def progress(self) -> dict[str, Any]:
+        """Where the run stands (restored by :meth:`_apply`)."""
         return {
             "episode": self.episode,
             "children_trained": self.children_trained,
             "elapsed_s": self.elapsed_s,
             "cache": self.ctx.cache,
+        }
+
+    def _apply(self, progress: dict[str, Any]) -> None:
+        self.episode = int(progress["episode"])
+        self.children_trained = int(progress["children_trained"])
+        self.elapsed_s = float(progress["elapsed_s"])
+        self.ctx.cache = dict(progress["cache"])
+
+    def record(self) -> dict[str, Any]:
+        """What a checkpoint stores besides the controller's arrays."""
+        return {
+            **self.progress(),
             "history_bytes": self.history.position(),
             "metrics_bytes": self.metrics.position(),
             "config": _fingerprint(self.setup.config),
@@ -213,26 +226,16 @@ class _Run:
             return resumed
         mine = None
         if self.writer:
-            rec = {
-                "resumed": resumed,
-                "episode": self.episode,
-                "children_trained": self.children_trained,
-                "elapsed_s": self.elapsed_s,
-                "cache": self.ctx.cache,
-            }
-            mine = json.dumps(rec).encode() + b"\0"
-            mine += serialization.to_bytes(_train_state(self.state))
+            mine = json.dumps({"resumed": resumed, **self.progress()}).encode()
+            mine += b"\0" + serialization.to_bytes(_train_state(self.state))
         head, _, arrays = self.runtime.broadcast(mine).partition(b"\0")
+        rec = json.loads(head)
         if not self.writer:
-            rec = json.loads(head)
             state = serialization.from_bytes(_train_state(self.state), arrays)
             self.state = self.state.replace(**_from_state_dict(self.state, state))
-            self.episode = int(rec["episode"])
+            self._apply(rec)
             self.saved_episode = self.episode if rec["resumed"] else -1
-            self.children_trained = int(rec["children_trained"])
-            self.elapsed_s = float(rec["elapsed_s"])
-            self.ctx.cache = dict(rec["cache"])
-        return bool(json.loads(head)["resumed"])
+        return bool(rec["resumed"])
 
     def _restore(self) -> bool:
         step = self.ckpt.latest_step()
@@ -256,10 +259,7 @@ class _Run:
                 "same config"
             )
         self.state = self.state.replace(**arrays)
-        self.episode = int(rec["episode"])
-        self.children_trained = int(rec["children_trained"])
-        self.elapsed_s = float(rec["elapsed_s"])
-        self.ctx.cache = dict(rec["cache"])
+        self._apply(rec)
         self.history.truncate(int(rec["history_bytes"]))
         self.metrics.truncate(int(rec["metrics_bytes"]))
         self.saved_episode = self.episode

