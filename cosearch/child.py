@@ -23,6 +23,9 @@ from cosearch.hardware.design import Architecture, ConvSpec
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-3
 
+# Name of the dense head in the parameter tree.
+HEAD = "head"
+
 
 # Initial weights are drawn in fixed-size chunks so that one compiled sampler
 # serves every parameter shape (compiling a sampler per shape costs seconds on
@@ -122,7 +125,7 @@ class ChildCNN(nn.Module):
                 epsilon=BN_EPSILON,
             )(x)
         x = x.reshape(x.shape[0], -1)
-        return nn.Dense(self.num_classes, kernel_init=lecun_normal)(x)
+        return nn.Dense(self.num_classes, kernel_init=lecun_normal, name=HEAD)(x)
 
 
 def make_model(

@@ -47,6 +47,36 @@ class SearchConfigError(ValueError):
     """A config that cannot run; the message is one line naming the field."""
 
 
+@dataclasses.dataclass(frozen=True)
+class SearchSettings:
+    """The budget and pace of a search (``config.search``), checked.
+
+    Attributes:
+      episodes: episode limit; None for none (a run then ends on
+        ``max_children`` or ``max_wall_s``).
+      candidates: proposals sampled and scored by the fast level per
+        episode (coexplore, random).
+      children_per_episode: most children trained per episode; the
+        architecture-only strategies (hw_aware, sequential) sample this many
+        and train all of them.
+      max_children: trained-children budget; None for none.
+      max_wall_s: wall-time budget, seconds; None for none.
+      max_idle_episodes: the run ends after this many episodes in a row that
+        trained no new child (every proposal pruned or already measured).
+      checkpoint_every: episodes between checkpoints.
+      opt_hw_margin: OptHW's accuracy margin below OptSW (fraction).
+    """
+
+    episodes: int | None
+    candidates: int
+    children_per_episode: int
+    max_children: int | None
+    max_wall_s: float | None
+    max_idle_episodes: int
+    checkpoint_every: int
+    opt_hw_margin: float
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Setup:
     """The immutable pieces of a search.
@@ -68,6 +98,8 @@ class Setup:
       dataset: the child data set.
       train_config: the child-training budget.
       input_shape: (height, width, channels) of the children's input.
+      search: the budget and pace of the search.
+      hw_aware_w: hw_aware's soft-constraint exponent.
     """
 
     config: Any
@@ -84,6 +116,8 @@ class Setup:
     dataset: Any
     train_config: Any
     input_shape: tuple[int, int, int]
+    search: SearchSettings
+    hw_aware_w: float
 
     @property
     def platform(self) -> Platform:
@@ -189,16 +223,12 @@ def build(config) -> Setup:
             acc_hi=float(c.reward.acc_hi),
             eff_lo=float(eff_lo or 0.0),
             eff_hi=float(c.reward.eff_hi),
+            acc_noise=float(c.reward.acc_noise),
         )
     except ValueError as e:
         raise _err("reward", str(e)) from None
-    s = c.search
-    for name in ("episodes", "children_per_episode", "checkpoint_every"):
-        if int(s[name]) < 1:
-            raise _err(f"search.{name}", f"must be >= 1, got {s[name]}")
-    for name in ("max_children", "max_wall_s", "opt_hw_margin"):
-        if float(s[name]) < 0:
-            raise _err(f"search.{name}", f"must be >= 0, got {s[name]}")
+    search = _search_settings(c.search)
+    hw_aware_w = _finite(c, "reward.hw_aware_w")
     dataset = _load_data(c)
     train_config = _train_config(c)
     return Setup(
@@ -216,6 +246,55 @@ def build(config) -> Setup:
         dataset=dataset,
         train_config=train_config,
         input_shape=tuple(int(v) for v in dataset.input_shape),
+        search=search,
+        hw_aware_w=hw_aware_w,
+    )
+
+
+def _finite(c, field: str) -> float:
+    node = c
+    for part in field.split("."):
+        node = node[part]
+    try:
+        value = float(node)
+    except (TypeError, ValueError):
+        raise _err(field, f"expected a number, got {node!r}") from None
+    if not np.isfinite(value):
+        raise _err(field, f"must be a finite number, got {value}")
+    return value
+
+
+def _search_settings(s) -> SearchSettings:
+    def number(name: str, lowest: float) -> float:
+        value = _finite(s, name)
+        if value < lowest:
+            raise _err(f"search.{name}", f"must be >= {lowest:g}, got {value:g}")
+        return value
+
+    def count(name: str, lowest: int) -> int:
+        value = number(name, lowest)
+        if value != int(value):
+            raise _err(f"search.{name}", f"must be a whole number, got {value:g}")
+        return int(value)
+
+    episodes = count("episodes", 0)
+    max_children = count("max_children", 0)
+    max_wall_s = number("max_wall_s", 0.0)
+    if not (episodes or max_children or max_wall_s):
+        raise _err(
+            "search",
+            "no budget: set episodes, max_children or max_wall_s (0 = no limit; "
+            "at least one must be set)",
+        )
+    return SearchSettings(
+        episodes=episodes or None,
+        candidates=count("candidates_per_episode", 1),
+        children_per_episode=count("children_per_episode", 1),
+        max_children=max_children or None,
+        max_wall_s=max_wall_s or None,
+        max_idle_episodes=count("max_idle_episodes", 1),
+        checkpoint_every=count("checkpoint_every", 1),
+        opt_hw_margin=number("opt_hw_margin", 0.0),
     )
 
 
@@ -262,6 +341,8 @@ def _train_config(c):
     fields = dict(c.train)
     if not fields.get("steps"):  # 0: train for `epochs` instead
         fields["steps"] = None
+    if "grad_clip" in fields and not fields["grad_clip"]:  # 0: no clipping
+        fields["grad_clip"] = None
     try:
         return train_lib.TrainConfig(**fields)
     except (TypeError, ValueError) as e:

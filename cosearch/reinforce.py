@@ -4,6 +4,9 @@ One update on a batch of token sequences ``[B, T]`` and their rewards ``[B]``:
 
     A    = R - b                              advantage, b = baseline so far
     loss = -mean_B(A * sum_T log pi(token))  - entropy_coef * mean_B(sum_T H)
+
+(means over the sequences with a finite reward; a NaN reward leaves its
+sequence out of the policy-gradient term and the baseline.)
     b   <- decay * b + (1 - decay) * mean_B(R)
 
 The baseline is an exponential moving average, so the most recent rewards
@@ -129,7 +132,9 @@ def update(
     Args:
       state: the current state.
       tokens: ``[B, T]`` int actions taken (valid under the space's masks).
-      rewards: ``[B]`` float rewards (DESIGN.md section 5).
+      rewards: ``[B]`` float rewards (DESIGN.md section 5); NaN marks a
+        sequence without a reward, left out of the loss and the baseline
+        (at least one must be finite).
 
     Returns:
       (new state, metrics): scalars ``loss``, ``reward_mean``, ``reward_max``,
@@ -138,15 +143,18 @@ def update(
     """
     cfg, controller = state.config, state.controller
     rewards = jnp.asarray(rewards, jnp.float32)
-    reward_mean = rewards.mean()
+    valid = jnp.isfinite(rewards)  # [B]; NaN: no reward, left out
+    count = jnp.maximum(valid.sum(), 1)
+    rewards = jnp.where(valid, rewards, 0.0)
+    reward_mean = rewards.sum() / count
     first = state.step == 0
     baseline = jnp.where(first, reward_mean, state.baseline)
-    advantage = rewards - baseline  # [B]
+    advantage = jnp.where(valid, rewards - baseline, 0.0)  # [B]
 
     def loss_fn(params):
         lp, ent = log_prob(controller, params, tokens)  # [B, T] each
         seq_lp, seq_ent = lp.sum(axis=1), ent.sum(axis=1)
-        loss = -jnp.mean(advantage * seq_lp) - cfg.entropy_coef * seq_ent.mean()
+        loss = -jnp.sum(advantage * seq_lp) / count - cfg.entropy_coef * seq_ent.mean()
         return loss, (seq_lp.mean(), seq_ent.mean())
 
     (loss, (lp_mean, ent_mean)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -169,9 +177,9 @@ def update(
     metrics = {
         "loss": loss,
         "reward_mean": reward_mean,
-        "reward_max": rewards.max(),
+        "reward_max": jnp.where(valid, rewards, -jnp.inf).max(),
         "baseline": new_baseline,
-        "advantage_mean": advantage.mean(),
+        "advantage_mean": advantage.sum() / count,
         "log_prob_mean": lp_mean,
         "entropy": ent_mean,
         "grad_norm": optax.tree.norm(grads),

@@ -72,7 +72,9 @@ def summarize(
     """
     if objective not in OBJECTIVE_KEYS:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVE_KEYS)}")
-    counts = {s: 0 for s in ("pruned", "trained", "cached", "failed")}
+    counts = {
+        s: 0 for s in ("pruned", "trained", "cached", "failed", "survived", "skipped")
+    }
     for h in history:
         counts[h["status"]] = counts.get(h["status"], 0) + 1
     counts["pairs"] = len(history)
@@ -137,7 +139,10 @@ def stage_table(pair: dict[str, Any]) -> list[str]:
 
 
 def report_markdown(
-    summary: Summary, run_info: dict[str, Any], title: str = "cosearch run"
+    summary: Summary,
+    run_info: dict[str, Any],
+    title: str = "cosearch run",
+    metrics: Sequence[dict[str, Any]] = (),
 ) -> str:
     """The text of report.md."""
     c = summary.counts
@@ -161,11 +166,13 @@ def report_markdown(
     lines += [
         "## Search cost",
         "",
-        "| pairs | trained | cached | pruned | failed | hypervolume |",
-        "|---|---|---|---|---|---|",
-        f"| {c['pairs']} | {c['trained']} | {c['cached']} | {c['pruned']} | "
-        f"{c['failed']} | {summary.hypervolume:,.4g} |",
+        "| pairs | trained | cached | survived, not trained | pruned | failed | "
+        "hypervolume |",
+        "|---|---|---|---|---|---|---|",
+        f"| {c['pairs']} | {c['trained']} | {c['cached']} | {c['survived']} | "
+        f"{c['pruned']} | {c['failed']} | {summary.hypervolume:,.4g} |",
         "",
+        *learning_markdown(metrics),
         "## Pareto front (accuracy, throughput, energy efficiency)",
         "",
         "| architecture | accuracy | images/s | latency ms | GOPS/W | stages |",
@@ -255,6 +262,105 @@ def save_plot(path: str, series, title: str) -> None:
     plot_pairs(axes, series)
     fig.suptitle(title)
     fig.tight_layout()
+    _save(fig, path)
+
+
+# Per-episode series of metrics.jsonl drawn by learning.png, with labels.
+LEARNING_SERIES = (
+    ("pruned_share", "share of proposals pruned"),
+    ("reward_mean", "mean reward of the proposals"),
+    ("entropy", "policy entropy (nats / sequence)"),
+    ("best_accuracy_at_spec", "best accuracy at spec so far (%)"),
+)
+
+
+def thirds(metrics: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean of each learning series over the first, middle and last third of
+    the episodes (fewer parts for fewer than three episodes)."""
+    parts = np.array_split(np.arange(len(metrics)), min(3, len(metrics)))
+    out = []
+    for idx in parts:
+        rows = [metrics[i] for i in idx]
+        part = {"episodes": [int(idx[0]), int(idx[-1])]}
+        for key, _ in LEARNING_SERIES:
+            vals = [r.get(key) for r in rows if r.get(key) is not None]
+            vals = [v for v in vals if np.isfinite(v)]
+            part[key] = float(np.mean(vals)) if vals else None
+        part["children_trained"] = rows[-1].get("children_trained_total")
+        # The best so far at the end of the part, not its mean.
+        part["best_accuracy_at_spec"] = rows[-1].get("best_accuracy_at_spec")
+        out.append(part)
+    return out
+
+
+def learning_markdown(metrics: Sequence[dict[str, Any]]) -> list[str]:
+    """Rows of report.md's "How the search moved" section."""
+    if not metrics:
+        return []
+    lines = [
+        "## How the search moved",
+        "",
+        "Means over each third of the episodes (best accuracy: at the end of "
+        "the third). A controller that learns prunes less and earns more as "
+        "the run goes on; learning.png draws every episode.",
+        "",
+        "| episodes | pruned share | mean reward | entropy | best at spec | "
+        "children trained |",
+        "|---|---|---|---|---|---|",
+    ]
+    for part in thirds(metrics):
+        a, b = part["episodes"]
+        best = part["best_accuracy_at_spec"]
+        lines.append(
+            f"| {a}-{b} | {_fmt(part['pruned_share'])} | "
+            f"{_fmt(part['reward_mean'], 3)} | {_fmt(part['entropy'], 2)} | "
+            + ("-" if best is None else f"{100 * best:.2f}%")
+            + f" | {part['children_trained']} |"
+        )
+    return lines + [""]
+
+
+def save_learning_plot(path: str, metrics: Sequence[dict[str, Any]], title: str):
+    """learning.png: each series of LEARNING_SERIES against the episode (top
+    row) and against the children trained so far (bottom row)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(LEARNING_SERIES), figsize=(15, 6.5))
+    episodes = [m["episode"] for m in metrics]
+    children = [m.get("children_trained_total", 0) for m in metrics]
+    for col, (key, label) in enumerate(LEARNING_SERIES):
+        scale = 100.0 if key == "best_accuracy_at_spec" else 1.0
+        ys = [np.nan if m.get(key) is None else scale * float(m[key]) for m in metrics]
+        for row, (xs, xlabel) in enumerate(
+            ((episodes, "episode"), (children, "children trained"))
+        ):
+            ax = axes[row, col]
+            if key == "best_accuracy_at_spec":
+                ax.step(xs, ys, where="post", color="tab:blue")
+            else:
+                ax.plot(xs, ys, ".", ms=3, alpha=0.5, color="tab:blue")
+                if len(ys) >= 5:  # a moving mean over ~1/10 of the run
+                    k = max(len(ys) // 10, 3)
+                    v = np.asarray(ys, np.float64)
+                    ok = np.isfinite(v)
+                    num = np.convolve(np.where(ok, v, 0.0), np.ones(k), "same")
+                    den = np.convolve(ok.astype(float), np.ones(k), "same")
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        ax.plot(xs, num / den, color="tab:orange", lw=1.5)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(label, fontsize=8)
+            ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _save(fig, path: str) -> None:
+    import matplotlib.pyplot as plt
+
     tmp = path + ".tmp.png"
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
@@ -267,8 +373,10 @@ def write_outputs(
     run_info: dict[str, Any],
     objective: str = "throughput",
     margin: float = 0.01,
+    metrics: Sequence[dict[str, Any]] = (),
 ) -> Summary:
-    """Write pareto.json, best_designs.json, report.md and pareto.png."""
+    """Write pareto.json, best_designs.json, report.md, pareto.png and, with
+    ``metrics`` (metrics.jsonl), learning.png."""
     summary = summarize(history, objective, margin)
     atomic_write_json(
         os.path.join(workdir, "pareto.json"),
@@ -289,85 +397,18 @@ def write_outputs(
         },
     )
     atomic_write_text(
-        os.path.join(workdir, "report.md"), report_markdown(summary, run_info)
+        os.path.join(workdir, "report.md"),
+        report_markdown(summary, run_info, metrics=metrics),
     )
     save_plot(
         os.path.join(workdir, "pareto.png"),
         [(run_info.get("strategy", "search"), history)],
         f"{run_info.get('strategy', 'search')}: accuracy vs hardware efficiency",
     )
+    if metrics:
+        save_learning_plot(
+            os.path.join(workdir, "learning.png"),
+            metrics,
+            f"{run_info.get('strategy', 'search')}: how the search moved",
+        )
     return summary
-
-
-def _best_within(history, accuracy: float, margin: float, key: str):
-    """Best ``key`` among spec-meeting pairs with accuracy >= accuracy - margin."""
-    near = [h for h in _scored(history) if h["accuracy"] >= accuracy - margin]
-    return max((h[key] for h in near), default=None)
-
-
-def comparison_markdown(
-    runs: Sequence[tuple[str, Sequence[dict[str, Any]], dict[str, Any]]],
-    margin: float = 0.01,
-    baseline: str = "hw_aware",
-) -> str:
-    """The text of comparison.md.
-
-    Args:
-      runs: (strategy, history, facts) per strategy; facts hold at least
-        ``wall_s`` and ``children_trained``.
-      margin: accuracy margin for "same accuracy" comparisons (fraction).
-      baseline: the strategy the others are measured against.
-    """
-    lines = [
-        "# Strategy comparison",
-        "",
-        "Same config, seed and budget for every strategy. OptSW = the pair of "
-        "best accuracy meeting the specs.",
-        "",
-        "| strategy | OptSW accuracy | images/s | latency ms | GOPS/W | trained | "
-        "pruned | search s | hypervolume |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    summaries = {}
-    for name, history, facts in runs:
-        s = summarize(history, margin=margin)
-        summaries[name] = (s, history)
-        best = s.opt_sw
-        cells = (
-            ["-", "-", "-", "-"]
-            if best is None
-            else [
-                f"{100 * best['accuracy']:.2f}%",
-                _fmt(best["throughput_fps"], 1),
-                _fmt(best["latency_ms"], 3),
-                _fmt(best["gops_per_w"], 2),
-            ]
-        )
-        lines.append(
-            f"| {name} | "
-            + " | ".join(cells)
-            + f" | {facts['children_trained']} | {s.counts['pruned']} | "
-            f"{facts['wall_s']:.0f} | {s.hypervolume:,.4g} |"
-        )
-    if baseline in summaries and summaries[baseline][0].opt_sw is not None:
-        ref = summaries[baseline][0].opt_sw
-        lines += [
-            "",
-            f"## Against {baseline} at its best accuracy "
-            f"({100 * ref['accuracy']:.2f}%, margin {100 * margin:.1f} points)",
-            "",
-            "Best figure among each strategy's spec-meeting pairs at least as "
-            "accurate as that, less the margin.",
-            "",
-            "| strategy | images/s | vs baseline | GOPS/W | vs baseline |",
-            "|---|---|---|---|---|",
-        ]
-        for name, (_, history) in summaries.items():
-            fps = _best_within(history, ref["accuracy"], margin, "throughput_fps")
-            eff = _best_within(history, ref["accuracy"], margin, "gops_per_w")
-            rel = lambda v, r: "-" if v is None else f"{100 * (v / r - 1):+.1f}%"
-            lines.append(
-                f"| {name} | {_fmt(fps, 1)} | {rel(fps, ref['throughput_fps'])} | "
-                f"{_fmt(eff, 2)} | {rel(eff, ref['gops_per_w'])} |"
-            )
-    return "\n".join(lines) + "\n"

@@ -23,6 +23,11 @@ class RewardConfig:
       acc_hi: accuracy mapped to +1.
       eff_lo: hardware objective mapped to -1: its spec (images/s or GOPS/W).
       eff_hi: hardware objective mapped to +1 (an upper reference).
+      acc_noise: seed-to-seed standard deviation of a child's measured
+        accuracy under the proxy training (fraction; measured by
+        ``experiments.proxy_fidelity``). Accuracy differences of this size
+        are treated as ties (:func:`shrink_accuracy`); 0 takes every
+        difference at face value.
     """
 
     alpha: float = 0.5
@@ -30,6 +35,12 @@ class RewardConfig:
     acc_hi: float = 0.95
     eff_lo: float = 0.0
     eff_hi: float = 1.0
+    acc_noise: float = 0.0
+
+    @property
+    def midpoint(self) -> float:
+        """The accuracy mapped to 0, (acc_lo + acc_hi) / 2."""
+        return 0.5 * (self.acc_lo + self.acc_hi)
 
     def __post_init__(self):
         if not 0.0 <= self.alpha <= 1.0:
@@ -38,6 +49,8 @@ class RewardConfig:
             raise ValueError(
                 f"reward acc_hi ({self.acc_hi}) must exceed acc_lo ({self.acc_lo})"
             )
+        if not self.acc_noise >= 0.0:
+            raise ValueError(f"reward acc_noise must be >= 0, got {self.acc_noise}")
         if not self.eff_hi > self.eff_lo:
             raise ValueError(
                 f"reward eff_hi ({self.eff_hi}) must exceed eff_lo ({self.eff_lo})"
@@ -47,6 +60,43 @@ class RewardConfig:
 def normalise(x, lo: float, hi: float, xp=np):
     """clip(2 (x - lo) / (hi - lo) - 1, -1, 1): maps [lo, hi] onto [-1, 1]."""
     return xp.clip(2.0 * (x - lo) / (hi - lo) - 1.0, -1.0, 1.0)
+
+
+# Fewest measured children from which the spread of true accuracies is
+# estimated; with fewer, every accuracy counts as the mean (all ties).
+MIN_FOR_SPREAD = 3
+
+
+def shrink_accuracy(accuracy, measured, noise: float):
+    """Accuracy with differences below the measurement noise treated as ties.
+
+    Empirical-Bayes shrinkage toward the mean m of the children measured so
+    far: ``m + k (accuracy - m)``, ``k = max(0, 1 - noise^2 / var)``, where
+    var is the variance of the measured accuracies. When the measured
+    spread is no larger than the seed-to-seed noise (architectures that the
+    proxy cannot tell apart), k = 0 and every child gets the same accuracy
+    term; when architectures differ by much more than the noise, k -> 1.
+
+    Args:
+      accuracy: ``[B]`` accuracies (measured or predicted), fraction.
+      measured: ``[N]`` accuracies measured so far (failed children left out).
+      noise: seed-to-seed standard deviation of one measurement; 0 returns
+        ``accuracy`` unchanged.
+
+    Returns:
+      ``[B]`` float64.
+    """
+    accuracy = np.asarray(accuracy, np.float64)
+    if noise <= 0.0:
+        return accuracy
+    measured = np.asarray(measured, np.float64)
+    if measured.size == 0:
+        return accuracy
+    if measured.size < MIN_FOR_SPREAD:
+        return np.where(np.isnan(accuracy), np.nan, measured.mean())
+    mean, var = measured.mean(), measured.var(ddof=1)
+    k = max(0.0, 1.0 - noise**2 / var) if var > 0 else 0.0
+    return mean + k * (accuracy - mean)
 
 
 def coexplore_reward(accuracy, efficiency, pruned, config: RewardConfig, xp=np):

@@ -54,6 +54,7 @@ RESUMABLE_FIELDS = (
     "search.episodes",
     "search.max_children",
     "search.max_wall_s",
+    "search.max_idle_episodes",
     "search.checkpoint_every",
     "parallel.devices",
 )
@@ -65,6 +66,7 @@ OUTPUT_FILES = (
     "best_designs.json",
     "report.md",
     "pareto.png",
+    "learning.png",
 )
 
 
@@ -182,6 +184,9 @@ class _Run:
         )
         self.episode = 0  # next episode to run
         self.children_trained = 0
+        self.idle_episodes = 0  # episodes in a row that trained no new child
+        self.best_at_spec = None  # best accuracy meeting the specs so far
+        self.settled_cache: dict[str, Any] = {}  # the cache after the last episode
         self.elapsed_s = 0.0  # wall time of earlier sessions of this run
         self.saved_episode = -1
 
@@ -190,15 +195,22 @@ class _Run:
         return {
             "episode": self.episode,
             "children_trained": self.children_trained,
+            "idle_episodes": self.idle_episodes,
+            "best_at_spec": self.best_at_spec,
             "elapsed_s": self.elapsed_s,
-            "cache": self.ctx.cache,
+            # As it was at the end of the last whole episode: an interrupted
+            # episode's children are trained again on resume.
+            "cache": self.settled_cache,
         }
 
     def _apply(self, progress: dict[str, Any]) -> None:
         self.episode = int(progress["episode"])
         self.children_trained = int(progress["children_trained"])
+        self.idle_episodes = int(progress["idle_episodes"])
+        self.best_at_spec = progress["best_at_spec"]
         self.elapsed_s = float(progress["elapsed_s"])
         self.ctx.cache = dict(progress["cache"])
+        self.settled_cache = dict(self.ctx.cache)
 
     def record(self) -> dict[str, Any]:
         """What a checkpoint stores besides the controller's arrays."""
@@ -267,53 +279,81 @@ class _Run:
 
     def budget_left(self, started: float) -> str | None:
         """Why the run must stop now, or None."""
-        s = self.setup.config.search
-        if self.episode >= int(s.episodes):
+        s = self.setup.search
+        if s.episodes is not None and self.episode >= s.episodes:
             return f"{s.episodes} episodes done"
-        if int(s.max_children) and self.children_trained >= int(s.max_children):
+        if s.max_children is not None and self.children_trained >= s.max_children:
             return f"{self.children_trained} children trained"
         wall = self.elapsed_s + time.perf_counter() - started
-        if float(s.max_wall_s) and wall >= float(s.max_wall_s):
+        if s.max_wall_s is not None and wall >= s.max_wall_s:
             return f"wall-time budget of {s.max_wall_s:g}s spent"
+        if self.idle_episodes >= s.max_idle_episodes:
+            return (
+                f"no new child in the last {self.idle_episodes} episodes (every "
+                "proposal pruned or measured before)"
+            )
         return None
 
-    def step(self) -> dict[str, Any]:
+    def children_left(self) -> int | None:
+        """Children the budget still allows (None: no children budget)."""
+        limit = self.setup.search.max_children
+        return None if limit is None else max(limit - self.children_trained, 0)
+
+    def step(self, started: float) -> dict[str, Any]:
         """Run one episode; append its records; returns its metrics line."""
         e = self.episode
         t0 = time.perf_counter()
         key = jax.random.fold_in(self.loop_key, e)
-        out = run_episode(self.ctx, self.state.params, key, e)
+        out = run_episode(self.ctx, self.state.params, key, e, self.children_left())
         t1 = time.perf_counter()
         update = {}
-        if out.actions is not None:
+        if out.actions is not None and np.isfinite(out.rewards).any():
             self.state, m = reinforce.update(self.state, out.actions, out.rewards)
             update = {k: float(v) for k, v in jax.device_get(m).items()}
         update_s = time.perf_counter() - t1
         statuses = [r["status"] for r in out.records]
         self.children_trained += out.trained
+        self.idle_episodes = 0 if out.trained else self.idle_episodes + 1
         accs = [r["accuracy"] for r in out.records if r["accuracy"] is not None]
+        at_spec = [
+            r["accuracy"]
+            for r in out.records
+            if r["accuracy"] is not None
+            and r["meets_specs"]
+            and r["status"] in ("trained", "cached")
+        ]
+        if at_spec and (self.best_at_spec is None or max(at_spec) > self.best_at_spec):
+            self.best_at_spec = max(at_spec)
+        rewards = out.rewards[np.isfinite(out.rewards)]
         line = {
             "episode": e,
-            "reward_mean": float(np.mean(out.rewards)),
-            "reward_max": float(np.max(out.rewards)),
+            "proposals": len(statuses),
+            "pruned_share": statuses.count("pruned") / len(statuses),
+            "reward_mean": float(np.mean(rewards)) if rewards.size else None,
+            "reward_max": float(np.max(rewards)) if rewards.size else None,
             "baseline": update.get("baseline"),
             "loss": update.get("loss"),
             "entropy": out.entropy,
             "pruned": statuses.count("pruned"),
+            "survived": statuses.count("survived"),
             "trained": statuses.count("trained"),
             "cached": statuses.count("cached"),
             "failed": statuses.count("failed"),
+            "skipped": statuses.count("skipped"),
             "best_accuracy": max(accs) if accs else None,
+            "best_accuracy_at_spec": self.best_at_spec,
             "children_trained_total": self.children_trained,
             "fast_s": out.fast_s,
             "slow_s": out.slow_s,
             "update_s": update_s,
             "wall_s": time.perf_counter() - t0,
+            "elapsed_s": self.elapsed_s + time.perf_counter() - started,
         }
         if self.writer:
             self.history.append(out.records)
             self.metrics.append([line])
         self.episode = e + 1
+        self.settled_cache = dict(self.ctx.cache)
         return line
 
     def write_outputs(self) -> report_lib.Summary | None:
@@ -329,6 +369,7 @@ class _Run:
             "data": s.dataset.name,
             "specs": _spec_text(s),
             "episodes": self.episode,
+            "proposals": len(history),
             "children trained": self.children_trained,
             "fast level s": sum(m["fast_s"] for m in metrics),
             "slow level s": sum(m["slow_s"] for m in metrics),
@@ -344,7 +385,8 @@ class _Run:
             history,
             info,
             objective=s.objective,
-            margin=float(s.config.search.opt_hw_margin),
+            margin=s.search.opt_hw_margin,
+            metrics=metrics,
         )
 
 
@@ -451,13 +493,48 @@ def _silent(_: str) -> None:
     pass
 
 
+def _eta(run_: _Run, since: float, first_episode: int, first_children: int) -> str:
+    """Time left, from this session's pace per episode and per trained child
+    (the smallest over the budgets set; "?" before there is a pace)."""
+    s = run_.setup.search
+    spent = time.perf_counter() - since
+    left = []
+    episodes = run_.episode - first_episode
+    if s.episodes is not None and episodes:
+        left.append(spent / episodes * (s.episodes - run_.episode))
+    children = run_.children_trained - first_children
+    if s.max_children is not None and children:
+        left.append(spent / children * (s.max_children - run_.children_trained))
+    if s.max_wall_s is not None:
+        left.append(s.max_wall_s - run_.elapsed_s - spent)
+    return _format_s(min(left)) if left else "?"
+
+
+def _progress_line(run_: _Run, line: dict[str, Any], eta: str) -> str:
+    s = run_.setup.search
+    episodes = f"/{s.episodes}" if s.episodes is not None else ""
+    children = f"/{s.max_children}" if s.max_children is not None else ""
+    best = line["best_accuracy_at_spec"]
+    reward = line["reward_mean"]
+    return (
+        f"episode {run_.episode}{episodes}: pruned {line['pruned']}/"
+        f"{line['proposals']} trained {line['trained']} cached {line['cached']} "
+        f"failed {line['failed']} | children {run_.children_trained}{children} | "
+        f"reward {'-' if reward is None else f'{reward:+.3f}'} | best at spec "
+        + ("-" if best is None else f"{100 * best:.2f}%")
+        + f" | fast {line['fast_s']:.2f}s slow {line['slow_s']:.1f}s | ETA {eta}"
+    )
+
+
 def _loop(run_: _Run, config, workdir: str, log) -> report_lib.Summary | None:
     resumed = run_.resume()
     if run_.writer:
         atomic_write_json(os.path.join(workdir, "config.json"), config_dict(config))
-    total = int(config.search.episodes)
     if resumed:
-        log(f"resuming {workdir} after episode {run_.episode}/{total}")
+        log(
+            f"resuming {workdir} after episode {run_.episode} "
+            f"({run_.children_trained} children trained)"
+        )
     rt = run_.runtime
     if rt.process_count > 1 or len(rt.devices) > 1:
         log(
@@ -465,33 +542,21 @@ def _loop(run_: _Run, config, workdir: str, log) -> report_lib.Summary | None:
             f"({rt.devices[0].platform}) x {rt.process_count} process(es)"
         )
     started = session_start = time.perf_counter()
-    session_first = run_.episode
-    every = int(config.search.checkpoint_every)
+    session_episode, session_children = run_.episode, run_.children_trained
+    every = run_.setup.search.checkpoint_every
     first = True
     try:
         # Process 0 decides when to stop (clocks differ between processes).
         while (why := run_.runtime.agree(run_.budget_left(started))) is None:
             if first:
                 log(
-                    f"episode {run_.episode + 1}/{total}: compiling the controller, "
-                    "cost model, optimizer and children (the first episode is slower)"
+                    f"episode {run_.episode + 1}: compiling the controller, cost "
+                    "model, optimizer and children (the first episode is slower)"
                 )
-            line = run_.step()
+            line = run_.step(started)
             first = False
-            # ETA from this session's mean episode time (the first one compiles).
-            per_episode = (time.perf_counter() - session_start) / (
-                run_.episode - session_first
-            )
-            eta = per_episode * (total - run_.episode)
-            acc = line["best_accuracy"]
-            log(
-                f"episode {run_.episode}/{total}: pruned {line['pruned']} trained "
-                f"{line['trained']} cached {line['cached']} failed {line['failed']} | "
-                f"reward {line['reward_mean']:+.3f} | best acc "
-                + (f"{100 * acc:.2f}%" if acc is not None else "-")
-                + f" | fast {line['fast_s']:.2f}s slow {line['slow_s']:.1f}s | "
-                f"ETA {_format_s(eta)}"
-            )
+            eta = _eta(run_, session_start, session_episode, session_children)
+            log(_progress_line(run_, line, eta))
             if run_.episode % every == 0:
                 run_.elapsed_s += time.perf_counter() - started
                 started = time.perf_counter()

@@ -5,17 +5,29 @@ same things (history records, the actions and rewards for the controller
 update, timings), so that the loop in :mod:`cosearch.search` and the outputs
 are shared:
 
-* ``coexplore``: controller samples architecture + hardware tokens; fast
-  exploration refines the hardware and prunes against the specs; survivors
-  are trained; reward alpha acc_n + (1 - alpha) eff_n (or -1 if pruned); the
+* ``coexplore``: the controller samples ``candidates_per_episode``
+  architecture + hardware proposals; fast exploration refines the hardware
+  and prunes against the specs; of the survivors, the
+  ``children_per_episode`` of highest predicted reward (accuracy predicted
+  by :mod:`cosearch.predictor` from the children measured so far) are
+  trained; every proposal is rewarded (alpha acc_n + (1 - alpha) eff_n with
+  the measured accuracy where there is one and the predicted accuracy
+  otherwise, -1 if pruned) and the controller learns from all of them; the
   refined designs are the actions.
 * ``hw_aware``: the hardware design is fixed in advance; the controller
   samples architectures only; every child is trained; MnasNet-style soft
   reward on the fixed design's throughput.
 * ``sequential``: accuracy-only NAS (architectures only, every child
   trained, reward acc_n), each child then given its best hardware.
-* ``random``: uniform sampling of architecture + hardware tokens, with the
-  fast-exploration pruning; no controller update.
+* ``random``: uniform sampling of ``candidates_per_episode`` architecture +
+  hardware proposals (a key stream of its own, so it never shares
+  coexplore's proposals), the same fast-exploration pruning, and the first
+  ``children_per_episode`` survivors in sampling order trained; no
+  controller update.
+
+Budget: ``budget`` (children that may still be trained; None = no limit)
+caps the trainings of an episode, so a run with ``max_children = N`` trains
+exactly N.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cosearch import controller as controller_lib
+from cosearch import predictor as predictor_lib
 from cosearch import reward as reward_lib
 from cosearch import space as space_lib
 from cosearch.components import SearchConfigError, Setup
@@ -65,7 +78,8 @@ class Outcome:
       records: one history record per child, in sample order.
       actions: ``[B, T]`` int32 tokens for the controller update (None: the
         strategy does not update a controller).
-      rewards: ``[B]`` float32 rewards.
+      rewards: ``[B]`` float32 rewards (NaN: no reward, e.g. a random
+        survivor that was not trained).
       entropy: mean per-sequence entropy of the sampled policy, nats.
       fast_s: seconds in the fast level (cost model and optimizer).
       slow_s: seconds training children.
@@ -104,38 +118,52 @@ class Context:
     runtime: Runtime = dataclasses.field(default_factory=Runtime.single)
 
 
-def _sample(ctx: Context, params, key, uniform: bool):
+# Folded into the sampling key of uniform proposals: random search draws from
+# a stream of its own instead of the controller's.
+UNIFORM_STREAM = 0x52414E44
+
+
+def _sample(ctx: Context, params, key, uniform: bool, batch: int):
     """Sampled tokens ``[B, T]`` and the mean sequence entropy (nats; NaN for
     uniform sampling, which has no policy)."""
     s = ctx.setup
-    batch = int(s.config.search.children_per_episode)
     if uniform:
+        key = jax.random.fold_in(key, UNIFORM_STREAM)
         return np.asarray(space_lib.uniform_sample(s.space, key, batch)), float("nan")
     out = controller_lib.sample(s.controller, params, key, batch)
     return np.asarray(out.tokens), float(out.entropy.sum(axis=1).mean())
 
 
-def _train(ctx: Context, archs: list[Architecture], wanted: np.ndarray, key):
-    """Accuracy and status of each wanted child, training only cache misses.
+def _pick(ctx: Context, archs, alive: np.ndarray, order, limit: int) -> list[int]:
+    """Indices to train: the first ``limit`` alive proposals in ``order``
+    whose architecture is neither cached nor picked already."""
+    jobs, names = [], set()
+    for i in order:
+        name = str(archs[i])
+        if len(jobs) == limit:
+            break
+        if alive[i] and name not in ctx.cache and name not in names:
+            jobs.append(int(i))
+            names.add(name)
+    return sorted(jobs)
 
-    The first occurrence of each architecture missing from the cache is
-    trained (child ``i`` with key ``fold_in(key, i)``), over every device and
-    process of ``ctx.runtime``; later occurrences read the cache.
+
+def _train(ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key):
+    """Trains ``jobs`` and looks up the other alive proposals in the cache.
+
+    Child ``i`` is trained with key ``fold_in(key, i)``, over every device
+    and process of ``ctx.runtime``; its accuracy goes into the cache.
 
     Returns:
-      (accuracy ``[B]`` float64 (NaN where not wanted), statuses, per-child
-      train seconds, number trained).
+      (accuracy ``[B]`` float64, NaN where unknown; statuses: "trained",
+      "failed", "cached" (alive, measured before), "survived" (alive, not
+      trained), "pruned" (not alive); per-child train seconds; number
+      trained).
     """
     s = ctx.setup
     acc = np.full(len(archs), np.nan)
     status = ["pruned"] * len(archs)
     secs = [0.0] * len(archs)
-    jobs, queued = [], set()
-    for i, arch in enumerate(archs):
-        name = str(arch)
-        if wanted[i] and name not in ctx.cache and name not in queued:
-            jobs.append(i)
-            queued.add(name)
 
     def train_one(i: int, device) -> dict[str, Any]:
         res = ctx.trainer.train(
@@ -150,7 +178,7 @@ def _train(ctx: Context, archs: list[Architecture], wanted: np.ndarray, key):
 
     # Every process must deal out the same children (checked by the gather).
     names = ";".join(f"{i}:{archs[i]}" for i in jobs)
-    results = ctx.runtime.map_jobs(train_one, jobs, check=names)
+    results = ctx.runtime.map_jobs(train_one, jobs, check=names) if jobs else []
     for i, res in zip(jobs, results, strict=True):
         name = str(archs[i])
         ctx.cache[name] = {k: res[k] for k in ("accuracy", "failed", "reason")}
@@ -166,13 +194,21 @@ def _train(ctx: Context, archs: list[Architecture], wanted: np.ndarray, key):
             + f" in {res['wall_s']:.1f}s"
         )
     for i, arch in enumerate(archs):
-        if not wanted[i]:
+        if not alive[i]:
             continue
-        hit = ctx.cache[str(arch)]
+        hit = ctx.cache.get(str(arch))
+        if hit is None:
+            status[i] = "survived"
+            continue
         if i not in jobs:
             status[i] = "failed" if hit["failed"] else "cached"
         acc[i] = hit["accuracy"]
     return acc, status, secs, len(jobs)
+
+
+def measured_accuracies(cache: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Validation accuracy by architecture of the children that trained."""
+    return {n: v["accuracy"] for n, v in cache.items() if not v["failed"]}
 
 
 def _records(ctx, archs, designs, figures, meets, status, acc, rewards, tokens,
@@ -189,7 +225,7 @@ def _records(ctx, archs, designs, figures, meets, status, acc, rewards, tokens,
             "tokens": [int(t) for t in tokens[i]],
             "status": status[i],
             "accuracy": None if np.isnan(acc[i]) else float(acc[i]),
-            "reward": float(rewards[i]),
+            "reward": None if np.isnan(rewards[i]) else float(rewards[i]),
             "meets_specs": bool(meets[i]),
             **figure_fields(figures, i),
             "design": design_record(designs[i], figures, i, s.platform),
@@ -242,25 +278,56 @@ def _explore_extra(res, i: int) -> dict[str, Any]:
     }
 
 
-def coexplore_or_random(ctx: Context, params, key, episode: int, uniform: bool):
+def coexplore_or_random(
+    ctx: Context, params, key, episode: int, uniform: bool, budget: int | None
+):
     """One episode of ``coexplore`` (``uniform=False``) or ``random``."""
     s = ctx.setup
     sample_key, train_key = jax.random.split(key)
-    tokens, entropy = _sample(ctx, params, sample_key, uniform)
+    tokens, entropy = _sample(ctx, params, sample_key, uniform, s.search.candidates)
     archs, res, fast_s = _explored(ctx, tokens)
     designs = designs_from_arrays(res.refined)
     pruned = np.asarray(res.pruned)
+    efficiency = _efficiency(s, res.figures)
+    cfg = s.reward_config
+    if uniform:
+        predicted = np.full(len(archs), np.nan)
+        order = np.arange(len(archs))
+    else:
+        measured = measured_accuracies(ctx.cache)
+        predictor = predictor_lib.fit(measured, s.input_shape, prior=cfg.midpoint)
+        predicted = predictor.predict(archs)
+        expected = reward_lib.shrink_accuracy(
+            predicted, list(measured.values()), cfg.acc_noise
+        )
+        score = reward_lib.coexplore_reward(expected, efficiency, pruned, cfg)
+        order = np.argsort(-score, kind="stable")  # ties keep sampling order
+    limit = s.search.children_per_episode
+    if budget is not None:
+        limit = min(limit, budget)
+    jobs = _pick(ctx, archs, ~pruned, order, limit)
     t0 = time.perf_counter()
-    acc, status, secs, trained = _train(ctx, archs, ~pruned, train_key)
+    acc, status, secs, trained = _train(ctx, archs, ~pruned, jobs, train_key)
     slow_s = time.perf_counter() - t0
-    rewards = reward_lib.coexplore_reward(
-        np.nan_to_num(acc), _efficiency(s, res.figures), pruned, s.reward_config
-    ).astype(np.float32)
+    # Measured accuracy where there is one, else the prediction (coexplore),
+    # differences below the proxy's noise counted as ties.
+    known = reward_lib.shrink_accuracy(
+        np.where(np.isnan(acc), predicted, acc),
+        list(measured_accuracies(ctx.cache).values()),
+        cfg.acc_noise,
+    )
+    rewards = reward_lib.coexplore_reward(known, efficiency, pruned, cfg).astype(
+        np.float32
+    )
     # The refined design replaces the sampled hardware tokens as the action.
     actions = tokens.copy()
     for i in np.flatnonzero(~pruned):
         actions[i] = s.full_space.encode(archs[i], designs[i])
     extra = [_explore_extra(res, i) for i in range(len(archs))]
+    for i, e in enumerate(extra):
+        e["predicted_accuracy"] = (
+            None if np.isnan(predicted[i]) or pruned[i] else float(predicted[i])
+        )
     records = _records(
         ctx, archs, designs, res.figures, res.meets_specs, status, acc, rewards,
         actions, episode, extra, secs, fast_s / len(archs),
@@ -286,24 +353,34 @@ def _meets(setup: Setup, figures) -> np.ndarray:
     )
 
 
-def _architecture_episode(ctx: Context, params, key, episode: int, hardware, reward):
+def _architecture_episode(
+    ctx: Context, params, key, episode: int, budget: int | None, hardware, reward
+):
     """An episode of a strategy whose controller samples architectures only.
 
-    Every child is trained. ``hardware(archs, arch_arrays)`` gives each its
-    design and host figures; ``reward(accuracy, figures)`` its reward.
+    Every child is trained, up to ``budget`` new ones (the rest are
+    "skipped": no accuracy, no reward). ``hardware(archs, arch_arrays)``
+    gives each its design and host figures; ``reward(accuracy, figures)``
+    its reward.
     """
     s = ctx.setup
     sample_key, train_key = jax.random.split(key)
-    tokens, entropy = _sample(ctx, params, sample_key, uniform=False)
+    batch = s.search.children_per_episode
+    tokens, entropy = _sample(ctx, params, sample_key, False, batch)
     archs = [a for a, _ in s.space.decode_batch(tokens)]
     t0 = time.perf_counter()
     designs, figures = hardware(archs, arch_arrays(archs, s.input_shape, xp=jnp))
     fast_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     everyone = np.ones(len(archs), bool)
-    acc, status, secs, trained = _train(ctx, archs, everyone, train_key)
+    limit = len(archs) if budget is None else budget
+    jobs = _pick(ctx, archs, everyone, range(len(archs)), limit)
+    acc, status, secs, trained = _train(ctx, archs, everyone, jobs, train_key)
+    status = ["skipped" if st == "survived" else st for st in status]
     slow_s = time.perf_counter() - t0
-    rewards = reward(np.nan_to_num(acc), figures).astype(np.float32)
+    rewards = np.where(
+        np.isnan(acc), np.nan, reward(np.nan_to_num(acc), figures)
+    ).astype(np.float32)
     extra = [{"pruned_reason": None} for _ in archs]
     records = _records(
         ctx, archs, designs, figures, _meets(s, figures), status, acc, rewards,
@@ -325,7 +402,7 @@ def _score(setup: Setup, arr, designs: DesignArrays):
     )
 
 
-def hw_aware(ctx: Context, params, key, episode: int) -> Outcome:
+def hw_aware(ctx: Context, params, key, episode: int, budget: int | None) -> Outcome:
     """One episode of hardware-aware NAS on the fixed design, soft reward."""
     s = ctx.setup
 
@@ -339,13 +416,13 @@ def hw_aware(ctx: Context, params, key, episode: int) -> Outcome:
             acc,
             np.asarray(figures.throughput, np.float64),
             s.specs.min_fps or 0.0,
-            float(s.config.reward.hw_aware_w),
+            s.hw_aware_w,
         )
 
-    return _architecture_episode(ctx, params, key, episode, hardware, reward)
+    return _architecture_episode(ctx, params, key, episode, budget, hardware, reward)
 
 
-def sequential(ctx: Context, params, key, episode: int) -> Outcome:
+def sequential(ctx: Context, params, key, episode: int, budget: int | None) -> Outcome:
     """One episode of accuracy-only NAS; each child then gets its best hardware."""
     s = ctx.setup
 
@@ -359,19 +436,27 @@ def sequential(ctx: Context, params, key, episode: int) -> Outcome:
         del figures  # accuracy only
         return reward_lib.accuracy_reward(acc, s.reward_config)
 
-    return _architecture_episode(ctx, params, key, episode, hardware, reward)
+    return _architecture_episode(ctx, params, key, episode, budget, hardware, reward)
 
 
-def run_episode(ctx: Context, params, key, episode: int) -> Outcome:
-    """Dispatch one episode of the configured strategy (``key`` consumed)."""
+def run_episode(
+    ctx: Context, params, key, episode: int, budget: int | None = None
+) -> Outcome:
+    """Dispatch one episode of the configured strategy (``key`` consumed).
+
+    Args:
+      budget: children that may still be trained (None: no limit).
+    """
     strategy = ctx.setup.strategy
     if strategy == "coexplore":
-        return coexplore_or_random(ctx, params, key, episode, uniform=False)
+        return coexplore_or_random(ctx, params, key, episode, False, budget)
     if strategy == "random":
-        return coexplore_or_random(ctx, params, key, episode, uniform=True)
+        return coexplore_or_random(ctx, params, key, episode, True, budget)
     if strategy == "hw_aware":
-        return hw_aware(ctx, params, key, episode)
-    return sequential(ctx, params, key, episode)
+        return hw_aware(ctx, params, key, episode, budget)
+    if strategy == "sequential":
+        return sequential(ctx, params, key, episode, budget)
+    raise SearchConfigError(f"config.strategy: unknown strategy {strategy!r}")
 
 
 def fixed_design(setup: Setup) -> Design:

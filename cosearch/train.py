@@ -24,7 +24,7 @@ import numpy as np
 import optax
 from jax.sharding import SingleDeviceSharding
 
-from cosearch.child import as_layers, init_variables, make_model
+from cosearch.child import HEAD, as_layers, init_variables, make_model
 from cosearch.data import Dataset, host_rng
 from cosearch.hardware.design import Architecture
 
@@ -49,6 +49,15 @@ class TrainConfig:
       learning_rate: peak learning rate.
       momentum: SGD momentum (ignored for Adam).
       schedule: "cosine" (decay to 0 over the budget) or "constant".
+      warmup_steps: steps of linear warm-up from 0 to the peak learning rate
+        before the schedule (0: none).
+      grad_clip: global-norm bound on each step's gradient (None: no clip).
+      head_lr_scale: factor on the learning rate of the dense head. The head
+        sees H*W*C inputs (tens of thousands for 28x28 maps of 64 channels,
+        each about unit variance after batch norm), so one SGD step moves its
+        logits about that many times more than one step moves a conv
+        layer's outputs; a factor < 1 evens this out (BUILD_NOTES.md,
+        "Child training proxy").
       weight_decay: L2 weight decay on conv and dense kernels (coupled for
         SGD, decoupled AdamW for Adam); 0 turns it off.
       eval_batch_size: images per evaluation batch.
@@ -65,6 +74,9 @@ class TrainConfig:
     learning_rate: float = 0.01
     momentum: float = 0.9
     schedule: str = "cosine"
+    warmup_steps: int = 0
+    grad_clip: float | None = None
+    head_lr_scale: float = 1.0
     weight_decay: float = 5e-4
     eval_batch_size: int = 500
     train_examples: int | None = None
@@ -81,6 +93,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
+        if not self.head_lr_scale > 0:
+            raise ValueError(f"head_lr_scale must be > 0, got {self.head_lr_scale}")
 
     def total_steps(self, num_train: int) -> int:
         """Optimizer steps of the budget for ``num_train`` training examples."""
@@ -119,22 +137,68 @@ class _Programs(NamedTuple):
     evaluate: Any
 
 
-def make_optimizer(config: TrainConfig, total_steps: int):
-    """The optax transformation of ``config`` over ``total_steps`` steps."""
+def learning_rate_schedule(config: TrainConfig, total_steps: int):
+    """Peak ``config.learning_rate`` after a linear warm-up of
+    ``config.warmup_steps``, then constant or cosine-decayed to 0 at
+    ``total_steps``; a float when nothing varies."""
+    warm = min(config.warmup_steps, total_steps - 1)
+    if config.schedule == "constant" and not warm:
+        return config.learning_rate
     if config.schedule == "cosine":
-        lr = optax.cosine_decay_schedule(config.learning_rate, total_steps)
-    else:
-        lr = config.learning_rate
+        if not warm:
+            return optax.cosine_decay_schedule(config.learning_rate, total_steps)
+        return optax.warmup_cosine_decay_schedule(
+            0.0, config.learning_rate, warm, total_steps
+        )
+    return optax.join_schedules(
+        [
+            optax.linear_schedule(0.0, config.learning_rate, warm),
+            optax.constant_schedule(config.learning_rate),
+        ],
+        [warm],
+    )
+
+
+def _scale_head(factor: float) -> optax.GradientTransformation:
+    """Multiplies the dense head's updates by ``factor``."""
+
+    def is_head(path) -> bool:
+        return any(getattr(k, "key", None) == HEAD for k in path)
+
+    def update(updates, state, params=None):
+        del params
+        return (
+            jax.tree_util.tree_map_with_path(
+                lambda path, u: u * factor if is_head(path) else u, updates
+            ),
+            state,
+        )
+
+    return optax.GradientTransformation(lambda _: optax.EmptyState(), update)
+
+
+def make_optimizer(config: TrainConfig, total_steps: int):
+    """The optax transformation of ``config`` over ``total_steps`` steps:
+    optional global-norm clipping, coupled weight decay (SGD) or AdamW, the
+    learning-rate schedule, and the head's learning-rate factor."""
+    lr = learning_rate_schedule(config, total_steps)
 
     def kernels(params):
         return jax.tree.map(lambda p: p.ndim > 1, params)
 
+    parts = []
+    if config.grad_clip is not None:
+        parts.append(optax.clip_by_global_norm(config.grad_clip))
     if config.optimizer == "adam":
-        return optax.adamw(lr, weight_decay=config.weight_decay, mask=kernels)
-    return optax.chain(
-        optax.add_decayed_weights(config.weight_decay, mask=kernels),
-        optax.sgd(lr, momentum=config.momentum),
-    )
+        parts.append(optax.adamw(lr, weight_decay=config.weight_decay, mask=kernels))
+    else:
+        parts += [
+            optax.add_decayed_weights(config.weight_decay, mask=kernels),
+            optax.sgd(lr, momentum=config.momentum),
+        ]
+    if config.head_lr_scale != 1.0:
+        parts.append(_scale_head(config.head_lr_scale))
+    return optax.chain(*parts)
 
 
 class Trainer:

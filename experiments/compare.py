@@ -1,10 +1,14 @@
-r"""Run every search strategy on the same config, seed and budget; compare.
+r"""Run every search strategy on the same config and budget, over seeds; compare.
 
   python -m experiments.compare --config=experiments/configs/default.py \
-      --workdir=/tmp/cosearch_compare
+      --seeds=0,1,2 --workdir=/tmp/cosearch_compare
 
-Each strategy runs in --workdir/<strategy> (resumable like a search);
---workdir gets comparison.md (table) and comparison.png (all fronts).
+Each (seed, strategy) runs in --workdir/seed<N>/<strategy> (resumable like a
+search: run the same command again to continue). Give every strategy the
+same trained-children budget (``--config.search.max_children``; the default
+config has one). --workdir gets comparison.md (mean and spread over seeds,
+then seed by seed), comparison.json, comparison.png (the fronts of the first
+seed) and best_so_far.png (best accuracy at spec against children trained).
 """
 
 from __future__ import annotations
@@ -15,9 +19,8 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
-from cosearch import report, search
+from cosearch import comparison, search
 from cosearch.components import STRATEGIES
-from cosearch.fileio import atomic_write_text
 from cosearch.metrics import read_jsonl
 from experiments import common
 
@@ -28,52 +31,77 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder of the comparison
 _STRATEGIES = flags.DEFINE_list(
     "strategies", list(STRATEGIES), "Strategies to run, in order."
 )
+_SEEDS = flags.DEFINE_list(
+    "seeds", [], "Seeds to run every strategy with (default: the config's seed)."
+)
 _FRESH = flags.DEFINE_bool("fresh", False, "Discard earlier runs in --workdir.")
 
 
-def compare(config, workdir: str, strategies, fresh: bool = False, log=print):
-    """Run ``strategies`` on ``config``; write comparison.md and .png.
+def parse_seeds(values) -> list[int]:
+    """``["0", "1"]`` -> ``[0, 1]``; refuses repeats and non-integers."""
+    try:
+        seeds = [int(v) for v in values]
+    except ValueError:
+        raise common.UsageError(f"--seeds: expected integers, got {values}") from None
+    if len(set(seeds)) != len(seeds):
+        raise common.UsageError(f"--seeds: repeated seed in {values}")
+    return seeds
 
-    Returns:
-      The text of comparison.md.
-    """
+
+def compare(config, workdir: str, strategies, seeds=None, fresh=False, log=print):
+    """Run ``strategies`` for each seed of ``seeds`` (default: the config's);
+    write the comparison files. Returns the text of comparison.md."""
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise common.UsageError(
             f"--strategies: unknown {unknown}; known: {', '.join(STRATEGIES)}"
         )
-    runs = []
-    for name in strategies:
-        cfg = config.copy_and_resolve_references()
-        cfg.strategy = name
-        sub = os.path.join(workdir, name)
-        log(f"== {name} -> {sub}")
-        search.run(cfg, sub, fresh=fresh, log=log)
-        history = read_jsonl(os.path.join(sub, "history.jsonl"))
-        metrics = read_jsonl(os.path.join(sub, "metrics.jsonl"))
-        facts = {
-            "wall_s": sum(m["fast_s"] + m["slow_s"] + m["update_s"] for m in metrics),
-            "children_trained": metrics[-1]["children_trained_total"] if metrics else 0,
-        }
-        runs.append((name, history, facts))
-    margin = float(config.search.opt_hw_margin)
-    text = report.comparison_markdown(runs, margin=margin)
-    atomic_write_text(os.path.join(workdir, "comparison.md"), text)
-    report.save_plot(
-        os.path.join(workdir, "comparison.png"),
-        [(name, history) for name, history, _ in runs],
-        "strategies: accuracy vs hardware efficiency",
+    seeds = list(seeds) if seeds else [int(config.seed)]
+    runs: dict[str, dict[int, tuple[list, list]]] = {name: {} for name in strategies}
+    for seed in seeds:
+        for name in strategies:
+            cfg = config.copy_and_resolve_references()
+            cfg.strategy = name
+            cfg.seed = seed
+            sub = os.path.join(workdir, f"seed{seed}", name)
+            log(f"== seed {seed}, {name} -> {sub}")
+            search.run(cfg, sub, fresh=fresh, log=log)
+            runs[name][seed] = (
+                read_jsonl(os.path.join(sub, "history.jsonl")),
+                read_jsonl(os.path.join(sub, "metrics.jsonl")),
+            )
+    s = config.search
+    settings = {
+        "strategies": ", ".join(strategies),
+        "budget": (
+            f"max_children={s.max_children}, episodes={s.episodes or 'no limit'}, "
+            f"max_wall_s={s.max_wall_s or 'no limit'}"
+        ),
+        "candidates per episode (coexplore, random)": s.candidates_per_episode,
+        "children per episode": s.children_per_episode,
+        "platform": config.platform.name,
+        "specs": ", ".join(f"{k}={v}" for k, v in config.specs.items()),
+        "data": config.data.name,
+        "depth": config.space.depth,
+    }
+    return comparison.write(
+        workdir,
+        runs,
+        settings,
+        float(config.search.opt_hw_margin),
+        objective=config.reward.objective,
     )
-    return text
 
 
 def main(argv):
     common.require(argv, config=_CONFIG.value, workdir=_WORKDIR.value)
+    seeds = parse_seeds(_SEEDS.value)
     try:
         text = compare(
             _CONFIG.value,
             _WORKDIR.value,
             _STRATEGIES.value,
+            seeds,
             _FRESH.value,
             log=lambda message: print(message, flush=True),
         )

@@ -111,6 +111,23 @@ def test_loss_is_the_reinforce_objective(trained):
     assert np.isfinite(metrics["grad_norm"]) and metrics["grad_norm"] > 0
 
 
+def test_nan_rewards_are_left_out():
+    """A sequence without a reward adds nothing to the policy gradient or the
+    baseline: with no entropy term, [a, b] with rewards [r, NaN] updates like
+    [a] with [r]."""
+    config = reinforce.ReinforceConfig(learning_rate=0.01, entropy_coef=0.0)
+    state = reinforce.init(config, CTRL, jax.random.key(3))
+    tokens = sample(CTRL, state.params, jax.random.key(4), 2).tokens
+    state = state.replace(step=jnp.ones((), jnp.int32), baseline=jnp.float32(0.2))
+    both, m2 = reinforce.update(state, tokens, jnp.array([0.7, jnp.nan]))
+    one, m1 = reinforce.update(state, tokens[:1], jnp.array([0.7]))
+    pairs = zip(jax.tree.leaves(both.params), jax.tree.leaves(one.params), strict=True)
+    for a, b in pairs:
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert float(m2["reward_mean"]) == pytest.approx(0.7)
+    assert float(both.baseline) == pytest.approx(float(one.baseline))
+
+
 def test_update_compiles_once_per_shape(trained):
     state, history = trained
     tokens = history[-1][1]

@@ -42,3 +42,22 @@ def test_soft_constraint_penalises_only_under_spec():
 def test_bad_reward_config_refused(kwargs):
     with pytest.raises(ValueError):
         reward.RewardConfig(**kwargs)
+
+
+def test_shrink_accuracy_ties_differences_below_the_noise():
+    measured = np.array([0.80, 0.81, 0.79, 0.80])  # std 0.0082
+    acc = np.array([0.79, 0.81])
+    # Spread no larger than the noise: every child gets the mean.
+    np.testing.assert_allclose(
+        reward.shrink_accuracy(acc, measured, noise=0.01), [0.8, 0.8]
+    )
+    # Spread far above the noise: differences kept (k = 1 - 0.001^2 / var).
+    wide = np.array([0.6, 0.7, 0.8, 0.9])  # var = 0.0166...
+    k = 1 - 0.001**2 / wide.var(ddof=1)
+    np.testing.assert_allclose(
+        reward.shrink_accuracy(acc, wide, noise=0.001), 0.75 + k * (acc - 0.75)
+    )
+    # No noise given: unchanged; too few measured: the mean; none: unchanged.
+    np.testing.assert_array_equal(reward.shrink_accuracy(acc, wide, 0.0), acc)
+    np.testing.assert_allclose(reward.shrink_accuracy(acc, [0.7, 0.8], 0.01), 0.75)
+    np.testing.assert_array_equal(reward.shrink_accuracy(acc, [], 0.01), acc)

@@ -179,3 +179,93 @@ def test_other_strategies(strategy, tmp_path):
     if strategy == "hw_aware":
         stages = {json.dumps(h["design"]["stages"][0]["tiling"]) for h in history}
         assert len(stages) == 1
+
+
+def test_interrupt_between_checkpoints_resumes_exactly(tmp_path):
+    """checkpoint_every=2: a Ctrl-C in the middle of episode 2 (after one of
+    its children trained) saves after episode 1 with the cache as it was
+    then, so the resumed run trains that child again, as an uninterrupted
+    run does."""
+    cfg = {"search.checkpoint_every": 2}
+    straight = str(tmp_path / "straight")
+    search.run(tiny(**cfg), straight, log=quiet)
+    expected = [without_timing(h) for h in read_jsonl(f"{straight}/history.jsonl")]
+    resumed = str(tmp_path / "resumed")
+    episodes_done, children = [], []
+
+    def interrupt(message):
+        if message.startswith("episode ") and "/" in message.split(":")[0]:
+            episodes_done.append(message)
+        if message.startswith("  child"):
+            children.append(message)
+            if len(episodes_done) == 1 and len(children) >= 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        search.run(tiny(**cfg), resumed, log=interrupt)
+    assert len(episodes_done) == 1  # stopped inside episode 2
+    search.run(tiny(**cfg), resumed, log=quiet)
+    got = [without_timing(h) for h in read_jsonl(f"{resumed}/history.jsonl")]
+    assert got == expected
+    statuses = [h["status"] for h in got]
+    assert statuses.count("trained") == len({h["architecture"] for h in got
+                                              if h["status"] == "trained"})  # fmt: skip
+
+
+def test_children_budget_trains_exactly_n_and_stops(tmp_path):
+    """No episode limit: the run ends when max_children are trained, never
+    more, even with several children allowed per episode."""
+    cfg = tiny(
+        **{
+            "search.episodes": 0,
+            "search.max_children": 3,
+            "search.candidates_per_episode": 6,
+            "search.children_per_episode": 2,
+        }
+    )
+    messages = []
+    summary = search.run(cfg, str(tmp_path), log=messages.append)
+    history = read_jsonl(tmp_path / "history.jsonl")
+    metrics = read_jsonl(tmp_path / "metrics.jsonl")
+    assert sum(h["status"] in ("trained", "failed") for h in history) == 3
+    assert summary.counts["trained"] + summary.counts["failed"] == 3
+    assert metrics[-1]["children_trained_total"] == 3
+    assert all(m["trained"] + m["failed"] <= 2 for m in metrics)
+    assert all(m["proposals"] == 6 for m in metrics)
+    assert "3 children trained" in messages[-1]
+    # Every proposal that survived the fast level has a predicted accuracy
+    # (coexplore) and a reward; untrained survivors have no accuracy.
+    for h in history:
+        if h["status"] == "survived":
+            assert h["accuracy"] is None and h["reward"] is not None
+            assert h["predicted_accuracy"] is not None
+    report = (tmp_path / "report.md").read_text()
+    assert "How the search moved" in report
+    assert (tmp_path / "learning.png").stat().st_size > 10_000
+
+
+def test_a_run_needs_a_budget(tmp_path):
+    cfg = tiny(**{"search.episodes": 0, "search.max_children": 0})
+    with pytest.raises(SearchConfigError, match="no budget"):
+        search.run(cfg, str(tmp_path), log=quiet)
+
+
+def test_idle_episodes_end_the_run(tmp_path):
+    """When episodes stop training new children (here the space holds one
+    architecture), the run stops by itself instead of looping forever."""
+    cfg = tiny(
+        **{
+            "search.episodes": 0,
+            "search.max_children": 1000,
+            "search.max_idle_episodes": 2,
+            "space.depth": 1,
+            "space.kernels": (1,),
+            "space.filters": (24,),
+            "specs.min_fps": 0.0,
+        }
+    )
+    messages = []
+    search.run(cfg, str(tmp_path), log=messages.append)
+    metrics = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [m["children_trained_total"] for m in metrics] == [1, 1, 1]
+    assert "no new child in the last 2 episodes" in messages[-1]

@@ -7,6 +7,8 @@ from experiments.configs import default
 TINY = {
     "space.depth": 2,
     "search.episodes": 3,
+    "search.max_children": 0,
+    "search.candidates_per_episode": 3,
     "search.children_per_episode": 3,
     "specs.min_fps": 30000.0,
     "reward.eff_hi": 300000.0,

@@ -30,8 +30,9 @@ def get_config(arg: str | None = None):
     c.reward.eff_hi = 10000.0  # images/s mapped to reward +1
     c.reward.acc_lo = 0.60  # accuracy mapped to -1
     c.reward.acc_hi = 0.95  # accuracy mapped to +1
-    c.search.episodes = 500  # controller updates
-    c.search.children_per_episode = 10  # candidates per episode
+    c.search.max_children = 500  # trained children (the budget)
+    c.search.candidates_per_episode = 256  # proposals scored by the fast level
+    c.search.children_per_episode = 8  # most children trained per episode
     c.search.hw_aware_reference = (
         "5,24,1;1,64,1;5,48,1;7,24,1;5,36,1;1,24,1;5,48,1;3,24,1;7,24,1;3,36,1"
     )

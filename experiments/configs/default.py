@@ -47,6 +47,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.reward.acc_lo = 0.70  # accuracy mapped to -1
     c.reward.acc_hi = 0.90  # accuracy mapped to +1
     c.reward.eff_hi = 4000.0  # objective mapped to +1 (images/s or GOPS/W)
+    # Seed-to-seed std of a child's proxy accuracy (experiments.proxy_fidelity);
+    # accuracy differences of this size count as ties in the reward.
+    c.reward.acc_noise = 0.0075
     c.reward.hw_aware_w = -0.07  # MnasNet soft-constraint exponent (hw_aware)
 
     c.controller = ml_collections.ConfigDict()
@@ -60,11 +63,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.controller.grad_clip = 1.0  # global-norm clip
     c.controller.optimizer = "adam"  # adam | sgd
 
+    # The budget is counted in trained children: an episode that trains
+    # nothing (its proposals pruned or measured before) costs ~0.1 s.
     c.search = ml_collections.ConfigDict()
-    c.search.episodes = 10  # controller updates
-    c.search.children_per_episode = 5  # candidates sampled per episode
-    c.search.max_children = 0  # stop after this many trainings; 0 = no limit
+    c.search.max_children = 16  # stop after this many trainings; 0 = no limit
+    c.search.episodes = 0  # stop after this many episodes; 0 = no limit
     c.search.max_wall_s = 0.0  # stop after this many seconds; 0 = no limit
+    c.search.candidates_per_episode = 64  # proposals scored by the fast level
+    c.search.children_per_episode = 1  # most children trained per episode
+    c.search.max_idle_episodes = 200  # stop after this many without a new child
     c.search.opt_hw_margin = 0.01  # OptHW: accuracy within this of OptSW's
     c.search.checkpoint_every = 1  # episodes between checkpoints
     c.search.hw_aware_design = ""  # hw_aware fixed design (JSON file); "" = derive
@@ -75,7 +82,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict()
     c.data.name = "embedded"  # embedded | fashion_mnist | cifar10 | synthetic
     c.data.data_dir = ""  # for fashion_mnist / cifar10
-    c.data.val_fraction = 0.1  # held out of the training split
+    c.data.val_fraction = 0.3  # held out of the training split (3,000 images)
 
     c.train = ml_collections.ConfigDict()
     # Proxy training sized for a 2-core CPU (~25 s a child): 40 steps reach
@@ -87,6 +94,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.learning_rate = 0.02  # peak step size
     c.train.momentum = 0.9  # SGD momentum
     c.train.schedule = "cosine"  # cosine | constant
+    c.train.warmup_steps = 0  # linear warm-up steps before the schedule
+    c.train.grad_clip = 0.0  # global-norm gradient clip; 0 = off
+    # Learning-rate factor of the dense head (its tens of thousands of inputs
+    # make full-rate SGD steps blow the loss up; BUILD_NOTES.md).
+    c.train.head_lr_scale = 0.05
     c.train.weight_decay = 5e-4  # L2 weight decay on kernels
     c.train.eval_batch_size = 500  # images per evaluation batch
 
@@ -96,8 +108,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.parallel.devices = 0  # local devices per process; 0 = all of them
 
     if arg == "smoke":
+        c.search.max_children = 4
         c.search.episodes = 2
-        c.search.children_per_episode = 3
+        c.search.candidates_per_episode = 8
+        c.search.children_per_episode = 2
         c.data.name = "synthetic"
         c.space.depth = 3
         c.train.steps = 5

@@ -1,5 +1,6 @@
 """The search and compare launchers: one-line errors, and compare end to end."""
 
+import json
 import os
 import subprocess
 import sys
@@ -45,14 +46,38 @@ def test_bad_flags_end_in_one_line(args, message):
     assert message in lines[0]
 
 
-def test_compare_writes_table_and_plot(tmp_path):
-    cfg = tiny(**{"search.episodes": 1, "search.children_per_episode": 2})
+def test_compare_over_seeds_at_equal_children(tmp_path):
+    cfg = tiny(
+        **{
+            "search.episodes": 0,
+            "search.max_children": 2,
+            "search.candidates_per_episode": 4,
+            "search.children_per_episode": 2,
+        }
+    )
     cfg.search.hw_aware_reference = ""
     # Two strategies keep the test short; compare treats every one the same.
     names = ["coexplore", "hw_aware"]
-    text = compare.compare(cfg, str(tmp_path), names, log=quiet)
+    text = compare.compare(cfg, str(tmp_path), names, seeds=[0, 1], log=quiet)
+    assert (tmp_path / "comparison.md").read_text() == text
+    summary = json.loads((tmp_path / "comparison.json").read_text())
     for name in names:
         assert f"| {name} |" in text
-        assert os.path.exists(tmp_path / name / "history.jsonl")
-    assert (tmp_path / "comparison.md").read_text() == text
-    assert (tmp_path / "comparison.png").stat().st_size > 10_000
+        for seed in (0, 1):
+            assert os.path.exists(tmp_path / f"seed{seed}" / name / "history.jsonl")
+            run = summary["runs"][name][str(seed)]
+            assert run["children_trained"] == 2  # the same budget for all
+            assert run["wall_s"] > 0
+        stats = summary["summary"][name]
+        assert stats["seeds"] == 2 and stats["children_trained"]["mean"] == 2.0
+        assert stats["best_accuracy"]["n"] == 2  # tiny children always fit
+    # hw_aware reaches its own best accuracy by construction.
+    assert summary["summary"]["hw_aware"]["reached_baseline"] == 2
+    assert "coexplore - hw_aware" in text
+    for plot in ("comparison.png", "best_so_far.png"):
+        assert (tmp_path / plot).stat().st_size > 10_000
+
+
+def test_compare_refuses_repeated_seeds():
+    with pytest.raises(compare.common.UsageError, match="repeated"):
+        compare.parse_seeds(["1", "1"])

@@ -1,0 +1,345 @@
+"""Strategies compared over seeds at equal trained children.
+
+Input: for each (strategy, seed) run, its history (history.jsonl) and metrics
+(metrics.jsonl). Output: per-run facts, their mean and spread over seeds per
+strategy, comparison.md / comparison.json and the best-so-far plot.
+
+The measures (``margin`` = the OptHW accuracy margin, a fraction):
+
+- ``best_accuracy``: best accuracy among pairs meeting the specs (OptSW);
+- ``fps_at_baseline`` / ``gops_per_w_at_baseline``: the best throughput and
+  energy efficiency among spec-meeting pairs whose accuracy is at least the
+  baseline's (hw_aware's) best accuracy of the same seed, less the margin;
+  with their ratio to the baseline's own OptSW pair;
+- ``children_to_baseline``: trained children (in the order the run trained
+  them) until a spec-meeting pair first reaches that accuracy, the paper's
+  search-cost measure; None if it never does;
+- ``children_trained``, ``proposals``, ``pruned``, ``wall_s`` (measured
+  wall time of the run), ``hypervolume``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from cosearch import report
+from cosearch.fileio import atomic_write_json, atomic_write_text
+from cosearch.stats import mean_spread
+
+BASELINE = "hw_aware"
+MEASURES = (
+    ("best_accuracy", "best accuracy at spec", 100.0, "{:.2f}%"),
+    ("fps_at_baseline", "images/s at hw_aware's accuracy", 1.0, "{:,.0f}"),
+    ("fps_vs_baseline", "images/s vs hw_aware", 100.0, "{:+.1f}%"),
+    ("gops_per_w_at_baseline", "GOPS/W at hw_aware's accuracy", 1.0, "{:.2f}"),
+    ("gops_per_w_vs_baseline", "GOPS/W vs hw_aware", 100.0, "{:+.1f}%"),
+    ("children_to_baseline", "children to reach hw_aware's accuracy", 1.0, "{:.1f}"),
+    ("children_trained", "children trained", 1.0, "{:.1f}"),
+    ("proposals", "proposals", 1.0, "{:.0f}"),
+    ("pruned", "pruned", 1.0, "{:.0f}"),
+    ("wall_s", "wall s", 1.0, "{:.0f}"),
+    ("hypervolume", "hypervolume", 1.0, "{:.4g}"),
+)
+
+
+def _at_spec(history: Sequence[dict[str, Any]]):
+    """Pairs with a measured accuracy whose design meets the specs."""
+    return [
+        h
+        for h in history
+        if h.get("status") in ("trained", "cached")
+        and h.get("accuracy") is not None
+        and h.get("meets_specs", True)
+    ]
+
+
+def best_so_far(history: Sequence[dict[str, Any]]) -> list[tuple[int, float | None]]:
+    """(children trained, best accuracy at spec so far) after each training,
+    in history order; a failed child counts as trained."""
+    out, best, children = [], None, 0
+    for h in history:
+        if h.get("status") in ("trained", "failed"):
+            children += 1
+        if (
+            h.get("status") in ("trained", "cached")
+            and h.get("accuracy") is not None
+            and h.get("meets_specs", True)
+        ):
+            best = h["accuracy"] if best is None else max(best, h["accuracy"])
+        if h.get("status") in ("trained", "failed"):
+            out.append((children, best))
+    return out
+
+
+def children_to_reach(history, accuracy: float, margin: float) -> int | None:
+    """Children trained until a spec-meeting pair first has accuracy >=
+    ``accuracy - margin`` (None: never)."""
+    for children, best in best_so_far(history):
+        if best is not None and best >= accuracy - margin - 1e-12:
+            return children
+    return None
+
+
+def run_facts(
+    history: Sequence[dict[str, Any]],
+    metrics: Sequence[dict[str, Any]],
+    baseline_history: Sequence[dict[str, Any]] | None,
+    margin: float,
+    objective: str = "throughput",
+) -> dict[str, Any]:
+    """The measures of one run (see the module docstring)."""
+    summary = report.summarize(history, objective, margin)
+    opt = summary.opt_sw
+    facts: dict[str, Any] = {
+        "best_accuracy": None if opt is None else opt["accuracy"],
+        "opt_sw": None
+        if opt is None
+        else {
+            k: opt[k]
+            for k in ("architecture", "accuracy", "throughput_fps", "gops_per_w")
+        },
+        "children_trained": sum(h["status"] in ("trained", "failed") for h in history),
+        "proposals": len(history),
+        "pruned": sum(h["status"] == "pruned" for h in history),
+        "wall_s": metrics[-1].get("elapsed_s") if metrics else None,
+        "hypervolume": summary.hypervolume,
+        "curve": best_so_far(history),
+    }
+    base = None
+    if baseline_history is not None:
+        base = report.summarize(baseline_history, objective, margin).opt_sw
+    for key in ("fps", "gops_per_w"):
+        for suffix in ("at_baseline", "vs_baseline"):
+            facts[f"{key}_{suffix}"] = None
+    facts["children_to_baseline"] = None
+    facts["baseline_accuracy"] = None if base is None else base["accuracy"]
+    if base is not None:
+        floor = base["accuracy"] - margin
+        near = [h for h in _at_spec(history) if h["accuracy"] >= floor]
+        for key, field in (("fps", "throughput_fps"), ("gops_per_w", "gops_per_w")):
+            value = max((h[field] for h in near), default=None)
+            facts[f"{key}_at_baseline"] = value
+            if value is not None and base[field] > 0:
+                facts[f"{key}_vs_baseline"] = value / base[field] - 1.0
+        facts["children_to_baseline"] = children_to_reach(
+            history, base["accuracy"], margin
+        )
+    return facts
+
+
+def aggregate(facts: Mapping[str, Mapping[int, dict[str, Any]]]) -> dict[str, Any]:
+    """Per strategy: mean, std, min, max and count over seeds of each
+    measure (seeds where a measure is None are left out of it)."""
+    out = {}
+    for name, by_seed in facts.items():
+        out[name] = {
+            key: mean_spread([f.get(key) for f in by_seed.values()])
+            for key, *_ in MEASURES
+        }
+        out[name]["reached_baseline"] = sum(
+            f.get("children_to_baseline") is not None for f in by_seed.values()
+        )
+        out[name]["seeds"] = len(by_seed)
+    return out
+
+
+def _cell(stats: dict[str, Any], scale: float, fmt: str) -> str:
+    if stats["n"] == 0:
+        return "-"
+    mean = fmt.format(scale * stats["mean"])
+    if stats["n"] == 1:
+        return mean
+    lo, hi = fmt.format(scale * stats["min"]), fmt.format(scale * stats["max"])
+    sd = fmt.format(scale * stats["std"]).lstrip("+")
+    return f"{mean} ± {sd} [{lo}, {hi}]"
+
+
+def paired_difference(facts, a: str, b: str, key: str) -> dict[str, Any] | None:
+    """``a - b`` of a measure, seed by seed (seeds both have), with its mean
+    and spread; None without a common seed."""
+    if a not in facts or b not in facts:
+        return None
+    seeds = sorted(set(facts[a]) & set(facts[b]))
+    diffs = {
+        s: facts[a][s][key] - facts[b][s][key]
+        for s in seeds
+        if facts[a][s].get(key) is not None and facts[b][s].get(key) is not None
+    }
+    if not diffs:
+        return None
+    return {"by_seed": diffs, **mean_spread(list(diffs.values()))}
+
+
+def markdown(
+    facts: Mapping[str, Mapping[int, dict[str, Any]]],
+    settings: dict[str, Any],
+    margin: float,
+) -> str:
+    """The text of comparison.md."""
+    agg = aggregate(facts)
+    seeds = sorted({s for by_seed in facts.values() for s in by_seed})
+    lines = [
+        "# Strategy comparison",
+        "",
+        *(f"- {k}: {v}" for k, v in settings.items()),
+        f"- seeds: {', '.join(map(str, seeds))}",
+        f'- margin: {100 * margin:.1f} accuracy points ("at hw_aware\'s accuracy" '
+        "= at least hw_aware's best accuracy at spec of the same seed, less the "
+        "margin)",
+        "",
+        "Cells: mean ± standard deviation [min, max] over seeds; a seed where a "
+        "measure does not exist (e.g. no pair reaches hw_aware's accuracy) is "
+        "left out of it, and the last column says in how many seeds it exists.",
+        "",
+    ]
+    header = (
+        ["strategy"]
+        + [label for _, label, *_ in MEASURES]
+        + ["seeds reaching hw_aware's accuracy"]
+    )
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, stats in agg.items():
+        cells = [_cell(stats[key], scale, fmt) for key, _, scale, fmt in MEASURES]
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {stats['reached_baseline']}/{stats['seeds']} |"
+        )
+    lines += ["", "## Seed by seed", ""]
+    cols = ("best_accuracy", "fps_vs_baseline", "gops_per_w_vs_baseline",
+            "children_to_baseline", "children_trained", "hypervolume")  # fmt: skip
+    fmts = {k: (scale, fmt) for k, _, scale, fmt in MEASURES}
+    lines += [
+        "| seed | strategy | " + " | ".join(cols) + " |",
+        "|" + "---|" * (len(cols) + 2),
+    ]
+    for seed in seeds:
+        for name, by_seed in facts.items():
+            if seed not in by_seed:
+                continue
+            f = by_seed[seed]
+            cells = []
+            for k in cols:
+                scale, fmt = fmts[k]
+                cells.append("-" if f.get(k) is None else fmt.format(scale * f[k]))
+            lines.append(f"| {seed} | {name} | " + " | ".join(cells) + " |")
+    diffs = []
+    for other in ("random", "hw_aware", "sequential"):
+        for key, label in (("best_accuracy", "best accuracy at spec"),
+                           ("hypervolume", "hypervolume")):  # fmt: skip
+            d = paired_difference(facts, "coexplore", other, key)
+            if d is None or other == "coexplore":
+                continue
+            scale = 100.0 if key == "best_accuracy" else 1.0
+            unit = " points" if key == "best_accuracy" else ""
+            per = ", ".join(
+                f"seed {s}: {scale * v:+.4g}" for s, v in d["by_seed"].items()
+            )
+            diffs.append(
+                f"| coexplore - {other} | {label} | {scale * d['mean']:+.4g}{unit} | "
+                f"{scale * d['std']:.4g} | {per} |"
+            )
+    if diffs:
+        lines += [
+            "",
+            "## coexplore against each baseline, paired by seed",
+            "",
+            "| difference | measure | mean | std over seeds | by seed |",
+            "|---|---|---|---|---|",
+            *diffs,
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def save_best_so_far_plot(path: str, facts) -> None:
+    """Best accuracy at spec so far against children trained: per strategy
+    the mean over seeds (line) and the min-max band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    colors = {"coexplore": "tab:blue", "hw_aware": "tab:orange",
+              "sequential": "tab:green", "random": "tab:red"}  # fmt: skip
+    for name, by_seed in facts.items():
+        curves = [dict(f["curve"]) for f in by_seed.values()]
+        most = max((max(c, default=0) for c in curves), default=0)
+        if most == 0:
+            continue
+        xs = np.arange(1, most + 1)
+        table = np.full((len(curves), most), np.nan)
+        for r, curve in enumerate(curves):
+            value = np.nan
+            for x in xs:
+                if x in curve and curve[x] is not None:
+                    value = 100 * curve[x]
+                table[r, x - 1] = value
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(table, axis=0)
+                lo, hi = np.nanmin(table, axis=0), np.nanmax(table, axis=0)
+        color = colors.get(name)
+        ax.step(xs, mean, where="post", color=color, label=f"{name} (mean)")
+        ax.fill_between(xs, lo, hi, step="post", color=color, alpha=0.15)
+    ax.set_xlabel("children trained")
+    ax.set_ylabel("best accuracy at spec so far (%)")
+    ax.set_title("best-so-far accuracy at spec (band: min-max over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    report._save(fig, path)
+
+
+def write(
+    workdir: str,
+    runs: Mapping[str, Mapping[int, tuple[list, list]]],
+    settings: dict[str, Any],
+    margin: float,
+    objective: str = "throughput",
+) -> str:
+    """comparison.md, comparison.json, comparison.png (fronts of the first
+    seed) and best_so_far.png from ``runs[strategy][seed] = (history,
+    metrics)``; returns the markdown."""
+    facts: dict[str, dict[int, dict[str, Any]]] = {}
+    for name, by_seed in runs.items():
+        facts[name] = {}
+        for seed, (history, metrics) in by_seed.items():
+            base = runs.get(BASELINE, {}).get(seed)
+            facts[name][seed] = run_facts(
+                history, metrics, None if base is None else base[0], margin, objective
+            )
+    text = markdown(facts, settings, margin)
+    atomic_write_text(os.path.join(workdir, "comparison.md"), text)
+    atomic_write_json(
+        os.path.join(workdir, "comparison.json"),
+        {
+            "settings": settings,
+            "margin": margin,
+            "summary": aggregate(facts),
+            "runs": {
+                name: {str(seed): f for seed, f in by_seed.items()}
+                for name, by_seed in facts.items()
+            },
+        },
+    )
+    first = min({s for by_seed in runs.values() for s in by_seed}, default=None)
+    if first is not None:
+        report.save_plot(
+            os.path.join(workdir, "comparison.png"),
+            [
+                (name, by_seed[first][0])
+                for name, by_seed in runs.items()
+                if first in by_seed
+            ],  # fmt: skip
+            f"strategies, seed {first}: accuracy vs hardware efficiency",
+        )
+    save_best_so_far_plot(os.path.join(workdir, "best_so_far.png"), facts)
+    return text

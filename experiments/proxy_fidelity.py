@@ -1,0 +1,328 @@
+r"""How well does the search's proxy training rank architectures?
+
+Trains a fixed set of architectures of a config's space (by default only
+those the fast level keeps under the config's specs: the ones a search
+would train) with the config's child-training budget (the *proxy*) over
+several seeds, and with a much longer *reference* training over several
+seeds, then reports:
+
+- noise: the pooled seed-to-seed standard deviation of an architecture's
+  validation accuracy;
+- signal: the standard deviation across architectures of the seed-mean
+  accuracy; ``snr`` = signal / noise;
+- Kendall's tau between the proxy's ranking (seed mean, and each seed) and
+  the reference's, and between proxy seeds;
+- failures and runs whose last training loss is above chance (ln classes);
+- seconds per child (compile apart).
+
+    python -m experiments.proxy_fidelity --config=experiments/configs/default.py \
+        --out=/tmp/fidelity.json
+    # proxy variants against a reference measured before (e.g. on a GPU):
+    python -m experiments.proxy_fidelity --config=experiments/configs/default.py \
+        --reference=experiments/results/proxy_reference.json \
+        --variants='learning_rate=0.02;learning_rate=0.005,warmup_steps=5' \
+        --out=/tmp/variants.json
+
+A variant is a list of ``field=value`` overrides of ``config.train``; each
+is measured as a proxy against the same reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import flags
+from ml_collections import config_flags
+
+from cosearch import components
+from cosearch import space as space_lib
+from cosearch.hardware.design import Architecture, arch_arrays
+from cosearch.hardware.optimizer import optimize
+from cosearch.stats import kendall_tau, seed_noise_signal
+from cosearch.train import TrainConfig, Trainer
+from experiments import common
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "ml_collections config file (its space, data, specs, train)."
+)
+_NUM_ARCHS = flags.DEFINE_integer("num_archs", 16, "architectures measured")
+_ARCH_SEED = flags.DEFINE_integer("arch_seed", 123, "seed of the architecture draw")
+_FEASIBLE = flags.DEFINE_bool(
+    "feasible_only", True, "draw only architectures that meet the config's specs"
+)
+_SEEDS = flags.DEFINE_list(
+    "seeds", ["0", "1", "2"], "proxy training seeds (none: the reference alone)"
+)
+_VARIANTS = flags.DEFINE_string(
+    "variants",
+    "",
+    "';'-separated proxy variants, each 'field=value,...' "
+    "overriding config.train ('' = config.train alone)",
+)
+_REF_STEPS = flags.DEFINE_integer("reference_steps", 1500, "reference budget, steps")
+_REF_SEEDS = flags.DEFINE_list("reference_seeds", ["0", "1"], "reference seeds")
+_REF_OVERRIDES = flags.DEFINE_string(
+    "reference_train",
+    "learning_rate=0.01,warmup_steps=100,head_lr_scale=0.1",
+    "'field=value,...' overrides of config.train for the reference",
+)
+_REFERENCE = flags.DEFINE_string(
+    "reference",
+    "",
+    "JSON of an earlier run of this script: reuse its "
+    "reference runs (same architectures) instead of training them",
+)
+_OUT = flags.DEFINE_string("out", None, "write the JSON here")
+
+
+def parse_overrides(text: str) -> dict[str, Any]:
+    """``'learning_rate=0.01,steps=40'`` -> typed TrainConfig overrides."""
+    types = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    out: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in types:
+            raise common.UsageError(
+                f"train override {part!r}: expected field=value with a field of "
+                f"TrainConfig ({', '.join(sorted(types))})"
+            )
+        value = value.strip()
+        kind = str(types[name])
+        try:
+            if value.lower() == "none":
+                out[name] = None
+            elif "int" in kind:
+                out[name] = int(value)
+            elif "float" in kind:
+                out[name] = float(value)
+            else:
+                out[name] = value
+        except ValueError:
+            raise common.UsageError(f"train override {part!r}: bad value") from None
+    return out
+
+
+def draw_architectures(setup, count: int, seed: int, feasible_only: bool):
+    """``count`` distinct architectures of the space, uniformly drawn; with
+    ``feasible_only`` only those some design makes meet the specs."""
+    arch_space = setup.full_space.architecture_only()
+    key = jax.random.key(seed)
+    found: list[Architecture] = []
+    for round_ in range(64):
+        round_key = jax.random.fold_in(key, round_)
+        tokens = space_lib.uniform_sample(arch_space, round_key, 256)
+        archs = [a for a, _ in arch_space.decode_batch(tokens)]
+        keep = np.ones(len(archs), bool)
+        if feasible_only and setup.specs.any:
+            opt = optimize(
+                arch_arrays(archs, setup.input_shape, xp=jnp),
+                setup.design_space,
+                setup.objective,
+                setup.specs,
+            )
+            keep = ~np.asarray(opt.pruned)
+        for arch, ok in zip(archs, keep, strict=True):
+            if ok and arch not in found:
+                found.append(arch)
+                if len(found) == count:
+                    return found
+    raise common.UsageError(
+        f"found only {len(found)} distinct architectures meeting the specs"
+    )
+
+
+def train_runs(trainer, setup, archs, config: TrainConfig, seeds, label: str):
+    """One record per (architecture, seed); child key = key(seed) for every
+    architecture (the same data order for all)."""
+    runs = []
+    chance = math.log(setup.dataset.num_classes)
+    for i, arch in enumerate(archs):
+        for seed in seeds:
+            res = trainer.train(arch, setup.dataset, config, jax.random.key(seed))
+            losses = res.loss_curve
+            final = float(np.mean(losses[-5:])) if losses else float("nan")
+            runs.append(
+                {
+                    "phase": label,
+                    "arch_index": i,
+                    "arch": str(arch),
+                    "seed": int(seed),
+                    "val_accuracy": res.val_accuracy,
+                    "failed": res.failed,
+                    "reason": res.reason,
+                    "final_loss": final,
+                    "max_loss": float(np.nanmax(losses)) if losses else float("nan"),
+                    "above_chance": bool(not res.failed and final > chance),
+                    "wall_s": res.wall_s,
+                    "compile_s": res.compile_s,
+                }
+            )
+            print(
+                f"[{label}] arch {i + 1}/{len(archs)} {arch} seed {seed}: "
+                f"{res.val_accuracy:.4f} (final loss {final:.3f}, "
+                f"{res.wall_s:.1f}s)",
+                flush=True,
+            )
+    return runs
+
+
+def accuracy_table(runs, num_archs: int, seeds) -> np.ndarray:
+    """``[A, S]`` validation accuracy (a failed run counts as 0)."""
+    table = np.full((num_archs, len(seeds)), np.nan)
+    col = {int(s): j for j, s in enumerate(seeds)}
+    for r in runs:
+        table[r["arch_index"], col[r["seed"]]] = r["val_accuracy"]
+    return table
+
+
+def summarize(proxy_runs, ref_table: np.ndarray, seeds) -> dict[str, Any]:
+    """Noise, signal, taus and timing of one proxy against the reference."""
+    table = accuracy_table(proxy_runs, ref_table.shape[0], seeds)
+    noise, signal = seed_noise_signal(table)
+    ref_mean = ref_table.mean(axis=1)
+    mean = table.mean(axis=1)
+    per_seed = [kendall_tau(table[:, j], ref_mean) for j in range(table.shape[1])]
+    between = [
+        kendall_tau(table[:, a], table[:, b])
+        for a in range(table.shape[1])
+        for b in range(a + 1, table.shape[1])
+    ]
+    warm = [r["wall_s"] for r in proxy_runs if r["compile_s"] == 0.0]
+    compiles = [r["compile_s"] for r in proxy_runs if r["compile_s"] > 0.0]
+    return {
+        "noise_std": noise,
+        "signal_std": signal,
+        "snr": signal / noise if noise > 0 else None,
+        "accuracy_range": [float(np.nanmin(mean)), float(np.nanmax(mean))],
+        "tau_mean_vs_reference": kendall_tau(mean, ref_mean),
+        "tau_seed_vs_reference": per_seed,
+        "tau_between_seeds": between,
+        "best_proxy_rank_in_reference": int(
+            1 + np.sum(ref_mean > ref_mean[int(np.nanargmax(mean))])
+        ),
+        "failed": sum(r["failed"] for r in proxy_runs),
+        "final_loss_above_chance": sum(r["above_chance"] for r in proxy_runs),
+        "runs": len(proxy_runs),
+        "median_child_s": float(np.median(warm)) if warm else None,
+        "median_compile_s": float(np.median(compiles)) if compiles else None,
+    }
+
+
+def _finite(tree):
+    """NaN and infinities as None (JSON has no such numbers)."""
+    if isinstance(tree, dict):
+        return {k: _finite(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return [_finite(v) for v in tree]
+    if isinstance(tree, float) and not math.isfinite(tree):
+        return None
+    return tree
+
+
+def main(argv):
+    common.require(argv, config=_CONFIG.value)
+    config = _CONFIG.value
+    setup = components.build(config)
+    base = dict(dataclasses.asdict(setup.train_config))
+    seeds = [int(s) for s in _SEEDS.value]
+    ref_seeds = [int(s) for s in _REF_SEEDS.value]
+    t0 = time.perf_counter()
+    archs = draw_architectures(
+        setup, _NUM_ARCHS.value, _ARCH_SEED.value, _FEASIBLE.value
+    )
+    names = [str(a) for a in archs]
+    trainer = Trainer()
+    if _REFERENCE.value:
+        with open(_REFERENCE.value) as f:
+            earlier = json.load(f)
+        if earlier["architectures"] != names:
+            raise common.UsageError(
+                f"--reference={_REFERENCE.value} measured other architectures "
+                "(use the same --config, --num_archs, --arch_seed, --feasible_only)"
+            )
+        ref_runs = earlier["reference"]["runs"]
+        ref_settings = earlier["reference"]["train"]
+        ref_seeds = earlier["reference"]["seeds"]
+    else:
+        ref_settings = {
+            **base,
+            "steps": _REF_STEPS.value,
+            **parse_overrides(_REF_OVERRIDES.value),
+        }
+        ref_runs = train_runs(
+            trainer, setup, archs, TrainConfig(**ref_settings), ref_seeds, "reference"
+        )
+    ref_table = accuracy_table(ref_runs, len(archs), ref_seeds)
+    ref_noise, ref_signal = seed_noise_signal(ref_table)
+    variants = [v for v in _VARIANTS.value.split(";")] if _VARIANTS.value else [""]
+    if not seeds:
+        variants = []
+    results = []
+    for text in variants:
+        settings = {**base, **parse_overrides(text)}
+        runs = train_runs(
+            trainer, setup, archs, TrainConfig(**settings), seeds, text or "proxy"
+        )
+        results.append(
+            {
+                "variant": text,
+                "train": settings,
+                "summary": summarize(runs, ref_table, seeds),
+                "runs": runs,
+            }
+        )
+    out = {
+        "what": "proxy fidelity: proxy training vs a long multi-seed reference",
+        "config": {
+            "space": config.space.to_dict(),
+            "specs": config.specs.to_dict(),
+            "data": config.data.to_dict(),
+            "platform": config.platform.name,
+        },
+        "feasible_only": _FEASIBLE.value,
+        "arch_seed": _ARCH_SEED.value,
+        "architectures": names,
+        "validation_images": int(setup.dataset.val.labels.shape[0]),
+        "seeds": seeds,
+        "reference": {
+            "train": ref_settings,
+            "seeds": ref_seeds,
+            "noise_std": ref_noise,
+            "signal_std": ref_signal,
+            "mean_accuracy": [float(v) for v in ref_table.mean(axis=1)],
+            "tau_between_seeds": [
+                kendall_tau(ref_table[:, a], ref_table[:, b])
+                for a in range(len(ref_seeds))
+                for b in range(a + 1, len(ref_seeds))
+            ],
+            "runs": ref_runs,
+        },
+        "proxies": results,
+        "wall_s": time.perf_counter() - t0,
+        "environment": common.environment(),
+    }
+    for r in results:
+        s = r["summary"]
+        print(
+            f"{r['variant'] or 'proxy'}: noise {100 * s['noise_std']:.2f} pt, "
+            f"signal {100 * s['signal_std']:.2f} pt, "
+            f"snr {s['snr'] or float('nan'):.2f}, "
+            f"tau vs reference {s['tau_mean_vs_reference']:+.2f} "
+            f"(per seed {', '.join(f'{t:+.2f}' for t in s['tau_seed_vs_reference'])}), "
+            f"above chance {s['final_loss_above_chance']}/{s['runs']}, "
+            f"child {s['median_child_s'] or float('nan'):.1f}s",
+            flush=True,
+        )
+    common.write_benchmark(_finite(out), _OUT.value)
+
+
+if __name__ == "__main__":
+    common.run(main)
