@@ -41,22 +41,31 @@ FEATURES = (
 )
 
 
-def features(arch: Architecture, input_shape: Sequence[int]) -> np.ndarray:
-    """``[F]`` float64 features of one architecture (order of FEATURES)."""
-    h, w, c = (int(v) for v in input_shape)
-    macs = params = 0.0
-    rf, jump = 1.0, 1.0
-    ci = c
+def macs(arch: Architecture, input_shape: Sequence[int]) -> float:
+    """Multiply-accumulates of one image through the conv layers."""
+    h, w, ci = (int(v) for v in input_shape)
+    total = 0.0
     for k, f, s in arch.layers:
         h, w = -(-h // s), -(-w // s)
-        macs += h * w * k * k * ci * f
+        total += h * w * k * k * ci * f
+        ci = f
+    return total
+
+
+def features(arch: Architecture, input_shape: Sequence[int]) -> np.ndarray:
+    """``[F]`` float64 features of one architecture (order of FEATURES)."""
+    h, w, ci = (int(v) for v in input_shape)
+    params = 0.0
+    rf, jump = 1.0, 1.0
+    for k, f, s in arch.layers:
+        h, w = -(-h // s), -(-w // s)
         params += k * k * ci * f + f
         rf += (k - 1) * jump
         jump *= s
         ci = f
     return np.array(
         [
-            math.log(macs),
+            math.log(macs(arch, input_shape)),
             math.log(params),
             math.log(h * w * ci),
             rf / float(input_shape[1]),
@@ -77,6 +86,8 @@ class AccuracyPredictor:
         fewer than ``min_points`` children were measured.
       input_shape: (height, width, channels) of the children's input.
       points: measured children the fit used.
+      low, high: the lowest and highest measured accuracy; predictions are
+        clipped to them (the fit is not trusted beyond what was measured).
     """
 
     mean: float
@@ -85,14 +96,17 @@ class AccuracyPredictor:
     weights: np.ndarray | None
     input_shape: tuple[int, int, int]
     points: int
+    low: float = 0.0
+    high: float = 1.0
 
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
-        """``[B]`` float64 predicted validation accuracy, in [0, 1]."""
+        """``[B]`` float64 predicted validation accuracy, within the measured
+        range."""
         if self.weights is None or not archs:
             return np.full(len(archs), self.mean)
         x = np.stack([features(a, self.input_shape) for a in archs])
         z = (x - self.x_mean) / self.x_std
-        return np.clip(self.mean + z @ self.weights, 0.0, 1.0)
+        return np.clip(self.mean + z @ self.weights, self.low, self.high)
 
 
 def fit(
@@ -127,4 +141,6 @@ def fit(
     z = (x - x_mean) / x_std
     a = z.T @ z + ridge * np.eye(z.shape[1])
     weights = np.linalg.solve(a, z.T @ (y - mean))
-    return AccuracyPredictor(mean, x_mean, x_std, weights, shape, len(names))
+    return AccuracyPredictor(
+        mean, x_mean, x_std, weights, shape, len(names), float(y.min()), float(y.max())
+    )

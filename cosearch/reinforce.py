@@ -5,8 +5,9 @@ One update on a batch of token sequences ``[B, T]`` and their rewards ``[B]``:
     A    = R - b                              advantage, b = baseline so far
     loss = -mean_B(A * sum_T log pi(token))  - entropy_coef * mean_B(sum_T H)
 
-(means over the sequences with a finite reward; a NaN reward leaves its
-sequence out of the policy-gradient term and the baseline.)
+(the policy-gradient term and the baseline average over the sequences with
+a finite reward: a NaN reward leaves its sequence out of them; the entropy
+bonus averages over every sequence.)
     b   <- decay * b + (1 - decay) * mean_B(R)
 
 The baseline is an exponential moving average, so the most recent rewards

@@ -35,7 +35,7 @@ import numpy as np
 from absl import logging
 from flax import serialization
 
-from cosearch import parallel, reinforce
+from cosearch import parallel, predictor, reinforce
 from cosearch import report as report_lib
 from cosearch.checkpoint import Checkpointer, CheckpointError
 from cosearch.components import (
@@ -45,6 +45,7 @@ from cosearch.components import (
     check_specs_reachable,
 )
 from cosearch.fileio import atomic_write_json
+from cosearch.hardware.design import Architecture
 from cosearch.metrics import JsonlWriter, read_jsonl
 from cosearch.strategies import Context, fixed_design, run_episode
 from cosearch.train import Trainer
@@ -325,6 +326,10 @@ class _Run:
         if at_spec and (self.best_at_spec is None or max(at_spec) > self.best_at_spec):
             self.best_at_spec = max(at_spec)
         rewards = out.rewards[np.isfinite(out.rewards)]
+        names = [r["architecture"] for r in out.records]
+        proposed_macs = [
+            predictor.macs(Architecture.parse(n), self.setup.input_shape) for n in names
+        ]
         line = {
             "episode": e,
             "proposals": len(statuses),
@@ -334,6 +339,8 @@ class _Run:
             "baseline": update.get("baseline"),
             "loss": update.get("loss"),
             "entropy": out.entropy,
+            "distinct_architectures": len(set(names)),
+            "median_mmacs": float(np.median(proposed_macs)) / 1e6,
             "pruned": statuses.count("pruned"),
             "survived": statuses.count("survived"),
             "trained": statuses.count("trained"),

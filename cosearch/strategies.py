@@ -316,6 +316,8 @@ def coexplore_or_random(
         list(measured_accuracies(ctx.cache).values()),
         cfg.acc_noise,
     )
+    failed = np.array([st == "failed" for st in status])
+    known = np.where(failed, 0.0, known)  # a failed child keeps the worst reward
     rewards = reward_lib.coexplore_reward(known, efficiency, pruned, cfg).astype(
         np.float32
     )

@@ -234,6 +234,17 @@ def main(argv):
     base = dict(dataclasses.asdict(setup.train_config))
     seeds = [int(s) for s in _SEEDS.value]
     ref_seeds = [int(s) for s in _REF_SEEDS.value]
+    # No seeds: the reference alone; no variants: config.train as it is.
+    variants = (
+        (_VARIANTS.value.split(";") if _VARIANTS.value else [""]) if seeds else []
+    )
+    # Every setting is checked before anything is trained.
+    proxy_configs = [
+        TrainConfig(**{**base, **parse_overrides(text)}) for text in variants
+    ]
+    ref_config = TrainConfig(
+        **{**base, "steps": _REF_STEPS.value, **parse_overrides(_REF_OVERRIDES.value)}
+    )
     t0 = time.perf_counter()
     archs = draw_architectures(
         setup, _NUM_ARCHS.value, _ARCH_SEED.value, _FEASIBLE.value
@@ -252,29 +263,17 @@ def main(argv):
         ref_settings = earlier["reference"]["train"]
         ref_seeds = earlier["reference"]["seeds"]
     else:
-        ref_settings = {
-            **base,
-            "steps": _REF_STEPS.value,
-            **parse_overrides(_REF_OVERRIDES.value),
-        }
-        ref_runs = train_runs(
-            trainer, setup, archs, TrainConfig(**ref_settings), ref_seeds, "reference"
-        )
+        ref_settings = dataclasses.asdict(ref_config)
+        ref_runs = train_runs(trainer, setup, archs, ref_config, ref_seeds, "reference")
     ref_table = accuracy_table(ref_runs, len(archs), ref_seeds)
     ref_noise, ref_signal = seed_noise_signal(ref_table)
-    variants = [v for v in _VARIANTS.value.split(";")] if _VARIANTS.value else [""]
-    if not seeds:
-        variants = []
     results = []
-    for text in variants:
-        settings = {**base, **parse_overrides(text)}
-        runs = train_runs(
-            trainer, setup, archs, TrainConfig(**settings), seeds, text or "proxy"
-        )
+    for text, train_config in zip(variants, proxy_configs, strict=True):
+        runs = train_runs(trainer, setup, archs, train_config, seeds, text or "proxy")
         results.append(
             {
                 "variant": text,
-                "train": settings,
+                "train": dataclasses.asdict(train_config),
                 "summary": summarize(runs, ref_table, seeds),
                 "runs": runs,
             }

@@ -27,7 +27,7 @@ def get_config(arg: str | None = None):
         raise ValueError(f"unknown config variant {arg!r}; known: fixed, predictable")
     c.platform.name = "zcu102x2"  # two XCZU9EG
     c.specs.min_fps = 1000.0  # images/s
-    c.reward.eff_hi = 10000.0  # images/s mapped to reward +1
+    c.reward.eff_hi = 2000.0  # images/s mapped to reward +1 (twice the spec)
     c.reward.acc_lo = 0.60  # accuracy mapped to -1
     c.reward.acc_hi = 0.95  # accuracy mapped to +1
     c.search.max_children = 500  # trained children (the budget)
@@ -38,6 +38,7 @@ def get_config(arg: str | None = None):
     )
     c.data.name = "cifar10"
     c.data.data_dir = ""  # required: the cifar-10-batches-py folder
+    c.train.steps = 0  # train for `epochs` (the default config's proxy has steps)
     c.train.epochs = 25  # full child training
     c.train.batch_size = 128  # images per step
     c.train.learning_rate = 0.1  # peak SGD step size

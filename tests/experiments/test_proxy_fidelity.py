@@ -1,0 +1,46 @@
+"""The proxy-fidelity launcher end to end on the smoke config."""
+
+import json
+
+from tests.experiments.launch import run_module
+
+SMOKE = "--config=experiments/configs/default.py:smoke"
+
+
+def test_reference_then_proxy_against_it(tmp_path):
+    ref = tmp_path / "ref.json"
+    common = (SMOKE, "--num_archs=3", "--arch_seed=5")
+    proc = run_module(
+        "experiments.proxy_fidelity", *common, "--seeds=", "--reference_steps=6",
+        "--reference_seeds=0,1", f"--out={ref}",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reference = json.loads(ref.read_text())
+    assert len(reference["architectures"]) == 3 and reference["proxies"] == []
+    assert len(reference["reference"]["runs"]) == 6
+    out = tmp_path / "proxy.json"
+    proc = run_module(
+        "experiments.proxy_fidelity", *common, "--seeds=0,1", f"--reference={ref}",
+        "--variants=learning_rate=0.05;head_lr_scale=0.1,warmup_steps=2",
+        f"--out={out}",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["reference"]["runs"] == reference["reference"]["runs"]
+    assert [p["variant"] for p in result["proxies"]] == [
+        "learning_rate=0.05",
+        "head_lr_scale=0.1,warmup_steps=2",
+    ]
+    for proxy in result["proxies"]:
+        s = proxy["summary"]
+        assert s["runs"] == 6 and len(s["tau_seed_vs_reference"]) == 2
+        assert s["median_child_s"] > 0
+    assert result["proxies"][1]["train"]["head_lr_scale"] == 0.1
+    # Another architecture draw cannot reuse that reference.
+    proc = run_module(
+        "experiments.proxy_fidelity", SMOKE, "--num_archs=3", "--arch_seed=6",
+        f"--reference={ref}",
+    )  # fmt: skip
+    assert proc.returncode == 2 and "other architectures" in proc.stderr
+    bad = run_module("experiments.proxy_fidelity", SMOKE, "--variants=lr=1")
+    assert bad.returncode == 2 and "train override 'lr=1'" in bad.stderr
