@@ -1,4 +1,4 @@
-"""Child CNN of the search space (DESIGN.md section 2) and its parameter count.
+"""Child CNN of the search space (docs/design.md section 2) and its parameter count.
 
 Each layer is Conv(k x k, same padding, bias) -> ReLU -> BatchNorm; the head
 is Flatten -> Dense(num_classes). No pooling, no skip connections.

@@ -47,6 +47,10 @@ class SearchConfigError(ValueError):
     """A config that cannot run; the message is one line naming the field."""
 
 
+class WorkdirBusyError(SearchConfigError):
+    """Another search holds the workdir."""
+
+
 @dataclasses.dataclass(frozen=True)
 class SearchSettings:
     """The budget and pace of a search (``config.search``), checked.
@@ -165,6 +169,7 @@ def build(config) -> Setup:
       SearchConfigError: any problem, in one line naming the config field.
     """
     c = config
+    _check_finite(c)
     strategy = _choice(c, "strategy", c.strategy, STRATEGIES)
     objective = _choice(c, "reward.objective", c.reward.objective, HW_OBJECTIVES)
     bits = int(c.platform.bits)
@@ -249,6 +254,27 @@ def build(config) -> Setup:
         search=search,
         hw_aware_w=hw_aware_w,
     )
+
+
+def _leaves(node, prefix: str = ""):
+    """(dotted name, value) of every leaf of a (nested) config."""
+    for key in node.keys():
+        value = node[key]
+        name = f"{prefix}{key}"
+        if hasattr(value, "keys"):
+            yield from _leaves(value, f"{name}.")
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                yield f"{name}[{i}]", item
+        else:
+            yield name, value
+
+
+def _check_finite(c) -> None:
+    """Refuse NaN and infinite numbers anywhere in the config."""
+    for name, value in _leaves(c):
+        if isinstance(value, float) and not np.isfinite(value):
+            raise _err(name, f"must be a finite number, got {value}")
 
 
 def _finite(c, field: str) -> float:
@@ -353,7 +379,7 @@ def lightest_architecture(space: ArchSpace) -> Architecture:
     """The architecture with the fewest cycles on any accelerator.
 
     Layer cycles never decrease with kernel size or channel counts, and
-    never increase with stride (DESIGN.md section 4), so the smallest kernel,
+    never increase with stride (docs/design.md section 4), so the smallest kernel,
     fewest filters and largest stride everywhere bounds throughput from
     above and latency from below over the whole space.
     """

@@ -17,7 +17,7 @@ for the value everywhere and, on CPU, swaps in a custom VJP:
 
 On GPU/TPU the plain ``lax`` convolution (and its autodiff) is used. Layout:
 NHWC activations, HWIO kernels; padding ``P = (K - 1) // 2`` before each
-spatial axis and what ``ceil(R / S)`` outputs need after it (DESIGN.md
+spatial axis and what ``ceil(R / S)`` outputs need after it (docs/design.md
 section 4's ``P``; equal to "SAME" for stride 1, and PyTorch's
 ``padding=P`` for odd K).
 """

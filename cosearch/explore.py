@@ -1,6 +1,6 @@
 """Fast exploration: refine sampled hardware designs and prune by specs.
 
-DESIGN.md section 1, step 2. For each sampled (architecture, hardware design)
+docs/design.md section 1, step 2. For each sampled (architecture, hardware design)
 pair, the controller's own design is scored with the batched cost model, the
 optimum over the whole declared design space is found by
 :func:`cosearch.hardware.optimizer.optimize`, and the better of the two under

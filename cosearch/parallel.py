@@ -1,4 +1,6 @@
-"""Where a search runs: every local device, and several processes (DESIGN.md section 9).
+"""Where a search runs: every local device, and several processes.
+
+docs/design.md section 9.
 
 * Fast level: the cost-model and optimizer batches are split over the local
   devices (:mod:`cosearch.hardware.sharding`); every process runs the whole

@@ -1,7 +1,7 @@
 """History records: one JSON-ready dict per evaluated (architecture, design) pair.
 
 Turns batched cost-model output (arrays ``[B, ...]``) into the per-pair
-records of history.jsonl (DESIGN.md section 8), and back into host
+records of history.jsonl (docs/design.md section 8), and back into host
 :class:`Design` records for re-scoring.
 """
 

@@ -1,4 +1,4 @@
-"""REINFORCE for the controller, with a moving-average baseline (DESIGN.md 1).
+"""REINFORCE for the controller, with a moving-average baseline (docs/design.md 1).
 
 One update on a batch of token sequences ``[B, T]`` and their rewards ``[B]``:
 
@@ -133,7 +133,7 @@ def update(
     Args:
       state: the current state.
       tokens: ``[B, T]`` int actions taken (valid under the space's masks).
-      rewards: ``[B]`` float rewards (DESIGN.md section 5); NaN marks a
+      rewards: ``[B]`` float rewards (docs/design.md section 5); NaN marks a
         sequence without a reward, left out of the loss and the baseline
         (at least one must be finite).
 

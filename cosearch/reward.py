@@ -1,4 +1,4 @@
-"""Rewards of evaluated (architecture, design) pairs (DESIGN.md sections 5, 6).
+"""Rewards of evaluated (architecture, design) pairs (docs/design.md sections 5, 6).
 
 Pure functions of arrays: they work on ``jax.numpy`` or ``numpy`` inputs of
 any (broadcast) shape, usually ``[B]`` (one entry per child of an episode).

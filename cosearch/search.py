@@ -1,7 +1,7 @@
 """The search loop: episodes, budgets, checkpoints, resume and outputs.
 
 ``run(config, workdir)`` drives the configured strategy (see
-:mod:`cosearch.strategies`) episode by episode (DESIGN.md section 1) and
+:mod:`cosearch.strategies`) episode by episode (docs/design.md section 1) and
 keeps the run's outputs in ``workdir`` (section 8): config.json,
 metrics.jsonl, history.jsonl, pareto.json, best_designs.json, report.md,
 pareto.png and orbax checkpoints under checkpoints/.
@@ -22,6 +22,7 @@ others), so the history is the same whatever the device or process count.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -41,6 +42,7 @@ from cosearch.checkpoint import Checkpointer, CheckpointError
 from cosearch.components import (
     SearchConfigError,
     Setup,
+    WorkdirBusyError,
     build,
     check_specs_reachable,
 )
@@ -59,6 +61,7 @@ RESUMABLE_FIELDS = (
     "search.checkpoint_every",
     "parallel.devices",
 )
+LOCK_FILE = ".lock"
 OUTPUT_FILES = (
     "config.json",
     "metrics.jsonl",
@@ -164,6 +167,7 @@ class _Run:
         workdir: str,
         log: Callable[[str], None],
         runtime: parallel.Runtime,
+        fixed=None,
     ):
         self.setup = setup
         self.workdir = workdir
@@ -174,7 +178,6 @@ class _Run:
         self.root = jax.random.key(int(c.seed))
         init_key, self.loop_key = jax.random.split(self.root)
         self.state = reinforce.init(setup.reinforce_config, setup.controller, init_key)
-        fixed = fixed_design(setup) if setup.strategy == "hw_aware" else None
         self.history = self.metrics = self.ckpt = None
         if self.writer:
             self.history = JsonlWriter(os.path.join(workdir, "history.jsonl"))
@@ -469,15 +472,57 @@ def run(
 
 
 def _run(config, workdir, fresh, log, runtime) -> report_lib.Summary | None:
-    if not runtime.writer:
-        log = _silent
-    else:
-        _check_workdir(workdir)
+    # Everything is checked before the workdir is touched.
     setup = build(config)
     check_specs_reachable(setup)
+    fixed = fixed_design(setup) if setup.strategy == "hw_aware" else None
+    if not runtime.writer:
+        return _run_locked(setup, fixed, config, workdir, False, _silent, runtime)
+    _check_workdir(workdir)
+    with WorkdirLock(workdir):
+        return _run_locked(setup, fixed, config, workdir, fresh, log, runtime)
+
+
+class WorkdirLock:
+    """An exclusive lock on a workdir for the length of a run.
+
+    ``fcntl.flock`` on ``workdir/.lock``: the operating system drops it when
+    the process ends, however it ends, so a crash never leaves a stale lock.
+    A second run on the same workdir is refused in one line instead of
+    interleaving its records and checkpoints with the first one's.
+    """
+
+    def __init__(self, workdir: str):
+        self.path = os.path.join(workdir, LOCK_FILE)
+        self.fd: int | None = None
+
+    def __enter__(self) -> WorkdirLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise WorkdirBusyError(
+                f"{os.path.dirname(self.path)} is in use by another search "
+                f"(process {holder}); wait for it to end, or choose another --workdir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _run_locked(setup, fixed, config, workdir, fresh, log, runtime):
     if fresh and runtime.writer:
         _clear(workdir)
-    run_ = _Run(setup, workdir, log, runtime)
+    run_ = _Run(setup, workdir, log, runtime, fixed)
     try:
         return _loop(run_, config, workdir, log)
     except parallel.DistributedError as e:

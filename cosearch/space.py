@@ -1,6 +1,6 @@
 """Search space: value sets, the token layout, encode/decode and validity masks.
 
-A candidate is a fixed-length token sequence ``[T]`` (DESIGN.md sections 1-3):
+A candidate is a fixed-length token sequence ``[T]`` (docs/design.md sections 1-3):
 
 * architecture tokens, per layer: kernel, filters and (only when the stride
   set has more than one value) stride;
@@ -128,7 +128,7 @@ def _index(name: str, values: tuple[int, ...], value: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class ArchSpace:
-    """Architecture value sets (DESIGN.md section 2); values are kept sorted.
+    """Architecture value sets (docs/design.md section 2); values are kept sorted.
 
     Attributes:
       depth: number of conv layers (fixed per run).
@@ -167,7 +167,7 @@ class ArchSpace:
 
 @dataclasses.dataclass(frozen=True)
 class HardwareSpace:
-    """Hardware value sets (DESIGN.md section 3); values are kept sorted.
+    """Hardware value sets (docs/design.md section 3); values are kept sorted.
 
     Use the union of the per-device design grids so that any design the
     optimizer refines can be encoded back to tokens.

@@ -1,4 +1,4 @@
-"""One episode of each search strategy (DESIGN.md sections 1, 5, 6).
+"""One episode of each search strategy (docs/design.md sections 1, 5, 6).
 
 Every strategy proposes a batch of children, evaluates them and returns the
 same things (history records, the actions and rewards for the controller
@@ -461,6 +461,48 @@ def run_episode(
     raise SearchConfigError(f"config.strategy: unknown strategy {strategy!r}")
 
 
+def _check_fixed_design(setup: Setup, design: Design, path: str) -> None:
+    """Refuse a fixed design that cannot run every child of the space.
+
+    An accelerator's resources depend only on its tiling, so the design is
+    scored with the heaviest architecture of the space (largest kernel and
+    filters everywhere, stride 1): feasible for it means feasible for all.
+    """
+    a = setup.space.arch
+    heavy = Architecture(
+        tuple((max(a.kernels), max(a.filters), min(a.strides)) for _ in range(a.depth))
+    )
+    des = design_arrays([design], a.depth, setup.platform.size, xp=jnp)
+    fig = _score(setup, arch_arrays([heavy], setup.input_shape, xp=jnp), des)
+    if bool(fig.feasible[0]):
+        return
+    problems = []
+    for i, st in enumerate(design.stages):
+        dev = setup.platform.devices[st.device]
+        if bool(fig.stage_feasible[0, i]):
+            continue
+        parts = []
+        if int(fig.stage_dsp[0, i]) > dev.dsp:
+            parts.append(f"{int(fig.stage_dsp[0, i])} DSP > {dev.dsp}")
+        if setup.enforce_bram and int(fig.stage_bram18[0, i]) > dev.bram18:
+            parts.append(f"{int(fig.stage_bram18[0, i])} BRAM18 > {dev.bram18}")
+        if int(fig.stage_port_bits[0, i]) > dev.port_bits:
+            parts.append(
+                f"{int(fig.stage_port_bits[0, i])} port bits > {dev.port_bits}"
+            )
+        if st.tiling.tk < max(a.kernels):
+            parts.append(
+                f"Tk {st.tiling.tk} < the space's largest kernel {max(a.kernels)}"
+            )
+        problems.append(
+            f"stage {i} on {dev.name}: " + (", ".join(parts) or "infeasible")
+        )
+    raise SearchConfigError(
+        f"config.search.hw_aware_design: {path} is not feasible on "
+        f"{setup.platform.name}: " + "; ".join(problems)
+    )
+
+
 def fixed_design(setup: Setup) -> Design:
     """The hw_aware design: from a JSON file, or the best for a reference net.
 
@@ -486,6 +528,7 @@ def fixed_design(setup: Setup) -> Design:
             raise SearchConfigError(
                 f"config.search.hw_aware_design: {c.hw_aware_design}: {e}"
             ) from None
+        _check_fixed_design(s, design, c.hw_aware_design)
         return design
     if c.hw_aware_reference:
         try:

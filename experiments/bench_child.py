@@ -1,7 +1,7 @@
 """Benchmark: child training speed (images/s), JAX against PyTorch on the CPU.
 
 One full training step (forward, backward, SGD-momentum update) of the
-6-layer released design (DESIGN.md section 2) at batch 64, for 28x28x1 and
+6-layer released design (docs/design.md section 2) at batch 64, for 28x28x1 and
 32x32x3 inputs. Compile time is measured apart; throughput is the median of
 warm steps. The PyTorch peer (same network, batch and optimizer,
 ``torch.set_num_threads(os.cpu_count())``) runs in the same process, its

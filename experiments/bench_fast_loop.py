@@ -1,7 +1,7 @@
 """Benchmark of the fast loop: the batched cost model vs NumPy and the reference.
 
 Random valid (architecture, design) pairs: 10-layer architectures of the
-DESIGN.md section 2 space (kernels 1/3/5/7, filters 24/36/48/64, strides
+docs/design.md section 2 space (kernels 1/3/5/7, filters 24/36/48/64, strides
 1/2, 32x32x3 input) on the ``mixed4`` platform, with designs of 1..4 stages
 on distinct FPGAs and tilings drawn from a grid (about half are feasible).
 For each batch size: compile time apart, median of warm runs of the jitted
@@ -13,7 +13,7 @@ NumPy version on the same pairs, and the scalar reference on a subset
     python -m experiments.bench_fast_loop --out=/tmp/bench_fast_loop.json
     python -m experiments.bench_fast_loop --smoke     # seconds
 
-The batch is sharded over all local devices (DESIGN.md section 9,
+The batch is sharded over all local devices (docs/design.md section 9,
 :mod:`cosearch.hardware.sharding`). On CPU, run as a program, this launcher
 asks XLA for one host device per core
 (``--xla_force_host_platform_device_count``) unless ``XLA_FLAGS`` is already

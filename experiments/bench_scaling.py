@@ -4,7 +4,7 @@ r"""Benchmark: fast-level throughput versus the number of local devices.
     python -m experiments.bench_scaling --smoke   # counts 1,2, small batches
 
 For each device count n of ``--device_counts`` (1 is always included: it is
-the baseline), using the first n local devices (DESIGN.md section 9):
+the baseline), using the first n local devices (docs/design.md section 9):
 
 - the cost model: ``--pairs`` random valid (architecture, design) pairs
   (``--layers`` layers, ``--platform``; the pair generator of

@@ -195,8 +195,9 @@ def summarize(proxy_runs, ref_table: np.ndarray, seeds) -> dict[str, Any]:
         for a in range(table.shape[1])
         for b in range(a + 1, table.shape[1])
     ]
-    warm = [r["wall_s"] for r in proxy_runs if r["compile_s"] == 0.0]
-    compiles = [r["compile_s"] for r in proxy_runs if r["compile_s"] > 0.0]
+    # compile_s is None in runs rebuilt from logs (timing unknown).
+    warm = [r["wall_s"] for r in proxy_runs if r.get("compile_s") == 0.0]
+    compiles = [r["compile_s"] for r in proxy_runs if (r.get("compile_s") or 0.0) > 0]
     return {
         "noise_std": noise,
         "signal_std": signal,

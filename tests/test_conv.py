@@ -12,7 +12,7 @@ from cosearch import conv
 
 
 def _lax_conv(x, w, stride):
-    # Reference: lax.conv_general_dilated with explicit padding of DESIGN.md
+    # Reference: lax.conv_general_dilated with explicit padding of docs/design.md
     # section 4 (P = (K-1)//2 before; whatever ceil(R/S) outputs need after).
     k = w.shape[0]
     pads = [conv.padding(x.shape[1], k, stride), conv.padding(x.shape[2], k, stride)]

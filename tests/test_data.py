@@ -209,3 +209,30 @@ def test_corrupt_embedded_file(tmp_path):
     path.write_bytes(b"not xz")
     with pytest.raises(data.DataError, match="not a valid embedded data file"):
         formats.read_embedded(str(path))
+
+
+class _RunsCode:
+    """A pickled object whose loading would call os.system."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_cifar_batch_cannot_run_code(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "data_batch_1"
+    with open(path, "wb") as f:
+        pickle.dump({b"data": _RunsCode(marker), b"labels": [0]}, f)
+    with pytest.raises(formats.DataError, match="refusing to load .*system"):
+        formats.read_cifar_batch(str(path))
+    assert not marker.exists()
+    # A module that does not exist is refused the same way, in one line.
+    with open(path, "wb") as f:
+        f.write(b"\x80\x04cno_such_module\nthing\n.")
+    with pytest.raises(
+        formats.DataError, match="refusing to load no_such_module.thing"
+    ):
+        formats.read_cifar_batch(str(path))

@@ -269,3 +269,80 @@ def test_idle_episodes_end_the_run(tmp_path):
     metrics = read_jsonl(tmp_path / "metrics.jsonl")
     assert [m["children_trained_total"] for m in metrics] == [1, 1, 1]
     assert "no new child in the last 2 episodes" in messages[-1]
+
+
+def _numeric_fields(node, prefix=""):
+    for key in node.keys():
+        value = node[key]
+        if hasattr(value, "keys"):
+            yield from _numeric_fields(value, f"{prefix}{key}.")
+        elif isinstance(value, float) and not isinstance(value, bool):
+            yield f"{prefix}{key}"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_every_float_field_refuses_nan_and_inf(bad, tmp_path):
+    """Every float field of the config (found by walking it, not listed by
+    hand) refuses NaN and infinities before anything is written."""
+    fields = list(_numeric_fields(tiny()))
+    assert "specs.min_fps" in fields and "train.learning_rate" in fields
+    for field in fields:
+        with pytest.raises(SearchConfigError, match=field.replace(".", r"\.")):
+            search.run(tiny(**{field: bad}), str(tmp_path / "w"), log=quiet)
+    assert not os.path.exists(tmp_path / "w" / "history.jsonl")
+
+
+def test_a_second_search_on_a_busy_workdir_is_refused(tmp_path):
+    """Two real processes: while one holds the workdir, a search there ends
+    in one clear error and writes nothing; once it is gone, the run goes."""
+    import subprocess
+    import sys
+
+    workdir = tmp_path / "w"
+    workdir.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from cosearch.search import WorkdirLock\n"
+            f"with WorkdirLock({str(workdir)!r}):\n"
+            "    print('held', flush=True)\n"
+            "    time.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(
+            search.WorkdirBusyError, match=f"in use by another search.*{holder.pid}"
+        ):
+            search.run(tiny(**{"search.episodes": 1}), str(workdir), log=quiet)
+        assert sorted(os.listdir(workdir)) == [".lock"]
+    finally:
+        holder.kill()
+        holder.wait()
+    # The operating system released the killed holder's lock.
+    search.run(tiny(**{"search.episodes": 1}), str(workdir), log=quiet)
+    assert len(read_jsonl(workdir / "metrics.jsonl")) == 1
+
+
+def test_an_infeasible_hw_aware_design_is_refused(tmp_path):
+    """A fixed design whose accelerator does not fit its FPGA (64 x 64 = 4096
+    DSP on an XC7Z020 of 220) ends in one line before anything is trained;
+    the same file with a fitting tiling runs."""
+    tiling = {"tm": 64, "tn": 64, "tr": 8, "tc": 8, "tk": 7, "wp": 4, "ip": 4, "op": 4}
+    design = {"stages": [{"layers": [0, 1], "slot": 0, "tiling": tiling}]}
+    path = tmp_path / "design.json"
+    path.write_text(json.dumps(design))
+    cfg = tiny(**{"strategy": "hw_aware", "search.episodes": 1})
+    cfg.search.hw_aware_design = str(path)
+    with pytest.raises(SearchConfigError, match=r"not feasible on mixed4: stage 0 "
+                       r"on XC7Z020: 4096 DSP > 220"):  # fmt: skip
+        search.run(cfg, str(tmp_path / "w"), log=quiet)
+    assert not os.path.exists(tmp_path / "w")
+    tiling.update(tm=8, tn=8)
+    path.write_text(json.dumps(design))
+    search.run(cfg, str(tmp_path / "w"), log=quiet)
+    assert len(read_jsonl(tmp_path / "w" / "history.jsonl")) == 3

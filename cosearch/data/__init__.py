@@ -1,4 +1,4 @@
-"""Image data sets for child training (DESIGN.md section 7).
+"""Image data sets for child training (docs/design.md section 7).
 
 ``load(name, ...)`` returns a :class:`Dataset` with train / val / test
 :class:`Split` s of numpy arrays:

@@ -44,6 +44,34 @@ def _read_bytes(path: str) -> bytes:
         raise DataError(f"{path}: cannot read ({e})") from None
 
 
+# What a CIFAR-10 python batch may contain: builtins and numpy arrays. Any
+# other global (a function, a class of another module) is refused, so a
+# crafted batch file cannot run code when it is read.
+_PICKLE_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"),
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Unpickles plain containers, strings, numbers and numpy arrays only."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"refusing to load {module}.{name}: a data file may hold only "
+            "containers, numbers, strings and numpy arrays"
+        )
+
+
 def find_file(data_dir: str, stem: str) -> str:
     """``data_dir/stem`` or ``data_dir/stem.gz``, whichever exists."""
     if not os.path.isdir(data_dir):
@@ -128,8 +156,17 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: no such file")
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+            batch = _SafeUnpickler(f, encoding="bytes").load()
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+    ) as e:
         raise DataError(f"{path}: not a CIFAR-10 python batch ({e})") from None
     if not isinstance(batch, dict):
         raise DataError(f"{path}: expected a pickled dict, got {type(batch).__name__}")

@@ -1,6 +1,6 @@
 """The batched analytic cost model: (architecture, design) pairs -> figures.
 
-DESIGN.md section 4 as pure ``jax.numpy`` functions: :func:`evaluate_one` for
+docs/design.md section 4 as pure ``jax.numpy`` functions: :func:`evaluate_one` for
 one (architecture, design) pair and :func:`evaluate`, jitted, for a batch,
 with the same values as ``jax.vmap(evaluate_one)`` bit for bit. Architectures
 of different depth are padded to L layers with a mask; designs with fewer
@@ -176,7 +176,7 @@ def _check_bits(bits: int) -> None:
 
 
 def _layer_cycles(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op):
-    """lat (cycles) of layers, DESIGN.md section 4 (B = 1).
+    """lat (cycles) of layers, docs/design.md section 4 (B = 1).
 
     Same formulas as :func:`cosearch.hardware.layer_model.layer_cost`,
     elementwise on float32 arrays holding integers.
@@ -220,7 +220,7 @@ def _layer_bottleneck(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op):
 
 
 def _resources(tiling, bits: int):
-    """DSP, BRAM18K and port bits of accelerators, DESIGN.md section 4.
+    """DSP, BRAM18K and port bits of accelerators, docs/design.md section 4.
 
     Args:
       tiling: 8 int32 arrays (tm, tn, tr, tc, tk, wp, ip, op).
@@ -247,7 +247,7 @@ def _resources(tiling, bits: int):
 def _figures(
     arch, design, platform, bits: int, enforce_bram: bool, keep=lambda v: v
 ) -> CostResult:
-    """DESIGN.md section 4 on batch-minor arrays: the batch axes come last.
+    """docs/design.md section 4 on batch-minor arrays: the batch axes come last.
 
     Shapes, ``...`` being the batch shape (empty for one pair): arch.kernel,
     filters, stride, mask ``[L, ...]``; input_hwc ``[3, ...]``;
@@ -419,7 +419,7 @@ def evaluate_one(
 ) -> CostResult:
     """Cost-model figures of one (architecture, design) pair on ``platform``.
 
-    Implements DESIGN.md section 4 (per-layer latency, resources, feasibility
+    Implements docs/design.md section 4 (per-layer latency, resources, feasibility
     and pipeline figures) with the semantics in the module docstring. Layer i
     is in stage j when j real stages end at or before it; per-layer tilings
     and per-stage device records are picked with select chains, not gathers.

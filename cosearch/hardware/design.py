@@ -31,7 +31,7 @@ class ConvSpec(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class Architecture:
-    """A chain of conv layers (DESIGN.md section 2); hashable, used as cache key.
+    """A chain of conv layers (docs/design.md section 2); hashable, used as cache key.
 
     Attributes:
       layers: per layer (kernel, filters, stride).

@@ -3,7 +3,7 @@
 A *device* is a datasheet record (DSP slices, BRAM18K blocks, port bits per
 cycle) plus a clock, power figures and the bandwidth of the serial link to the
 next FPGA of the chain. A *platform* is an ordered pool of devices joined in a
-chain (DESIGN.md section 3). Everything here is host-side and immutable; the
+chain (docs/design.md section 3). Everything here is host-side and immutable; the
 cost model reads a platform through :func:`platform_arrays`.
 
 Power figures are estimates, see BUILD_NOTES.md ("Device power figures").

@@ -1,7 +1,7 @@
 """The per-device grid of accelerator tilings the design optimizer searches.
 
 A :class:`DeviceGrid` lists the values each of Tm, Tn, Tr, Tc, Wp, Ip, Op may
-take on one FPGA (DESIGN.md section 3); the declared design space of that FPGA
+take on one FPGA (docs/design.md section 3); the declared design space of that FPGA
 is their Cartesian product (Tk is not a grid axis: a stage always takes the
 smallest Tk that covers its kernels). :func:`default_grid` sizes the lists to a
 device's budget; :func:`grids_from_json` reads user grids.

@@ -1,6 +1,6 @@
 """One layer on one loop-tiled accelerator: cycles, bottleneck and resources.
 
-The tile model of DESIGN.md section 4 (Zhang et al., FPGA'15 style), written
+The tile model of docs/design.md section 4 (Zhang et al., FPGA'15 style), written
 twice on purpose:
 
 * a scalar host API (:func:`layer_cost`, :func:`accelerator_resources`) on
@@ -20,7 +20,7 @@ import dataclasses
 
 import jax.numpy as jnp
 
-BRAM_BITS = 18000  # bits per BRAM18K block, as in DESIGN.md section 4
+BRAM_BITS = 18000  # bits per BRAM18K block, as in docs/design.md section 4
 SUPPORTED_BITS = (16, 32)
 
 # Bottleneck codes, in the order they win ties.
@@ -111,7 +111,7 @@ TILING_FIELDS = tuple(f.name for f in dataclasses.fields(Tiling))
 
 @dataclasses.dataclass(frozen=True)
 class LayerCost:
-    """Cycles of one layer on one accelerator (DESIGN.md section 4).
+    """Cycles of one layer on one accelerator (docs/design.md section 4).
 
     Attributes:
       cycles: lat, cycles for the whole layer (``b`` images).
@@ -167,7 +167,7 @@ def _cdiv(a: int, b: int) -> int:
 def layer_cost(layer: Layer, tiling: Tiling, bits: int = 16) -> LayerCost:
     """Cycles and bottleneck of ``layer`` on an accelerator tiled as ``tiling``.
 
-    Implements DESIGN.md section 4, "Per-layer latency":
+    Implements docs/design.md section 4, "Per-layer latency":
     tW = Tm Tn K^2 / Wp; tI = min(Tn,N) min(Tr,R) min(Tc,C) / Ip;
     tO = min(Tm,M) ceil(min(Tr,R)/S) ceil(min(Tc,C)/S) / Op;
     tC = K^2 ceil(min(Tr,R+2P)/S) ceil(min(Tc,C+2P)/S);
@@ -214,7 +214,7 @@ def layer_cost(layer: Layer, tiling: Tiling, bits: int = 16) -> LayerCost:
 
 
 def accelerator_resources(tiling: Tiling, bits: int = 16) -> Resources:
-    """DSP, BRAM18K and port bits of one accelerator (DESIGN.md section 4).
+    """DSP, BRAM18K and port bits of one accelerator (docs/design.md section 4).
 
     DSP = Tm Tn (16-bit) or 5 Tm Tn (32-bit);
     ports = bits (Wp + Ip + Op);
@@ -255,7 +255,7 @@ def layer_cycles(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op, b=1, xp=jnp):
     rounding.
 
     Returns:
-      cycles: float32 array, lat of DESIGN.md section 4 (cycles).
+      cycles: float32 array, lat of docs/design.md section 4 (cycles).
       bottleneck: int32 array of bottleneck codes (COMPUTE, INPUT_LOAD, ...).
     """
     f32 = xp.float32

@@ -6,10 +6,10 @@ best feasible design of each architecture over the whole declared design
 space (:mod:`cosearch.hardware.search_space`), with the design's figures and
 whether it meets the specs. One jitted program, ``vmap`` over the batch;
 shapes are fixed per (space, L, B). With ``devices``, the batch is split over
-a 1-D mesh of local devices (``jax.shard_map``, DESIGN.md section 9), same
+a 1-D mesh of local devices (``jax.shard_map``, docs/design.md section 9), same
 results.
 
-Decomposition (exact, DESIGN.md section 4 semantics):
+Decomposition (exact, docs/design.md section 4 semantics):
 
 1. Layer cycles of every kept tiling (T device types, each padded to G
    rows), summed over every layer range ``[i, j)`` -> ``[R, T, G]``

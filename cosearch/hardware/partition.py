@@ -44,7 +44,7 @@ def layer_ranges(num_layers: int):
 def _layer_cycles(arch: ArchArrays, ftable):
     """``[L, T, G]`` float32 cycles of every layer on every tiling row.
 
-    DESIGN.md section 4, "Per-layer latency", in float32 with the same
+    docs/design.md section 4, "Per-layer latency", in float32 with the same
     operation order as :func:`cosearch.hardware.cost_model.evaluate_one`
     (ceilings of exact float integers), so the figures agree bit for bit.
 

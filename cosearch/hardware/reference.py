@@ -1,6 +1,6 @@
 """Scalar reference of the cost model: one pair at a time, plain Python loops.
 
-The formulas of DESIGN.md section 4 evaluated the way the original authors'
+The formulas of docs/design.md section 4 evaluated the way the original authors'
 code did, one (architecture, design) pair at a time, layer by layer, with
 :func:`cosearch.hardware.layer_model.layer_cost` and
 :func:`cosearch.hardware.layer_model.accelerator_resources` on Python
@@ -86,7 +86,7 @@ def evaluate_reference(
     bits: int = 16,
     enforce_bram: bool = True,
 ) -> ReferenceResult:
-    """Figures of one (architecture, design) pair, DESIGN.md section 4.
+    """Figures of one (architecture, design) pair, docs/design.md section 4.
 
     Args:
       arch: the network.

@@ -2,7 +2,7 @@
 
 A design of a network on a platform (pool of P FPGAs) is a number of stages,
 contiguous layer ranges, a distinct pool slot per stage (any order along the
-chain) and each stage's tiling from its device's grid (DESIGN.md section 4).
+chain) and each stage's tiling from its device's grid (docs/design.md section 4).
 :func:`design_space` prepares that space once per (platform, grids, bits,
 BRAM switch): the kept tilings of every slot's grid
 (:func:`cosearch.hardware.grid.feasible_tilings`), with identical device

@@ -1,4 +1,4 @@
-"""Batch sharding of the cost model over all local devices (DESIGN.md section 9).
+"""Batch sharding of the cost model over all local devices (docs/design.md section 9).
 
 One process drives every local device: the batch axis of the (architecture,
 design) arrays is split over a 1-D :class:`jax.sharding.Mesh` (axis

@@ -1,4 +1,4 @@
-"""Hardware specifications and optimisation objectives (DESIGN.md section 5).
+"""Hardware specifications and optimisation objectives (docs/design.md section 5).
 
 A :class:`Specs` record holds the optional limits a design must meet; an
 :data:`Objective` names what the design optimizer maximises. Both are

@@ -1,4 +1,4 @@
-"""Golden values of the tile model (DESIGN.md section 4), scalar and array forms."""
+"""Golden values of the tile model (docs/design.md section 4): scalar, arrays."""
 
 import jax.numpy as jnp
 import numpy as np
