@@ -270,6 +270,7 @@ LEARNING_SERIES = (
     ("pruned_share", "share of proposals pruned"),
     ("reward_mean", "mean reward of the proposals"),
     ("entropy", "policy entropy (nats / sequence)"),
+    ("arch_entropy", "architecture-token entropy (nats)"),
     ("median_mmacs", "median MMACs of the proposals"),
     ("best_accuracy_at_spec", "best accuracy at spec so far (%)"),
 )
@@ -307,9 +308,9 @@ def learning_markdown(metrics: Sequence[dict[str, Any]]) -> list[str]:
         "shows whether it keeps proposing networks of every size or retreats "
         "to the smallest; learning.png draws every episode.",
         "",
-        "| episodes | pruned share | mean reward | entropy | median MMACs | "
-        "best at spec | children trained |",
-        "|---|---|---|---|---|---|---|",
+        "| episodes | pruned share | mean reward | entropy | architecture "
+        "entropy | median MMACs | best at spec | children trained |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for part in thirds(metrics):
         a, b = part["episodes"]
@@ -317,6 +318,7 @@ def learning_markdown(metrics: Sequence[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {a}-{b} | {_fmt(part['pruned_share'])} | "
             f"{_fmt(part['reward_mean'], 3)} | {_fmt(part['entropy'], 2)} | "
+            f"{_fmt(part['arch_entropy'], 2)} | "
             f"{_fmt(part['median_mmacs'], 1)} | "
             + ("-" if best is None else f"{100 * best:.2f}%")
             + f" | {part['children_trained']} |"
@@ -332,7 +334,7 @@ def save_learning_plot(path: str, metrics: Sequence[dict[str, Any]], title: str)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, len(LEARNING_SERIES), figsize=(18, 6.5))
+    fig, axes = plt.subplots(2, len(LEARNING_SERIES), figsize=(21, 6.5))
     episodes = [m["episode"] for m in metrics]
     children = [m.get("children_trained_total", 0) for m in metrics]
     for col, (key, label) in enumerate(LEARNING_SERIES):

@@ -342,6 +342,7 @@ class _Run:
             "baseline": update.get("baseline"),
             "loss": update.get("loss"),
             "entropy": out.entropy,
+            "arch_entropy": out.arch_entropy,
             "distinct_architectures": len(set(names)),
             "median_mmacs": float(np.median(proposed_macs)) / 1e6,
             "pruned": statuses.count("pruned"),

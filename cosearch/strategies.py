@@ -81,6 +81,8 @@ class Outcome:
       rewards: ``[B]`` float32 rewards (NaN: no reward, e.g. a random
         survivor that was not trained).
       entropy: mean per-sequence entropy of the sampled policy, nats.
+      arch_entropy: the part of it on the architecture tokens, nats (how
+        spread the proposed architectures are; NaN without a policy).
       fast_s: seconds in the fast level (cost model and optimizer).
       slow_s: seconds training children.
       trained: children trained this episode (cache misses).
@@ -90,6 +92,7 @@ class Outcome:
     actions: np.ndarray | None
     rewards: np.ndarray
     entropy: float
+    arch_entropy: float
     fast_s: float
     slow_s: float
     trained: int
@@ -124,14 +127,22 @@ UNIFORM_STREAM = 0x52414E44
 
 
 def _sample(ctx: Context, params, key, uniform: bool, batch: int):
-    """Sampled tokens ``[B, T]`` and the mean sequence entropy (nats; NaN for
-    uniform sampling, which has no policy)."""
+    """Sampled tokens ``[B, T]``, the mean sequence entropy and its part on
+    the architecture tokens (nats; NaN for uniform sampling, which has no
+    policy)."""
     s = ctx.setup
     if uniform:
         key = jax.random.fold_in(key, UNIFORM_STREAM)
-        return np.asarray(space_lib.uniform_sample(s.space, key, batch)), float("nan")
+        tokens = space_lib.uniform_sample(s.space, key, batch)
+        return np.asarray(tokens), float("nan"), float("nan")
     out = controller_lib.sample(s.controller, params, key, batch)
-    return np.asarray(out.tokens), float(out.entropy.sum(axis=1).mean())
+    entropy = np.asarray(out.entropy)  # [B, T]
+    arch = entropy[:, : s.space.num_arch_tokens]
+    return (
+        np.asarray(out.tokens),
+        float(entropy.sum(axis=1).mean()),
+        float(arch.sum(axis=1).mean()),
+    )
 
 
 def _pick(ctx: Context, archs, alive: np.ndarray, order, limit: int) -> list[int]:
@@ -284,7 +295,9 @@ def coexplore_or_random(
     """One episode of ``coexplore`` (``uniform=False``) or ``random``."""
     s = ctx.setup
     sample_key, train_key = jax.random.split(key)
-    tokens, entropy = _sample(ctx, params, sample_key, uniform, s.search.candidates)
+    tokens, entropy, arch_entropy = _sample(
+        ctx, params, sample_key, uniform, s.search.candidates
+    )
     archs, res, fast_s = _explored(ctx, tokens)
     designs = designs_from_arrays(res.refined)
     pruned = np.asarray(res.pruned)
@@ -339,6 +352,7 @@ def coexplore_or_random(
         actions=None if uniform else actions,
         rewards=rewards,
         entropy=entropy,
+        arch_entropy=arch_entropy,
         fast_s=fast_s,
         slow_s=slow_s,
         trained=trained,
@@ -368,7 +382,7 @@ def _architecture_episode(
     s = ctx.setup
     sample_key, train_key = jax.random.split(key)
     batch = s.search.children_per_episode
-    tokens, entropy = _sample(ctx, params, sample_key, False, batch)
+    tokens, entropy, arch_entropy = _sample(ctx, params, sample_key, False, batch)
     archs = [a for a, _ in s.space.decode_batch(tokens)]
     t0 = time.perf_counter()
     designs, figures = hardware(archs, arch_arrays(archs, s.input_shape, xp=jnp))
@@ -388,7 +402,16 @@ def _architecture_episode(
         ctx, archs, designs, figures, _meets(s, figures), status, acc, rewards,
         tokens, episode, extra, secs, fast_s / len(archs),
     )  # fmt: skip
-    return Outcome(records, tokens, rewards, entropy, fast_s, slow_s, trained)
+    return Outcome(
+        records=records,
+        actions=tokens,
+        rewards=rewards,
+        entropy=entropy,
+        arch_entropy=arch_entropy,
+        fast_s=fast_s,
+        slow_s=slow_s,
+        trained=trained,
+    )
 
 
 def _score(setup: Setup, arr, designs: DesignArrays):

@@ -232,6 +232,9 @@ def test_children_budget_trains_exactly_n_and_stops(tmp_path):
     assert metrics[-1]["children_trained_total"] == 3
     assert all(m["trained"] + m["failed"] <= 2 for m in metrics)
     assert all(m["proposals"] == 6 for m in metrics)
+    for key in ("pruned_share", "reward_mean", "entropy", "arch_entropy",
+                "median_mmacs", "best_accuracy_at_spec", "elapsed_s"):  # fmt: skip
+        assert all(m[key] is not None for m in metrics), key
     assert "3 children trained" in messages[-1]
     # Every proposal that survived the fast level has a predicted accuracy
     # (coexplore) and a reward; untrained survivors have no accuracy.

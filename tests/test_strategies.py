@@ -7,6 +7,7 @@ import numpy as np
 from cosearch import components, reinforce
 from cosearch.strategies import Context, run_episode
 from cosearch.train import Trainer
+from experiments.configs import default
 from tests.tiny_search import tiny
 
 
@@ -15,30 +16,31 @@ def _context(**overrides):
     return setup, Context(setup, Trainer(), {}, log=lambda _: None)
 
 
-def test_feasibility_is_learned_from_cheap_updates():
-    """Toy with a known answer: the spec prunes about two thirds of uniform
-    proposals; with no child trained (budget 0: every reward comes from the
-    fast level) the pruned share of the last 5 of 25 episodes is at most half
-    that of the first 5, at a fixed seed."""
-    setup, ctx = _context(
-        **{
-            "specs.min_fps": 60000.0,
-            "reward.eff_hi": 300000.0,
-            "search.candidates_per_episode": 32,
-            "controller.learning_rate": 0.03,
-        }
-    )
+def test_feasibility_is_learned_without_collapse():
+    """A known answer on the default space and spec: about 70% of uniform
+    proposals cannot reach 1000 images/s on mixed4. With no child trained
+    (budget 0: every reward comes from the fast level and the predictor's
+    prior) the pruned share of the last 5 of 20 episodes is at most half
+    that of the first 5, at a fixed seed; the policy does not collapse onto
+    a few small networks: most of the architecture tokens' entropy remains
+    and the proposals stay distinct."""
+    setup = components.build(default.get_config())
+    ctx = Context(setup, Trainer(), {}, log=lambda _: None)
     state = reinforce.init(setup.reinforce_config, setup.controller, jax.random.key(0))
-    shares = []
-    for e in range(25):
+    shares, arch_entropy = [], []
+    for e in range(20):
         key = jax.random.fold_in(jax.random.key(1), e)
         out = run_episode(ctx, state.params, key, e, budget=0)
         assert out.trained == 0 and not ctx.cache  # nothing was trained
         state, _ = reinforce.update(state, out.actions, out.rewards)
         shares.append(np.mean([r["status"] == "pruned" for r in out.records]))
+        arch_entropy.append(out.arch_entropy)
     first, last = np.mean(shares[:5]), np.mean(shares[-5:])
-    assert first > 0.4, shares
+    assert first > 0.5, shares
     assert last <= 0.5 * first, shares
+    assert arch_entropy[-1] >= 0.5 * arch_entropy[0], arch_entropy
+    names = {r["architecture"] for r in out.records}
+    assert len(names) >= 0.9 * len(out.records)
 
 
 def test_random_does_not_share_coexplore_proposals():
