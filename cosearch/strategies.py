@@ -526,11 +526,37 @@ def _check_fixed_design(setup: Setup, design: Design, path: str) -> None:
     )
 
 
+def default_reference(setup: Setup) -> Architecture:
+    """hw_aware's reference network when none is configured: the largest
+    (most MACs) *uniform* network of the space, one kernel size and filter
+    count in every layer, whose best design meets the specs; the
+    accelerator is built for the heaviest typical network that the spec
+    allows, as a designer who fixes the hardware first would. Without specs,
+    the largest uniform network.
+    """
+    a = setup.space.arch
+    stride = min(a.strides)
+    refs = [
+        Architecture(tuple((k, f, stride) for _ in range(a.depth)))
+        for k in a.kernels
+        for f in a.filters
+    ]
+    opt = optimize(
+        arch_arrays(refs, setup.input_shape, xp=jnp),
+        setup.design_space,
+        setup.objective,
+        setup.specs,
+    )
+    ok = ~np.asarray(opt.pruned)
+    pool = [r for r, good in zip(refs, ok, strict=True) if good] or refs[:1]
+    return max(pool, key=lambda r: predictor_lib.macs(r, setup.input_shape))
+
+
 def fixed_design(setup: Setup) -> Design:
     """The hw_aware design: from a JSON file, or the best for a reference net.
 
     The reference network is ``config.search.hw_aware_reference`` (``""``:
-    every layer the middle kernel and filter count of the space). Its
+    :func:`default_reference`). Its
     optimum (objective and specs of the run) is taken, and each stage's Tk is
     raised to the largest kernel of the space, since the fixed accelerator
     must run every architecture the controller may sample.
@@ -576,9 +602,7 @@ def fixed_design(setup: Setup) -> Design:
                 f"not: {', '.join(outside)}"
             )
     else:
-        a = s.space.arch
-        k, f = a.kernels[len(a.kernels) // 2], a.filters[len(a.filters) // 2]
-        ref = Architecture(tuple((k, f, a.strides[0]) for _ in range(depth)))
+        ref = default_reference(s)
     opt = optimize(
         arch_arrays([ref], s.input_shape, xp=jnp), s.design_space, s.objective, s.specs
     )

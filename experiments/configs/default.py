@@ -79,8 +79,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.search.opt_hw_margin = 0.01  # OptHW: accuracy within this of OptSW's
     c.search.checkpoint_every = 1  # episodes between checkpoints
     c.search.hw_aware_design = ""  # hw_aware fixed design (JSON file); "" = derive
-    # hw_aware's reference network ("" = every layer the middle kernel and
-    # filter count of the space); it must lie in the space.
+    # hw_aware's fixed design is the best design of this reference network
+    # ("" = the largest network of one kernel size and filter count in every
+    # layer whose best design meets the specs); it must lie in the space.
     c.search.hw_aware_reference = ""
 
     c.data = ml_collections.ConfigDict()
