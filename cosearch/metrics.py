@@ -74,14 +74,29 @@ class JsonlWriter:
             f.truncate(position)
 
 
+class LogError(ValueError):
+    """A JSON-lines log holds a line that is not a JSON record."""
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """All complete records of a JSON-lines file (a partial last line is skipped)."""
+    """All complete records of a JSON-lines file (a partial last line is skipped).
+
+    Raises:
+      LogError: a complete line is not valid JSON (naming the file and line).
+    """
     out = []
     with open(path) as f:
-        for line in f:
+        for number, line in enumerate(f, start=1):
             if not line.endswith("\n"):
                 break
             line = line.strip()
-            if line:
+            if not line:
+                continue
+            try:
                 out.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise LogError(
+                    f"{os.fspath(path)} line {number} is damaged ({e.msg}); "
+                    "move the file away or pass --fresh to start over"
+                ) from None
     return out

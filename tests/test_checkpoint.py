@@ -59,3 +59,14 @@ def test_restore_from_a_new_process_view(tmp_path):
     state, rec = ck.restore(5, _state())
     assert rec == {"episode": 5}
     np.testing.assert_array_equal(state["params"]["w"], _state()["params"]["w"])
+
+
+def test_a_damaged_log_line_names_the_file_and_line(tmp_path):
+    from cosearch.metrics import LogError, read_jsonl
+
+    path = tmp_path / "history.jsonl"
+    path.write_text('{"a": 1}\n{"b": \n{"c": 3}\n')
+    with pytest.raises(LogError, match=r"history.jsonl line 2 is damaged"):
+        read_jsonl(path)
+    path.write_text('{"a": 1}\n{"b": 2')  # a half-written last line is dropped
+    assert read_jsonl(path) == [{"a": 1}]

@@ -214,7 +214,13 @@ class Library:
             devices[dev.name] = dev
         lib = Library(devices, self._platforms)
         platforms = dict(self._platforms)
-        for name, names in dict(spec.get("platforms", {})).items():
+        spec_platforms = spec.get("platforms", {})
+        if not isinstance(spec_platforms, Mapping):
+            raise HardwareConfigError(
+                f"{source}: 'platforms' must map each platform name to a list of "
+                f'device names, e.g. {{"mine": ["XC7Z020", "XC7Z045"]}}'
+            )
+        for name, names in spec_platforms.items():
             if isinstance(names, str) or not isinstance(names, Sequence):
                 raise HardwareConfigError(
                     f"{source}: platform {name!r} must be a list of device names"
@@ -257,6 +263,10 @@ def _device_from_record(rec: Any, where: str, lib: Library) -> Device:
         raise HardwareConfigError(
             f"{where} (device {name!r}): missing field(s) {missing}"
         )
+    if not isinstance(rec["name"], str) or not rec["name"].strip():
+        raise HardwareConfigError(
+            f"{where}: 'name' must be a non-empty string, got {rec['name']!r}"
+        )
     return Device(**rec)
 
 
@@ -269,6 +279,12 @@ def read_json_file(path: str | os.PathLike, what: str) -> Any:
             return json.load(f)
     except FileNotFoundError:
         raise HardwareConfigError(f"{what} not found: {path}") from None
+    except IsADirectoryError:
+        raise HardwareConfigError(
+            f"{what} {path} is a directory, expected a JSON file"
+        ) from None
+    except (UnicodeDecodeError, PermissionError) as e:
+        raise HardwareConfigError(f"{what} {path}: cannot read ({e})") from None
     except json.JSONDecodeError as e:
         raise HardwareConfigError(f"{path}: not valid JSON ({e})") from None
 

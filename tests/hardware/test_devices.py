@@ -75,3 +75,15 @@ def test_platform_file(tmp_path):
 def test_device_is_frozen_and_validated():
     with pytest.raises(HardwareConfigError):
         Device("Y", 1, 1, 1, link_bps=float("nan"))
+
+
+def test_bad_platform_files_end_in_one_clear_error(tmp_path):
+    with pytest.raises(HardwareConfigError, match="is a directory"):
+        resolve_platform(str(tmp_path) + "/")
+    bad = tmp_path / "p.json"
+    bad.write_text('{"platforms": ["XC7Z020"]}')
+    with pytest.raises(HardwareConfigError, match="'platforms' must map"):
+        resolve_platform(str(bad))
+    bad.write_text('{"devices": [{"name": 5, "dsp": 1, "bram18": 1, "port_bits": 8}]}')
+    with pytest.raises(HardwareConfigError, match="'name' must be a non-empty"):
+        load_library(str(bad))
