@@ -231,12 +231,14 @@ def build(config) -> Setup:
             acc_noise=float(c.reward.acc_noise),
         )
     except ValueError as e:
-        raise _err("reward", str(e)) from None
+        reward_error, reward_cfg = _err("reward", str(e)), None
+    else:
+        reward_error = None
     search = _search_settings(c.search)
     hw_aware_w = _finite(c, "reward.hw_aware_w")
     dataset = _load_data(c)
     train_config = _train_config(c)
-    return Setup(
+    setup = Setup(
         config=c,
         strategy=strategy,
         parrays=platform_arrays(platform),
@@ -254,6 +256,11 @@ def build(config) -> Setup:
         search=search,
         hw_aware_w=hw_aware_w,
     )
+    if reward_error is not None:
+        # A spec above reward.eff_hi may be out of reach altogether: say so.
+        check_specs_reachable(setup)
+        raise reward_error
+    return setup
 
 
 def _leaves(node, prefix: str = ""):

@@ -142,6 +142,8 @@ def test_corrupt_checkpoint_is_refused(baseline_run, tmp_path):
     [
         ({"strategy": "greedy"}, "config.strategy"),
         ({"specs.min_fps": 1e12, "reward.eff_hi": 1e13}, "min_fps.*out of reach"),
+        ({"specs.min_fps": 1e12}, "min_fps.*out of reach"),
+        ({"specs.min_fps": 2e5, "reward.eff_hi": 1e5}, "reward eff_hi"),
         ({"specs.max_latency_ms": 1e-9}, "max_latency_ms.*out of reach"),
         ({"specs.min_fps": -1.0}, "specs.min_fps"),
         ({"platform.name": "nosuch"}, "unknown platform"),

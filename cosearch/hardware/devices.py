@@ -30,6 +30,21 @@ class HardwareConfigError(ValueError):
     """A device, platform or grid description that cannot be used."""
 
 
+# Plausible range of each numeric device field (inclusive), with its unit.
+# Far wider than any FPGA made; values outside would overflow the cost
+# model's arithmetic or make its figures meaningless (infinite throughput).
+DEVICE_RANGES = {
+    "dsp": (1, 1 << 20, "DSP slices"),
+    "bram18": (1, 1 << 20, "BRAM18K blocks"),
+    "port_bits": (1, 1 << 16, "bits per cycle"),
+    "clock_hz": (1e6, 1e10, "Hz"),
+    "static_w": (1e-6, 1e4, "W"),
+    "dsp_w": (1e-9, 1.0, "W"),
+    "bram_w": (1e-9, 1.0, "W"),
+    "link_bps": (1e3, 1e14, "bit/s"),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Device:
     """One FPGA model.
@@ -78,6 +93,13 @@ class Device:
                 raise HardwareConfigError(
                     f"device {self.name!r}: field {field!r} must be an integer, "
                     f"got {getattr(self, field)!r}"
+                )
+        for field, (lo, hi, unit) in DEVICE_RANGES.items():
+            value = getattr(self, field)
+            if not lo <= value <= hi:
+                raise HardwareConfigError(
+                    f"device {self.name!r}: {field} = {value:g} {unit} is outside "
+                    f"the plausible range {lo:g}..{hi:g}"
                 )
 
     @property

@@ -87,3 +87,21 @@ def test_bad_platform_files_end_in_one_clear_error(tmp_path):
     bad.write_text('{"devices": [{"name": 5, "dsp": 1, "bram18": 1, "port_bits": 8}]}')
     with pytest.raises(HardwareConfigError, match="'name' must be a non-empty"):
         load_library(str(bad))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("clock_hz", 1e300),
+        ("dsp", 1e10),
+        ("link_bps", 1e-3),
+        ("static_w", 1e9),
+        ("port_bits", 1 << 31),
+    ],  # fmt: skip
+)
+def test_absurd_device_values_are_refused(field, value, tmp_path):
+    path = tmp_path / "hw.json"
+    rec = {"name": "MINE", "base": "XC7Z020", field: value}
+    path.write_text(json.dumps({"devices": [rec]}))
+    with pytest.raises(HardwareConfigError, match=f"{field} = .* plausible range"):
+        load_library(str(path))
