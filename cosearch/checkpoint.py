@@ -9,6 +9,7 @@ fingerprint of the configuration it was made with.
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
 import jax
@@ -54,6 +55,19 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         """The newest complete checkpoint's step, or None."""
         return self._manager.latest_step()
+
+    def all_steps(self) -> list[int]:
+        """The complete checkpoints' steps, newest first."""
+        return sorted(self._manager.all_steps(), reverse=True)
+
+    def discard(self, step: int) -> None:
+        """Delete checkpoint ``step`` (one passed over as damaged or stale, so
+        that the episode it covered can be saved again)."""
+        try:
+            self._manager.delete(step)
+        except Exception:  # a damaged checkpoint may not delete cleanly
+            shutil.rmtree(os.path.join(self.directory, str(step)), ignore_errors=True)
+            self._manager.reload()
 
     def save(self, step: int, state: Any, record: dict[str, Any]) -> None:
         """Save ``state`` (a pytree of arrays) and ``record`` (JSON) as ``step``.

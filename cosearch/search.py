@@ -254,8 +254,15 @@ class _Run:
         return bool(rec["resumed"])
 
     def _restore(self) -> bool:
-        step = self.ckpt.latest_step()
-        if step is None:
+        """Restore the newest usable checkpoint; False when there is none.
+
+        A damaged checkpoint, or one whose logs were cut shorter than it
+        records, is passed over for the one before it (the episodes after
+        that one are run again, with the same results); a checkpoint of
+        another config is an error.
+        """
+        steps = self.ckpt.all_steps()
+        if not steps:
             if self.history.position() > 0:
                 raise CheckpointError(
                     f"{self.workdir} holds results but no checkpoint; pass --fresh "
@@ -263,8 +270,53 @@ class _Run:
                 )
             return False
         template = _train_state(self.state)
-        arrays, rec = self.ckpt.restore(step, template)
-        arrays = _from_state_dict(self.state, arrays)
+        passed = []  # (step, why) of the checkpoints passed over
+        for step in steps:
+            try:
+                arrays, rec = self.ckpt.restore(step, template)
+            except CheckpointError as e:
+                passed.append((step, str(e)))
+                continue
+            self._check_config(rec)
+            short = [
+                w.path
+                for w, key in (
+                    (self.history, "history_bytes"),
+                    (self.metrics, "metrics_bytes"),
+                )  # fmt: skip
+                if w.position() < int(rec[key])
+            ]
+            if short:
+                passed.append(
+                    (
+                        step,
+                        f"{', '.join(short)} cut shorter than checkpoint {step} "
+                        "records",
+                    )  # fmt: skip
+                )
+                continue
+            self.state = self.state.replace(**_from_state_dict(self.state, arrays))
+            self._apply(rec)
+            self.history.truncate(int(rec["history_bytes"]))
+            self.metrics.truncate(int(rec["metrics_bytes"]))
+            self.saved_episode = self.episode
+            for newer, _ in passed:
+                self.ckpt.discard(newer)
+            if passed:
+                newest = passed[0][0]
+                self.log(
+                    f"checkpoint {newest} passed over ({passed[0][1]}); resuming "
+                    f"from checkpoint {step}: episodes {step + 1}-{newest} run "
+                    "again, with the same results"
+                )
+            return True
+        raise CheckpointError(
+            f"no usable checkpoint in {self.workdir}: "
+            + "; ".join(why for _, why in passed)
+            + "; pass --fresh to start over there, or choose another --workdir"
+        )
+
+    def _check_config(self, rec: dict[str, Any]) -> None:
         want = _fingerprint(self.setup.config)
         saved = _relevant(rec.get("config", {}), self.setup.strategy)
         diff = sorted(k for k in set(want) | set(saved) if want.get(k) != saved.get(k))
@@ -274,12 +326,6 @@ class _Run:
                 f"{', '.join(diff[:5])}); pass --fresh to start over, or use the "
                 "same config"
             )
-        self.state = self.state.replace(**arrays)
-        self._apply(rec)
-        self.history.truncate(int(rec["history_bytes"]))
-        self.metrics.truncate(int(rec["metrics_bytes"]))
-        self.saved_episode = self.episode
-        return True
 
     def budget_left(self, started: float) -> str | None:
         """Why the run must stop now, or None."""

@@ -351,3 +351,49 @@ def test_an_infeasible_hw_aware_design_is_refused(tmp_path):
     path.write_text(json.dumps(design))
     search.run(cfg, str(tmp_path / "w"), log=quiet)
     assert len(read_jsonl(tmp_path / "w" / "history.jsonl")) == 3
+
+
+def _damage(checkpoint_dir):
+    for root, _, files in os.walk(checkpoint_dir):
+        for name in files:
+            if "manifest" in name or name == "_METADATA":
+                with open(os.path.join(root, name), "wb") as f:
+                    f.write(b"\0garbage")
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(
+    baseline_run, tmp_path
+):
+    """The newest checkpoint damaged, the one before intact: the run resumes
+    from that one, says so, runs the lost episode again and ends with the
+    history of an uninterrupted run."""
+    workdir, _ = baseline_run
+    expected = [without_timing(h) for h in read_jsonl(f"{workdir}/history.jsonl")]
+    run_dir = str(tmp_path / "w")
+    search.run(tiny(), run_dir, log=quiet)
+    assert sorted(os.listdir(f"{run_dir}/checkpoints")) == ["2", "3"]
+    _damage(f"{run_dir}/checkpoints/3")
+    messages = []
+    search.run(tiny(), run_dir, log=messages.append)
+    assert any(
+        m.startswith("checkpoint 3 passed over") and "from checkpoint 2" in m
+        for m in messages
+    ), messages
+    got = [without_timing(h) for h in read_jsonl(f"{run_dir}/history.jsonl")]
+    assert got == expected
+
+
+def test_a_log_cut_by_hand_falls_back_to_an_older_checkpoint(baseline_run, tmp_path):
+    workdir, _ = baseline_run
+    expected = [without_timing(h) for h in read_jsonl(f"{workdir}/history.jsonl")]
+    run_dir = str(tmp_path / "w")
+    search.run(tiny(), run_dir, log=quiet)
+    path = f"{run_dir}/history.jsonl"
+    lines = open(path).readlines()
+    with open(path, "w") as f:
+        f.writelines(lines[:-1])  # the last record deleted by hand
+    messages = []
+    search.run(tiny(), run_dir, log=messages.append)
+    assert any("cut shorter than checkpoint 3" in m for m in messages), messages
+    got = [without_timing(h) for h in read_jsonl(path)]
+    assert got == expected
