@@ -18,7 +18,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from cosearch.hardware.layer_model import TILING_FIELDS, Layer, Tiling
+from cosearch.hardware.layer_model import (
+    MAX_KERNEL,
+    MAX_LAYER_DIM,
+    TILING_FIELDS,
+    Layer,
+    Tiling,
+    check_size,
+)
 
 
 class ConvSpec(NamedTuple):
@@ -43,9 +50,10 @@ class Architecture:
         layers = tuple(ConvSpec(*map(int, lay)) for lay in self.layers)
         if not layers:
             raise ValueError("an architecture needs at least one layer")
-        for i, lay in enumerate(layers):
-            if min(lay) < 1:
-                raise ValueError(f"layer {i}: all of {lay} must be positive")
+        for i, (k, f, st) in enumerate(layers):
+            check_size(f"layer {i} kernel", k, MAX_KERNEL)
+            check_size(f"layer {i} filters", f, MAX_LAYER_DIM)
+            check_size(f"layer {i} stride", st, MAX_KERNEL)
         object.__setattr__(self, "layers", layers)
 
     @classmethod
@@ -185,13 +193,33 @@ class DesignArrays:
     tiling: Any
 
 
+def check_input_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
+    """(height, width, channels) as ints, each positive and at most
+    MAX_LAYER_DIM; raises ValueError otherwise."""
+    shape = tuple(input_shape)
+    if len(shape) != 3:
+        raise ValueError(f"input shape must be (height, width, channels), got {shape}")
+    names = ("height", "width", "channels")
+    return tuple(
+        check_size(f"input {name}", int(v) if isinstance(v, np.integer) else v,
+                   MAX_LAYER_DIM)
+        for name, v in zip(names, shape, strict=True)
+    )  # fmt: skip
+
+
 def arch_arrays(
     archs: Sequence[Architecture],
     input_shape: Sequence[int],
     max_layers: int | None = None,
     xp=np,
 ) -> ArchArrays:
-    """Batched, padded arrays ``[B, L]`` of ``archs`` (``xp``: np or jnp)."""
+    """Batched, padded arrays ``[B, L]`` of ``archs`` (``xp``: np or jnp).
+
+    Raises:
+      ValueError: an input size that is not a positive int up to
+        MAX_LAYER_DIM.
+    """
+    check_input_shape(input_shape)
     max_layers = max_layers or max(a.depth for a in archs)
     b = len(archs)
     kernel = np.ones((b, max_layers), np.int32)

@@ -33,7 +33,7 @@ from cosearch.hardware.devices import (
     Platform,
     read_json_file,
 )
-from cosearch.hardware.layer_model import resources
+from cosearch.hardware.layer_model import MAX_TILE, resources
 
 GRID_FIELDS = ("tm", "tn", "tr", "tc", "wp", "ip", "op")
 
@@ -72,6 +72,11 @@ class DeviceGrid:
                 if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                     raise HardwareConfigError(
                         f"grid {name!r}: values must be positive integers, got {v!r}"
+                    )
+                if v > MAX_TILE:
+                    raise HardwareConfigError(
+                        f"grid {name!r}: {v} exceeds the largest accepted tile "
+                        f"value, {MAX_TILE}"
                     )
             object.__setattr__(self, name, tuple(sorted(set(values))))
 

@@ -23,6 +23,23 @@ import jax.numpy as jnp
 BRAM_BITS = 18000  # bits per BRAM18K block, as in docs/design.md section 4
 SUPPORTED_BITS = (16, 32)
 
+# Largest accepted sizes. Far beyond any network or FPGA accelerator, and
+# small enough that every integer the models form stays below 2**31 (DSP =
+# Tm * Tn, BRAM counts, port bits) or is formed in float32 (MACs, cycles).
+MAX_LAYER_DIM = 1 << 16  # channels, rows, columns, batch
+MAX_KERNEL = 64  # kernel size, stride and Tk
+MAX_TILE = 4096  # Tm, Tn, Tr, Tc, Wp, Ip, Op
+
+
+def check_size(what: str, value, limit: int) -> int:
+    """``value`` as a positive int no larger than ``limit``, else ValueError."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    if value > limit:
+        raise ValueError(f"{what} = {value} exceeds the largest accepted, {limit}")
+    return value
+
+
 # Bottleneck codes, in the order they win ties.
 COMPUTE, INPUT_LOAD, WEIGHT_LOAD, OUTPUT_STORE = 0, 1, 2, 3
 BOTTLENECK_NAMES = ("compute", "input load", "weight load", "output store")
@@ -52,9 +69,8 @@ class Layer:
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"Layer.{f.name} must be a positive int, got {v!r}")
+            limit = MAX_KERNEL if f.name in ("k", "s") else MAX_LAYER_DIM
+            check_size(f"Layer.{f.name}", getattr(self, f.name), limit)
 
     @property
     def out_rows(self) -> int:
@@ -98,9 +114,8 @@ class Tiling:
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"Tiling.{f.name} must be a positive int, got {v!r}")
+            limit = MAX_KERNEL if f.name == "tk" else MAX_TILE
+            check_size(f"Tiling.{f.name}", getattr(self, f.name), limit)
 
     def as_tuple(self) -> tuple[int, ...]:
         return dataclasses.astuple(self)
@@ -250,9 +265,9 @@ def layer_cycles(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op, b=1, xp=jnp):
 
     All arguments are integer arrays (or ints) that broadcast together: layer
     shape (n, m, r, c, k, s, b) and tiling (tm, tn, tr, tc, wp, ip, op).
-    Integer quantities are computed in int32 and converted to float32 only
-    where the formulas divide, so results match the scalar API to float32
-    rounding.
+    Products are formed in float32 from int32 factors (exact below 2**24,
+    and free of int32 wrap-around for layers of any accepted size), so
+    results match the scalar API to float32 rounding.
 
     Returns:
       cycles: float32 array, lat of docs/design.md section 4 (cycles).
@@ -265,18 +280,22 @@ def layer_cycles(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op, b=1, xp=jnp):
     )
     p = (k - 1) // 2
     mn = xp.minimum
-    t_w = (tm * tn * k * k).astype(f32) / wp.astype(f32)
-    t_i = (mn(tn, n) * mn(tr, r) * mn(tc, c)).astype(f32) / ip.astype(f32)
-    t_o = (mn(tm, m) * _acdiv(mn(tr, r), s, xp) * _acdiv(mn(tc, c), s, xp)).astype(
-        f32
-    ) / op.astype(f32)
-    t_c = (
-        k * k * _acdiv(mn(tr, r + 2 * p), s, xp) * _acdiv(mn(tc, c + 2 * p), s, xp)
-    ).astype(f32)
+
+    def prod(*factors):  # a product of int32 arrays, formed in float32
+        out = factors[0].astype(f32)
+        for v in factors[1:]:
+            out = out * v.astype(f32)
+        return out
+
+    t_w = prod(tm, tn, k, k) / wp.astype(f32)
+    t_i = prod(mn(tn, n), mn(tr, r), mn(tc, c)) / ip.astype(f32)
+    t_o = prod(mn(tm, m), _acdiv(mn(tr, r), s, xp), _acdiv(mn(tc, c), s, xp))
+    t_o = t_o / op.astype(f32)
+    t_c = prod(k, k, _acdiv(mn(tr, r + 2 * p), s, xp), _acdiv(mn(tc, c + 2 * p), s, xp))
     lat1 = xp.maximum(xp.maximum(t_i, t_w), t_c)
     acc = _acdiv(n, tn, xp).astype(f32) * lat1
     lat2 = xp.maximum(acc, t_o)
-    tiles = (b * _acdiv(r, tr, xp) * _acdiv(c, tc, xp) * _acdiv(m, tm, xp)).astype(f32)
+    tiles = prod(b, _acdiv(r, tr, xp), _acdiv(c, tc, xp), _acdiv(m, tm, xp))
     cycles = tiles * lat2
     bottleneck = xp.where(
         t_o > acc,

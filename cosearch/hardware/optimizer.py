@@ -168,11 +168,17 @@ def _solve_one(
     feas = (ex(wblk) <= rows["wcap"]) & ex(jnp.asarray(rj) <= depth)  # [R, T, G]
     power = rows["p_base"] + rows["p_wblk"] * ex(wblk)  # [R, T, G] W
     ro, co = -(-r // s), -(-c // s)
-    out_bits = float(bits) * (m * ro * co).astype(jnp.float32)  # [L]
+    # Products of layer sizes in float32: in int32 they wrap past 2**31
+    # (a 224x224 layer of 64 -> 128 channels has 3.7e9 MACs).
+    f32 = jnp.float32
+    m_f, ro_f, co_f = m.astype(f32), ro.astype(f32), co.astype(f32)
+    out_bits = float(bits) * m_f * ro_f * co_f  # [L]
     link_bits = jnp.where(jnp.asarray(rj) == depth, 0.0, out_bits[rj - 1])  # [R]
     seconds = cycles * rows["inv_clock"] + ex(link_bits) * rows["inv_link"]
     time = jnp.where(feas, seconds, _INF)  # [R, T, G] stage seconds
-    macs = jnp.sum(jnp.where(arch.mask, m * n * k * k * ro * co, 0).astype(jnp.float32))
+    k_f = k.astype(f32)
+    layer_macs = m_f * n.astype(f32) * k_f * k_f * ro_f * co_f  # the cost model's order
+    macs = jnp.sum(jnp.where(arch.mask, layer_macs, 0.0))
 
     def type_pick(v1, v2=None):
         """Per (range, type): min v1 (ties by min v2) -> v1, v2, row [R, T]."""

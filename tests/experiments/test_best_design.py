@@ -93,3 +93,44 @@ def test_impossible_requests_end_in_one_line(tmp_path, args, message):
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and message in lines[-1]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--layers=3,128,1", "--input=2147483648,224,64"), "input height"),
+        (("--layers=3,4294967296,1", "--input=224,224,64"), "layer 0 filters"),
+        (("--layers=3,128,1", "--grid={grid}"), "exceeds the largest accepted tile"),
+        (("--layers=3,128,1", "--platform={hw}"), "plausible range"),
+        (("--layers=3,128,1", "--platform={dir}"), "is a directory"),
+    ],
+)
+def test_out_of_range_values_end_in_one_line(args, message, tmp_path):
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({**GRID, "tm": [4, 2147483648]}))
+    hw = tmp_path / "hw.json"
+    hw.write_text(
+        json.dumps(
+            {
+                "devices": [{"name": "BIG", "base": "XC7Z020", "dsp": 1e10}],
+                "platforms": {"big": ["BIG"]},
+            }
+        )  # fmt: skip
+    )
+    subs = {"grid": grid, "hw": hw, "dir": f"{tmp_path}/"}
+    proc = _run(*(a.format(**subs) for a in args))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert message in lines[0]
+
+
+def test_a_layer_past_2_to_the_31_macs_is_scored_right():
+    """3.7e9 MACs (224 x 224, 64 -> 128 channels): no spec means no spec
+    missed, and the energy objective finds the efficient design."""
+    common = ("--layers=3,128,1", "--input=224,224,64", "--platform=zcu102x2")
+    fast = json.loads(_run(*common, "--json").stdout.strip().splitlines()[-1])
+    green = _run(*common, "--objective=energy", "--json")
+    green = json.loads(green.stdout.strip().splitlines()[-1])
+    assert fast["meets_specs"] and green["meets_specs"]
+    assert green["gops_per_w"] >= fast["gops_per_w"] * (1 - 1e-6) > 100

@@ -121,3 +121,20 @@ def test_bad_inputs_refused():
         Tiling(0, 1, 1, 1, 1, 1, 1, 1)
     with pytest.raises(ValueError, match="Layer.k"):
         Layer(n=1, m=1, r=1, c=1, k=0)
+
+
+def test_sizes_past_the_accepted_range_are_refused():
+    """Values that would wrap int32 products (DSP = Tm * Tn of a 2**30 tile
+    once gave 0 DSP and 'feasible') are refused when the record is made."""
+    with pytest.raises(ValueError, match=r"Tiling.tm = 1073741824 exceeds"):
+        Tiling(1 << 30, 1 << 30, 8, 8, 5, 4, 4, 4)
+    with pytest.raises(ValueError, match=r"Layer.r = 2147483648 exceeds"):
+        Layer(n=64, m=128, r=1 << 31, c=224, k=3)
+    with pytest.raises(ValueError, match=r"Tiling.tk = 65 exceeds"):
+        Tiling(4, 4, 8, 8, 65, 4, 4, 4)
+    big = Tiling(4096, 4096, 4096, 4096, 64, 4096, 4096, 4096)
+    res = accelerator_resources(big)
+    assert res.dsp == 4096 * 4096 and res.bram18 > 0  # no wrap-around
+    dsp, bram, ports = resources(*big.as_tuple())
+    assert int(dsp) == res.dsp and int(bram) == res.bram18
+    assert int(ports) == res.port_bits

@@ -25,9 +25,9 @@ from cosearch.hardware.specs import FPS, LATENCY, MEETS, NO_FEASIBLE, Specs
 from tests.small_space import ARCHS, INPUT, LIB, POOL, SMALL
 
 
-def _stage_table(arch, platform, grid):
+def _stage_table(arch, platform, grid, input_shape=INPUT):
     """Scalar reference per (first, last, slot, tiling): seconds, W, tiling."""
-    layers = arch.conv_layers(INPUT)
+    layers = arch.conv_layers(input_shape)
     n = len(layers)
     tilings = [
         dict(zip(("tm", "tn", "tr", "tc", "wp", "ip", "op"), v, strict=True))
@@ -65,12 +65,12 @@ def _stage_table(arch, platform, grid):
     return table
 
 
-def _brute_force(arch, platform, grid, objective, specs):
+def _brute_force(arch, platform, grid, objective, specs, input_shape=INPUT):
     """Every design: best objective value among those meeting the specs,
     and the least power among designs tied with it (rtol 1e-5)."""
-    table = _stage_table(arch, platform, grid)
+    table = _stage_table(arch, platform, grid, input_shape)
     n, pool = arch.depth, platform.size
-    macs = sum(lay.macs for lay in arch.conv_layers(INPUT))
+    macs = sum(lay.macs for lay in arch.conv_layers(input_shape))
     lo_fps, hi_lat, lo_eff = specs.limits()
     scores, powers = [], []
     for m in range(1, min(n, pool) + 1):
@@ -110,19 +110,21 @@ def _score(res, objective):
     }[objective]
 
 
-def _check_against_brute_force(space, objective, specs, exact=True, ties=True):
-    arrays = arch_arrays(ARCHS, INPUT, max_layers=3)
+def _check_against_brute_force(
+    space, objective, specs, exact=True, ties=True, archs=ARCHS, input_shape=INPUT
+):
+    arrays = arch_arrays(archs, input_shape, max_layers=3)
     opt = jax.device_get(optimize(arrays, space, objective, specs))
     designs = designs_from_arrays(opt.design)
     gaps = []
-    for i, arch in enumerate(ARCHS):
-        want = _brute_force(arch, POOL, SMALL, objective, specs)
+    for i, arch in enumerate(archs):
+        want = _brute_force(arch, POOL, SMALL, objective, specs, input_shape)
         if want is None:
             assert opt.pruned[i] and not opt.meets_specs[i]
             continue
         assert opt.meets_specs[i] and not opt.pruned[i]
         assert opt.prune_reason[i] == MEETS
-        ref = evaluate_reference(arch, designs[i], POOL, INPUT)
+        ref = evaluate_reference(arch, designs[i], POOL, input_shape)
         assert ref.feasible, ref.reason
         assert specs.met_by(ref.throughput, ref.latency, ref.gops_per_w)
         got = _score(ref, objective)
@@ -146,6 +148,36 @@ def test_energy_within_bound_and_exact_on_small_cases(small_space):
     gaps = _check_against_brute_force(small_space, "energy", Specs(), exact=False)
     # The reduction's bound holds; on these cases the optimum is found.
     assert max(gaps) == pytest.approx(1.0, abs=2e-5)
+
+
+# ImageNet-scale layers, each case a network on its own input: a VGG-16-sized
+# layer at 224 x 224, 64 -> 128 channels (3.7e9 MACs, past 2**31: the
+# optimizer's MACs once wrapped around in int32 there, giving negative GOPS/W
+# and "specs not met" with no spec); ResNet-50's conv1 (7 x 7 stride 2,
+# 3 -> 64) and a 3 x 3 of 64 channels after it; VGG-16's first two layers.
+IMAGENET_CASES = [
+    (Architecture.parse("3,128,1"), (224, 224, 64)),
+    (Architecture.parse("7,64,2;3,64,1"), (224, 224, 3)),
+    (Architecture.parse("3,64,1;3,64,1"), (224, 224, 3)),
+]
+
+
+@pytest.mark.parametrize("objective", ["throughput", "latency", "energy"])
+def test_exact_at_imagenet_scale(small_space, objective):
+    for arch, shape in IMAGENET_CASES:
+        gaps = _check_against_brute_force(
+            small_space,
+            objective,
+            Specs(),
+            exact=objective != "energy",
+            archs=[arch],
+            input_shape=shape,
+        )
+        if objective == "energy":
+            assert max(gaps) == pytest.approx(1.0, abs=2e-5)
+        arrays = arch_arrays([arch], shape)
+        opt = jax.device_get(optimize(arrays, small_space, objective))
+        assert opt.meets_specs[0] and opt.gops_per_w[0] > 0  # no wrap-around
 
 
 def test_exact_with_latency_spec_throughput(small_space):

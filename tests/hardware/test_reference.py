@@ -72,3 +72,30 @@ def test_compare_detects_a_difference(pairs):
     assert compare_reference(head, refs)[0]
     assert not compare_reference(bumped, refs)[0]
     assert not compare(head, bumped)[0]
+
+
+def test_agree_at_imagenet_scale(pairs):
+    """The same designs on 224 x 224 inputs of 64 channels with 128 to 512
+    filters per layer: MACs and cycle counts far past 2**31 (a ten-layer
+    network of these has ~1e11 MACs) still agree with the scalar reference
+    (Python integers) and the NumPy peer to float32 rounding."""
+    arch, design = jax.tree.map(np.copy, pairs)
+    arch.input_hwc[:] = (224, 224, 64)
+    arch.filters[:] = np.where(np.arange(B)[:, None] % 2, 512, 128)
+    platform = resolve_platform("mixed4")
+    result = evaluate(arch, design, platform_arrays(platform))
+    macs = np.asarray(result.macs)
+    assert macs.max() > 2**35 and (macs > 0).all()
+    head = jax.tree.map(lambda v: np.asarray(v)[:256], result)
+    refs = reference_results(
+        jax.tree.map(lambda v: v[:256], arch),
+        jax.tree.map(lambda v: v[:256], design),
+        platform,
+    )
+    ok, why = compare_reference(head, refs, rtol=1e-5)
+    assert ok, why
+    assert any(r.feasible for r in refs)
+    ok, why = compare(
+        result, evaluate_numpy(arch, design, platform_arrays(platform, xp=np))
+    )
+    assert ok, why
