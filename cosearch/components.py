@@ -382,6 +382,18 @@ def _train_config(c):
         raise _err("train", str(e)) from None
 
 
+def can_meet_specs(setup: Setup, archs) -> np.ndarray:
+    """``[B]`` bool: some design of the space makes the architecture meet the
+    specs (the fast level's verdict, without training)."""
+    opt = optimizer_lib.optimize(
+        arch_arrays(archs, setup.input_shape, xp=jnp),
+        setup.design_space,
+        setup.objective,
+        setup.specs,
+    )
+    return ~np.asarray(opt.pruned)
+
+
 def lightest_architecture(space: ArchSpace) -> Architecture:
     """The architecture with the fewest cycles on any accelerator.
 

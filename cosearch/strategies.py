@@ -46,7 +46,7 @@ from cosearch import controller as controller_lib
 from cosearch import predictor as predictor_lib
 from cosearch import reward as reward_lib
 from cosearch import space as space_lib
-from cosearch.components import SearchConfigError, Setup
+from cosearch.components import SearchConfigError, Setup, can_meet_specs
 from cosearch.explore import fast_explore
 from cosearch.hardware import cost_model
 from cosearch.hardware.design import (
@@ -541,13 +541,7 @@ def default_reference(setup: Setup) -> Architecture:
         for k in a.kernels
         for f in a.filters
     ]
-    opt = optimize(
-        arch_arrays(refs, setup.input_shape, xp=jnp),
-        setup.design_space,
-        setup.objective,
-        setup.specs,
-    )
-    ok = ~np.asarray(opt.pruned)
+    ok = can_meet_specs(setup, refs)
     pool = [r for r, good in zip(refs, ok, strict=True) if good] or refs[:1]
     return max(pool, key=lambda r: predictor_lib.macs(r, setup.input_shape))
 

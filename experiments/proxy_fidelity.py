@@ -36,15 +36,13 @@ import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
 from cosearch import components
 from cosearch import space as space_lib
-from cosearch.hardware.design import Architecture, arch_arrays
-from cosearch.hardware.optimizer import optimize
+from cosearch.hardware.design import Architecture
 from cosearch.stats import kendall_tau, seed_noise_signal
 from cosearch.train import TrainConfig, Trainer
 from experiments import common
@@ -122,13 +120,7 @@ def draw_architectures(setup, count: int, seed: int, feasible_only: bool):
         archs = [a for a, _ in arch_space.decode_batch(tokens)]
         keep = np.ones(len(archs), bool)
         if feasible_only and setup.specs.any:
-            opt = optimize(
-                arch_arrays(archs, setup.input_shape, xp=jnp),
-                setup.design_space,
-                setup.objective,
-                setup.specs,
-            )
-            keep = ~np.asarray(opt.pruned)
+            keep = components.can_meet_specs(setup, archs)
         for arch, ok in zip(archs, keep, strict=True):
             if ok and arch not in found:
                 found.append(arch)
