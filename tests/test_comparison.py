@@ -49,6 +49,10 @@ def test_run_facts_against_the_baseline():
     # c3, the second child trained, first reaches 0.79.
     assert facts["children_to_baseline"] == 2
     assert facts["children_trained"] == 3
+    # Trained children at spec: c1, c3, c4 (c3's cached repeat not again).
+    assert facts["at_spec"] == 3
+    assert facts["mean_accuracy"] == pytest.approx((0.76 + 0.795 + 0.81) / 3)
+    assert facts["median_fps"] == 1500.0
     assert facts["proposals"] == 6 and facts["pruned"] == 1
     assert facts["wall_s"] == 12.5
     # hw_aware measured against itself reaches its best at its 3rd child.
