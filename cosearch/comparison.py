@@ -278,7 +278,8 @@ def markdown(
 
 def save_best_so_far_plot(path: str, facts) -> None:
     """Best accuracy at spec so far against children trained: per strategy
-    the mean over seeds (line) and the min-max band."""
+    each seed (thin), and the mean over seeds (bold) with the min-max band
+    where every seed has a pair at spec."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -300,19 +301,28 @@ def save_best_so_far_plot(path: str, facts) -> None:
                 if x in curve and curve[x] is not None:
                     value = 100 * curve[x]
                 table[r, x - 1] = value
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean = np.nanmean(table, axis=0)
-                lo, hi = np.nanmin(table, axis=0), np.nanmax(table, axis=0)
         color = colors.get(name)
-        ax.step(xs, mean, where="post", color=color, label=f"{name} (mean)")
-        ax.fill_between(xs, lo, hi, step="post", color=color, alpha=0.15)
+        for row in table:  # each seed, thin
+            ax.step(xs, row, where="post", color=color, lw=0.7, alpha=0.5)
+        # The mean only where every seed has a pair at spec (a mean over the
+        # seeds that have one would jump as seeds join), and the band.
+        every = ~np.isnan(table).any(axis=0)
+        if every.any():
+            full = np.where(np.isnan(table), 0.0, table)
+            mean, lo, hi = (
+                np.where(every, f(full, axis=0), np.nan)
+                for f in (np.mean, np.min, np.max)
+            )
+            ax.step(xs, mean, where="post", color=color, lw=2, label=f"{name} (mean)")
+            ax.fill_between(xs, lo, hi, step="post", color=color, alpha=0.15)
+        else:
+            ax.plot([], [], color=color, lw=0.7, label=f"{name} (seeds; no mean)")
     ax.set_xlabel("children trained")
     ax.set_ylabel("best accuracy at spec so far (%)")
-    ax.set_title("best-so-far accuracy at spec (band: min-max over seeds)")
+    ax.set_title(
+        "best-so-far accuracy at spec: each seed (thin), mean and min-max band\n"
+        "where every seed has a pair at spec"
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
