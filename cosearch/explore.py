@@ -36,6 +36,8 @@ from cosearch.hardware.specs import (
     Objective,
     Specs,
     check_objective,
+    meets_limits,
+    objective_score,
 )
 
 
@@ -84,11 +86,9 @@ class ExploreResult:
 
 
 def _meets(fig, limits):
-    return (
-        fig.feasible
-        & (fig.throughput >= limits[0])
-        & (fig.latency <= limits[1])
-        & (fig.gops_per_w >= limits[2])
+    """Whether cost-model figures meet the specs (elementwise)."""
+    return meets_limits(
+        fig.feasible, fig.throughput, fig.latency, fig.gops_per_w, limits
     )
 
 
@@ -96,13 +96,8 @@ def _meets(fig, limits):
 def _choose(sampled, samp_fig, opt_design, opt_fig, limits, *, objective):
     """Per pair: keep the sampled design when it meets the specs and beats
     (or ties with lower power) the optimum; returns (refined, figures, kept)."""
-    score = {
-        "throughput": lambda f: f.throughput,
-        "latency": lambda f: -f.latency,
-        "energy": lambda f: f.gops_per_w,
-    }[objective]
     s_ok, o_ok = _meets(samp_fig, limits), _meets(opt_fig, limits)
-    s, o = score(samp_fig), score(opt_fig)
+    s, o = objective_score(samp_fig, objective), objective_score(opt_fig, objective)
     better = s > o + jnp.abs(o) * TIE_RTOL
     tied = (s >= o - jnp.abs(o) * TIE_RTOL) & (samp_fig.power_w < opt_fig.power_w)
     keep = s_ok & (~o_ok | better | tied)
@@ -183,6 +178,9 @@ def fast_explore(
     declared = np.array([count(int(d)) for d in depth])
     scanned = np.array([count(int(d), True) for d in depth])
     reason = jnp.where(opt.prune_reason == MEETS, COMBINATION, opt.prune_reason)
+    # The best reachable values count the sampled designs too.
+    best_fps = jnp.where(samp_fig.feasible, samp_fig.throughput, 0.0)
+    best_latency = jnp.where(samp_fig.feasible, samp_fig.latency, jnp.inf)
     return ExploreResult(
         refined=refined,
         figures=figures,
@@ -191,11 +189,9 @@ def fast_explore(
         meets_specs=meets,
         pruned=pruned,
         prune_reason=jnp.where(pruned, reason, MEETS),
-        best_fps=jnp.maximum(opt.best_fps, jnp.where(samp_fig.feasible,
-                                                     samp_fig.throughput, 0.0)),
-        best_latency=jnp.minimum(opt.best_latency, jnp.where(
-            samp_fig.feasible, samp_fig.latency, jnp.inf)),
+        best_fps=jnp.maximum(opt.best_fps, best_fps),
+        best_latency=jnp.minimum(opt.best_latency, best_latency),
         best_gops_per_w=opt.best_gops_per_w,
         designs_declared=declared,
         designs_scanned=scanned,
-    )  # fmt: skip
+    )

@@ -27,15 +27,20 @@ Semantics (the same in :mod:`cosearch.hardware.reference` and
   to trust them); for an *invalid* design (bad stage structure) the scalar
   figures are 0.
 
-Implementation. One function, :func:`_figures`, holds the formulas. It works
-on *batch-minor* arrays: the batch axes come last (layer fields ``[L, ...]``,
+Implementation. The per-layer latency terms and the per-accelerator
+resources are the float32 forms of :mod:`cosearch.hardware.layer_model`
+(:func:`~cosearch.hardware.layer_model.layer_terms`,
+:func:`~cosearch.hardware.layer_model.stage_resources`), the one definition
+the partition DP and the optimizer use too; one function, :func:`_figures`,
+holds the rest (stages, pipeline, feasibility). It works on *batch-minor*
+arrays: the batch axes come last (layer fields ``[L, ...]``,
 stage fields ``[S, ...]``), so every per-layer or per-stage quantity is an
 elementwise operation on contiguous rows of the batch, which XLA vectorises;
 :func:`evaluate_one` calls it with no batch axes. Everything is int32/float32
 elementwise work. The small static axes (S stages, P pool slots, and L layers
 where a per-stage sum is needed) are walked with Python loops of vector
 selects and adds in a fixed order, instead of gathers or small-axis
-reductions, which XLA on CPU runs several times slower; the same order for
+reductions, which XLA on CPU runs much slower; the same order for
 every batch shape gives the same values bit for bit. The ceiling divisions
 are done in float32, exact for integer operands below 2**24 (far above any
 layer or tiling size of the search space).
@@ -44,9 +49,9 @@ layer or tiling size of the search space).
 ``[B, S]``, ``[B, S, 8]``). On CPU it walks the batch in steps of about
 :data:`CHUNK` pairs (a ``fori_loop``): each step transposes its slice of the
 inputs to batch-minor, evaluates it and transposes the figures back into the
-output arrays. Measured at B = 1e5 on a 2-core CPU this takes about a third
-of the CPU time of ``jit(vmap(evaluate_one))`` (0.27 against 0.76 us per
-pair on one core), for these reasons:
+output arrays. This needs much less CPU per pair than
+``jit(vmap(evaluate_one))`` (BUILD_NOTES.md has the measurements), for
+these reasons:
 
 * the batch-minor work vectorises (under ``vmap`` the batch is the major
   axis, and XLA's fusions read strided columns of ``[B, L]`` arrays and
@@ -55,14 +60,14 @@ pair on one core), for these reasons:
   without it XLA's layout assignment folds the transposes into the layouts
   of their neighbours and is back to strided, scalar code. This also keeps
   the loop's dynamic slices in the transposes: a dynamic slice fused into a
-  compute fusion made that fusion several times slower;
-* the transposes are 2-D (``[W, F] <-> [F, W]``), which XLA emits several
-  times faster than 3-D ones (hence the tiling as ``[S, 8, ...]``);
+  compute fusion slows that fusion down;
+* the transposes are 2-D (``[W, F] <-> [F, W]``), which XLA emits much
+  faster than 3-D ones (hence the tiling as ``[S, 8, ...]``);
 * a step's intermediates stay in the caches, and the program needs under
   2 MB of scratch instead of tens of MB per call, whose fresh pages cost
   page faults on every call;
 * the step width avoids multiples of 256 (rows 1 KiB apart or a power of two
-  alias in the caches: 4096 pairs per step ran at half the speed of 4000);
+  alias in the caches);
 * the per-layer stage indices are stored once per step rather than
   recomputed in each of the fusions that need them.
 
@@ -91,12 +96,10 @@ from jax.experimental.layout import Layout, with_layout_constraint
 from cosearch.hardware.design import ArchArrays, DesignArrays
 from cosearch.hardware.devices import PlatformArrays
 from cosearch.hardware.layer_model import (
-    BRAM_BITS,
     COMPUTE,
-    INPUT_LOAD,
-    OUTPUT_STORE,
     SUPPORTED_BITS,
-    WEIGHT_LOAD,
+    layer_terms,
+    stage_resources,
 )
 
 # Column of each tiling parameter in DesignArrays.tiling[..., 8].
@@ -175,75 +178,6 @@ def _check_bits(bits: int) -> None:
         raise ValueError(f"bits must be one of {SUPPORTED_BITS}, got {bits!r}")
 
 
-def _layer_cycles(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op):
-    """lat (cycles) of layers, docs/design.md section 4 (B = 1).
-
-    Same formulas as :func:`cosearch.hardware.layer_model.layer_cost`,
-    elementwise on float32 arrays holding integers.
-    """
-    mn = jnp.minimum
-    p2 = 2.0 * jnp.floor((k - 1.0) * 0.5)  # 2P, P = (K-1)//2
-    k2 = k * k
-    t_w = tm * tn * k2 / wp
-    t_i = mn(tn, n) * mn(tr, r) * mn(tc, c) / ip
-    t_o = mn(tm, m) * _ceil_div(mn(tr, r), s) * _ceil_div(mn(tc, c), s) / op
-    t_c = k2 * _ceil_div(mn(tr, r + p2), s) * _ceil_div(mn(tc, c + p2), s)
-    lat1 = jnp.maximum(jnp.maximum(t_i, t_w), t_c)
-    lat2 = jnp.maximum(_ceil_div(n, tn) * lat1, t_o)
-    tiles = _ceil_div(r, tr) * _ceil_div(c, tc) * _ceil_div(m, tm)
-    return tiles * lat2
-
-
-def _layer_bottleneck(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op):
-    """Bottleneck code of layers: the term that sets lat1 / lat2.
-
-    The terms are those of :func:`_layer_cycles`, value for value.
-    """
-    mn = jnp.minimum
-    p2 = 2.0 * jnp.floor((k - 1.0) * 0.5)
-    k2 = k * k
-    t_w = tm * tn * k2 / wp
-    t_i = mn(tn, n) * mn(tr, r) * mn(tc, c) / ip
-    t_o = mn(tm, m) * _ceil_div(mn(tr, r), s) * _ceil_div(mn(tc, c), s) / op
-    t_c = k2 * _ceil_div(mn(tr, r + p2), s) * _ceil_div(mn(tc, c + p2), s)
-    lat1 = jnp.maximum(jnp.maximum(t_i, t_w), t_c)
-    acc = _ceil_div(n, tn) * lat1
-    return jnp.where(
-        t_o > acc,
-        OUTPUT_STORE,
-        jnp.where(
-            (t_c >= t_i) & (t_c >= t_w),
-            COMPUTE,
-            jnp.where(t_i >= t_w, INPUT_LOAD, WEIGHT_LOAD),
-        ),
-    )
-
-
-def _resources(tiling, bits: int):
-    """DSP, BRAM18K and port bits of accelerators, docs/design.md section 4.
-
-    Args:
-      tiling: 8 int32 arrays (tm, tn, tr, tc, tk, wp, ip, op).
-      bits: 16 or 32 (static).
-
-    Returns:
-      (dsp, bram18, port_bits) int32 arrays.
-    """
-    f32, i32 = jnp.float32, jnp.int32
-    tm, tn, tr, tc, tk, wp, ip, op = tiling
-    fmap = _ceil_div((tr * tc * bits).astype(f32), BRAM_BITS).astype(i32)
-    if bits == 16:
-        dsp = tm * tn
-        per_mac = _ceil_div((4 * tk * tk * bits).astype(f32), BRAM_BITS)
-        weights = tm * tn * per_mac.astype(i32)
-    else:
-        dsp = 5 * tm * tn
-        per_mac = _ceil_div((tk * tk * bits).astype(f32), BRAM_BITS)
-        weights = 2 * tm * tn * per_mac.astype(i32)
-    bram = 2 * (tn + tm) * fmap + weights
-    return dsp, bram, bits * (wp + ip + op)
-
-
 def _figures(
     arch, design, platform, bits: int, enforce_bram: bool, keep=lambda v: v
 ) -> CostResult:
@@ -263,7 +197,7 @@ def _figures(
 
     ``keep`` is applied to the per-layer stage indices, which many fusions
     need: :func:`evaluate` passes :func:`_row_major`, so that XLA stores them
-    once instead of recomputing them in each fusion (about 10% less CPU).
+    once instead of recomputing them in each fusion.
     """
     f32, i32 = jnp.float32, jnp.int32
     num_layers = arch.kernel.shape[0]
@@ -315,10 +249,9 @@ def _figures(
 
     fields = (TM, TN, TR, TC, WP, IP, OP)
     forward = [per_layer(safe[f], range(1, num_slots)) for f in fields]
-    cycles = _layer_cycles(n, m, r, c, k, s, *forward)
-    bottleneck = _layer_bottleneck(n, m, r, c, k, s, *forward)
-    cycles = jnp.where(mask, cycles, 0.0)
-    bottleneck = jnp.where(mask, bottleneck, COMPUTE).astype(i32)
+    terms = layer_terms(n, m, r, c, k, s, *forward)
+    cycles = jnp.where(mask, terms.cycles, 0.0)
+    bottleneck = jnp.where(mask, terms.bottleneck, COMPUTE).astype(i32)
 
     # Per-stage sums [S, ...]; the link carries the stage's last layer's output.
     out_bits = float(bits) * m * r_out * c_out  # [L, ...]
@@ -346,7 +279,7 @@ def _figures(
     link_s = jnp.where(has_link, link_bits / pick(platform.link_bps, f32), 0.0)
     seconds = jnp.where(real, compute / clock + link_s, 0.0)
 
-    dsp, bram, ports = _resources(tiling, bits)
+    dsp, bram, ports = stage_resources(*tiling, bits=bits)
     fits = (
         (dsp <= pick(platform.dsp, i32))
         & (ports <= pick(platform.port_bits, i32))
@@ -443,9 +376,8 @@ def evaluate_one(
     return _figures(arch, design, platform, bits, enforce_bram)
 
 
-# Pairs per step of the loop over the batch in :func:`evaluate` on CPU: the
-# step's intermediates stay in the caches (measured: 1500 to 5000 are
-# equally fast at B = 1e5; 8000 and more are slower).
+# Pairs per step of the loop over the batch in :func:`evaluate` on CPU: small
+# enough that the step's intermediates stay in the caches.
 CHUNK = 2000
 
 

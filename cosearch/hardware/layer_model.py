@@ -1,14 +1,25 @@
 """One layer on one loop-tiled accelerator: cycles, bottleneck and resources.
 
-The tile model of docs/design.md section 4 (Zhang et al., FPGA'15 style), written
-twice on purpose:
+The tile model of docs/design.md section 4 (Zhang et al., FPGA'15 style), in
+three forms kept independent on purpose, so that each checks the others (the
+tests compare them value for value):
 
 * a scalar host API (:func:`layer_cost`, :func:`accelerator_resources`) on
   plain Python numbers, for a user checking a hand calculation and as the
-  reference the batched code is tested against;
-* array versions (:func:`layer_cycles`, :func:`resources`) that work
-  elementwise on ``jax.numpy`` or ``numpy`` arrays of any (broadcast) shape,
-  the building block of the jitted cost model and of the design optimizer.
+  basis of the scalar reference :mod:`cosearch.hardware.reference`;
+* integer array forms (:func:`layer_cycles`, :func:`resources`) that work
+  elementwise on ``numpy`` or ``jax.numpy`` arrays of any (broadcast) shape,
+  with exact integer ceilings: the building block of the NumPy peer
+  :mod:`cosearch.hardware.cost_numpy` and of the grid pruning
+  (:func:`cosearch.hardware.grid.feasible_tilings`);
+* float32 forms for the jitted code (:func:`layer_terms`,
+  :func:`weight_blocks`, :func:`stage_resources`): the one definition of
+  these rules on the JAX side, used by the cost model
+  (:mod:`cosearch.hardware.cost_model`: cycles, bottleneck, resources), the
+  partition DP (:func:`cosearch.hardware.partition.range_cycles`) and the
+  design optimizer (weight buffers of a layer range). Ceilings there are
+  float32 divisions of integers, exact below 2**24, which XLA vectorises on
+  CPU where integer division is not.
 
 Units: cycles of the accelerator clock; BRAM in BRAM18K blocks (18,000 bits);
 port widths in words per cycle.
@@ -17,6 +28,7 @@ port widths in words per cycle.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
@@ -334,3 +346,122 @@ def resources(tm, tn, tr, tc, tk, wp, ip, op, bits: int = 16, xp=jnp):
         xp.asarray(bram).astype(i32),
         xp.asarray(port_bits).astype(i32),
     )
+
+
+# ----------------------------------------------------------------------------
+# float32 forms: the jitted code's one definition (jax.numpy only).
+# ----------------------------------------------------------------------------
+
+
+def _fcdiv(a, b):
+    """ceil(a / b) of positive integers held in float32 (exact below 2**24)."""
+    return jnp.ceil(a / b)
+
+
+class LayerTerms(NamedTuple):
+    """The latency terms of layers, docs/design.md section 4 (B = 1).
+
+    float32 arrays of the broadcast shape of :func:`layer_terms`' arguments;
+    the fields are those of :class:`LayerCost`.
+
+    Attributes:
+      t_weight: tW = Tm Tn K^2 / Wp.
+      t_input: tI = min(Tn,N) min(Tr,R) min(Tc,C) / Ip.
+      t_output: tO = min(Tm,M) ceil(min(Tr,R)/S) ceil(min(Tc,C)/S) / Op.
+      t_compute: tC = K^2 ceil(min(Tr,R+2P)/S) ceil(min(Tc,C+2P)/S).
+      lat1: max(tI, tW, tC).
+      accumulate: ceil(N/Tn) lat1.
+      lat2: max(accumulate, tO).
+      tiles: ceil(R/Tr) ceil(C/Tc) ceil(M/Tm).
+    """
+
+    t_weight: Any
+    t_input: Any
+    t_output: Any
+    t_compute: Any
+    lat1: Any
+    accumulate: Any
+    lat2: Any
+    tiles: Any
+
+    @property
+    def cycles(self):
+        """lat = tiles * lat2, cycles (float32)."""
+        return self.tiles * self.lat2
+
+    @property
+    def bottleneck(self):
+        """Code of the term that sets lat1 / lat2 (ties as in :func:`layer_cost`)."""
+        return jnp.where(
+            self.t_output > self.accumulate,
+            OUTPUT_STORE,
+            jnp.where(
+                (self.t_compute >= self.t_input) & (self.t_compute >= self.t_weight),
+                COMPUTE,
+                jnp.where(self.t_input >= self.t_weight, INPUT_LOAD, WEIGHT_LOAD),
+            ),
+        )
+
+
+def layer_terms(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op) -> LayerTerms:
+    """The latency terms of layers on accelerators, elementwise (jitted form).
+
+    Every argument is a float32 ``jax.numpy`` array holding positive integers
+    (below 2**24, where float32 ceilings and products of the search space's
+    sizes are exact), broadcastable together: layer shape (n, m, r, c, k, s)
+    and tiling (tm, tn, tr, tc, wp, ip, op). Same formulas as
+    :func:`layer_cost`, in one fixed operation order, so that every caller
+    gets the same values bit for bit.
+    """
+    mn = jnp.minimum
+    p2 = 2.0 * jnp.floor((k - 1.0) * 0.5)  # 2P, P = (K-1)//2
+    k2 = k * k
+    t_w = tm * tn * k2 / wp
+    t_i = mn(tn, n) * mn(tr, r) * mn(tc, c) / ip
+    t_o = mn(tm, m) * _fcdiv(mn(tr, r), s) * _fcdiv(mn(tc, c), s) / op
+    t_c = k2 * _fcdiv(mn(tr, r + p2), s) * _fcdiv(mn(tc, c + p2), s)
+    lat1 = jnp.maximum(jnp.maximum(t_i, t_w), t_c)
+    acc = _fcdiv(n, tn) * lat1
+    return LayerTerms(
+        t_weight=t_w,
+        t_input=t_i,
+        t_output=t_o,
+        t_compute=t_c,
+        lat1=lat1,
+        accumulate=acc,
+        lat2=jnp.maximum(acc, t_o),
+        tiles=_fcdiv(r, tr) * _fcdiv(c, tc) * _fcdiv(m, tm),
+    )
+
+
+def weight_blocks(tk, bits: int):
+    """BRAM18K blocks of one weight buffer (per MAC of the Tm x Tn array).
+
+    ceil(4 Tk^2 bits / 18000) at 16 bits, ceil(Tk^2 bits / 18000) at 32 bits
+    (float32 array; ``tk`` an int32 array, ``bits`` static). The weight
+    buffers take Tm Tn (16-bit) or 2 Tm Tn (32-bit) times this: the part of
+    the BRAM that depends on Tk, hence on the layers a stage runs.
+    """
+    _check_bits(bits)
+    per_word = 4 if bits == 16 else 1
+    return _fcdiv((per_word * tk * tk * bits).astype(jnp.float32), BRAM_BITS)
+
+
+def stage_resources(tm, tn, tr, tc, tk, wp, ip, op, bits: int):
+    """Jitted form of :func:`accelerator_resources` on int32 arrays.
+
+    DSP = Tm Tn (16-bit) or 5 Tm Tn (32-bit); BRAM = 2 (Tn + Tm) fmap + w Tm
+    Tn :func:`weight_blocks` (w = 1 at 16 bits, 2 at 32 bits), fmap =
+    ceil(Tr Tc bits / 18000); ports = bits (Wp + Ip + Op). ``bits`` is
+    static.
+
+    Returns:
+      (dsp, bram18, port_bits) int32 arrays.
+    """
+    f32, i32 = jnp.float32, jnp.int32
+    fmap = _fcdiv((tr * tc * bits).astype(f32), BRAM_BITS).astype(i32)
+    weights = tm * tn * weight_blocks(tk, bits).astype(i32)
+    dsp = tm * tn
+    if bits == 32:
+        weights, dsp = 2 * weights, 5 * dsp
+    return dsp, 2 * (tn + tm) * fmap + weights, bits * (wp + ip + op)

@@ -5,11 +5,11 @@ are R = L (L + 1) / 2 of them (:func:`layer_ranges`). :func:`range_cycles`
 sums the layer cycles of every kept tiling row over every range (one GEMM per
 chunk of architectures).
 
-Partition + allocation (:func:`dp`): a dynamic programme over (layers
-covered, subset of pool slots used), 2**P subsets, with max (throughput) or
-sum (latency) of stage seconds, ties (within a relative :data:`TIE_RTOL`) by
-the sum of a second cost. Chain order does not change the figures, so a
-subset of slots stands for every ordering of it.
+Partition + allocation (:func:`dp`, result a :class:`Plan`): a dynamic
+programme over (layers covered, subset of pool slots used), 2**P subsets,
+with max (throughput) or sum (latency) of stage seconds, ties (within a
+relative :data:`TIE_RTOL`) by the sum of a second cost. Chain order does not
+change the figures, so a subset of slots stands for every ordering of it.
 
 :func:`least_power` and :func:`bisect_min` are the threshold helpers of the
 optimizer's energy reduction and latency-spec bisection.
@@ -17,11 +17,14 @@ optimizer's energy reduction and latency-spec bisection.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from cosearch.hardware.design import ArchArrays
+from cosearch.hardware.layer_model import layer_terms
 
 TIE_RTOL = 1e-5  # relative window within which float32 figures count as tied
 _INF = jnp.inf
@@ -44,9 +47,9 @@ def layer_ranges(num_layers: int):
 def _layer_cycles(arch: ArchArrays, ftable):
     """``[L, T, G]`` float32 cycles of every layer on every tiling row.
 
-    docs/design.md section 4, "Per-layer latency", in float32 with the same
-    operation order as :func:`cosearch.hardware.cost_model.evaluate_one`
-    (ceilings of exact float integers), so the figures agree bit for bit.
+    :func:`cosearch.hardware.layer_model.layer_terms`, the cost model's own
+    definition, on layer sizes formed as the cost model forms them (exact
+    float32 integers), so the figures agree bit for bit.
 
     Args:
       arch: one padded architecture ``[L]``.
@@ -64,24 +67,15 @@ def _layer_cycles(arch: ArchArrays, ftable):
     r, c = ex(jnp.ceil(h / scale)), ex(jnp.ceil(w / scale))
     n = ex(jnp.concatenate([ch[None], m[:-1]]))
     m = ex(m)
-    tm, tn, tr, tc, wp, ip, op = (ftable[i][None] for i in range(7))
-    p2 = 2.0 * jnp.floor((k - 1.0) / 2.0)
-    mn = jnp.minimum
-    t_w = tm * tn * k * k / wp
-    t_i = mn(tn, n) * mn(tr, r) * mn(tc, c) / ip
-    t_o = mn(tm, m) * jnp.ceil(mn(tr, r) / s) * jnp.ceil(mn(tc, c) / s) / op
-    t_c = k * k * jnp.ceil(mn(tr, r + p2) / s) * jnp.ceil(mn(tc, c + p2) / s)
-    lat1 = jnp.maximum(jnp.maximum(t_i, t_w), t_c)
-    lat2 = jnp.maximum(jnp.ceil(n / tn) * lat1, t_o)
-    tiles = jnp.ceil(r / tr) * jnp.ceil(c / tc) * jnp.ceil(m / tm)
-    return tiles * lat2
+    tiling = (ftable[i][None] for i in range(7))  # tm, tn, tr, tc, wp, ip, op
+    return layer_terms(n, m, r, c, k, s, *tiling).cycles
 
 
 def range_cycles(arch: ArchArrays, rows):
     """``[B, R, T, G]`` cycles of every layer range on every tiling row.
 
-    One GEMM for the whole batch (member ``[R, L]`` x cycles ``[L, B T G]``),
-    much faster on CPU than one small product per architecture. ``rows``:
+    One GEMM for the whole batch (member ``[R, L]`` x cycles ``[L, B T G]``)
+    rather than one small product per architecture. ``rows``:
     :func:`cosearch.hardware.search_space.row_tables` (``"ftable"`` is read).
     """
     cyc = jax.vmap(_layer_cycles, in_axes=(0, None))(arch, rows["ftable"])
@@ -93,7 +87,30 @@ def range_cycles(arch: ArchArrays, rows):
     return jnp.moveaxis(out.reshape(member.shape[0], batch, *cyc.shape[2:]), 1, 0)
 
 
-def dp(c1, c2, depth, use_max):
+class Plan(NamedTuple):
+    """A partition + allocation found by :func:`dp` (a pytree; batched under
+    ``vmap``, every field gains the leading axis).
+
+    Attributes:
+      cost: ``[]`` the optimum of the first cost (max or sum of c1 over
+        stages); inf when no partition exists.
+      tie_cost: ``[]`` the sum of c2 over the stages of that optimum.
+      starts: ``[P]`` int32 first layer of each stage, in chain order.
+      ends: ``[P]`` int32 one past the last layer of each stage.
+      slots: ``[P]`` int32 pool slot of each stage.
+      count: ``[]`` int32 number of stages; entries of starts, ends and
+        slots past it are padding.
+    """
+
+    cost: Any
+    tie_cost: Any
+    starts: Any
+    ends: Any
+    slots: Any
+    count: Any
+
+
+def dp(c1, c2, depth, use_max) -> Plan:
     """Best partition of layers ``[0, depth)`` into stages on distinct slots.
 
     Lexicographic: minimises the max (``use_max``) or sum of ``c1`` over
@@ -106,8 +123,7 @@ def dp(c1, c2, depth, use_max):
       use_max: ``[]`` bool, max (else sum) of c1.
 
     Returns:
-      (v1, v2, starts [P], ends [P], slots [P], count): the optimum values and
-      the stages in order (entries past ``count`` are padding).
+      The optimum as a :class:`Plan`.
     """
     n1, _, num_slots = c1.shape
     nsub = 1 << num_slots
@@ -158,7 +174,14 @@ def dp(c1, c2, depth, use_max):
     count = jnp.sum(jnp.stack(live).astype(jnp.int32))
     order = jnp.clip(count - 1 - jnp.arange(num_slots), 0, num_slots - 1)
     stack = lambda xs: jnp.stack(xs)[order]
-    return v1, v2, stack(starts), stack(ends), stack(slots), count
+    return Plan(
+        cost=v1,
+        tie_cost=v2,
+        starts=stack(starts),
+        ends=stack(ends),
+        slots=stack(slots),
+        count=count,
+    )
 
 
 def least_power(time, power, ladder):

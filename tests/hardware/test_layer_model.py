@@ -8,13 +8,17 @@ from cosearch.hardware.layer_model import (
     COMPUTE,
     INPUT_LOAD,
     OUTPUT_STORE,
+    TILING_FIELDS,
     WEIGHT_LOAD,
     Layer,
     Tiling,
     accelerator_resources,
     layer_cost,
     layer_cycles,
+    layer_terms,
     resources,
+    stage_resources,
+    weight_blocks,
 )
 
 # (layer, tiling, cycles, bottleneck); arithmetic in the comments.
@@ -95,6 +99,43 @@ def test_layer_cycles_arrays_match_scalar(xp):
     )
     np.testing.assert_array_equal(np.asarray(cycles), [p.values[2] for p in GOLDEN])
     np.testing.assert_array_equal(np.asarray(neck), [p.values[3] for p in GOLDEN])
+
+
+def test_layer_terms_match_scalar():
+    """The jitted code's float32 form gives every term of the scalar API."""
+    layers = [p.values[0] for p in GOLDEN]
+    tilings = [p.values[1] for p in GOLDEN]
+    col = lambda objs, f: jnp.asarray([getattr(o, f) for o in objs], jnp.float32)
+    terms = layer_terms(
+        *(col(layers, f) for f in "nmrcks"),
+        *(col(tilings, f) for f in ("tm", "tn", "tr", "tc", "wp", "ip", "op")),
+    )
+    costs = [layer_cost(*pair) for pair in zip(layers, tilings, strict=True)]
+    names = ("t_weight", "t_input", "t_output", "t_compute", "lat1", "lat2")
+    for name in (*names, "tiles", "cycles", "bottleneck"):
+        got = np.asarray(getattr(terms, name))
+        np.testing.assert_array_equal(got, [getattr(c, name) for c in costs], name)
+
+
+@pytest.mark.parametrize("bits", [16, 32])
+def test_stage_resources_match_scalar(bits):
+    tilings = [
+        Tiling(tm=16, tn=4, tr=64, tc=64, tk=3, wp=4, ip=4, op=4),
+        Tiling(tm=128, tn=32, tr=32, tc=32, tk=7, wp=8, ip=2, op=1),
+        Tiling(4096, 4096, 4096, 4096, 64, 4096, 4096, 4096),
+    ]
+    col = lambda f: jnp.asarray([getattr(t, f) for t in tilings], jnp.int32)
+    got = stage_resources(*(col(f) for f in TILING_FIELDS), bits=bits)
+    ref = [accelerator_resources(t, bits) for t in tilings]
+    for value, name in zip(got, ("dsp", "bram18", "port_bits"), strict=True):
+        assert value.dtype == jnp.int32
+        np.testing.assert_array_equal(value, [getattr(r, name) for r in ref], name)
+    # The weight buffers: the Tk-dependent part of the BRAM.
+    per_word = 4 if bits == 16 else 1
+    np.testing.assert_array_equal(
+        weight_blocks(col("tk"), bits),
+        [-(-per_word * t.tk**2 * bits // 18000) for t in tilings],
+    )
 
 
 def test_resources_golden_16_and_32_bit():
