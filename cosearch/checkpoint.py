@@ -15,8 +15,10 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
+from cosearch.errors import UserError
 
-class CheckpointError(RuntimeError):
+
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be used (corrupt, or made by another config)."""
 
 

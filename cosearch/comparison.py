@@ -229,9 +229,16 @@ def markdown(
             + f" | {stats['reached_baseline']}/{stats['seeds']} |"
         )
     lines += ["", "## Seed by seed", ""]
-    cols = ("best_accuracy", "mean_accuracy", "median_fps", "at_spec",
-            "fps_vs_baseline", "gops_per_w_vs_baseline", "children_to_baseline",
-            "hypervolume")  # fmt: skip
+    cols = (
+        "best_accuracy",
+        "mean_accuracy",
+        "median_fps",
+        "at_spec",
+        "fps_vs_baseline",
+        "gops_per_w_vs_baseline",
+        "children_to_baseline",
+        "hypervolume",
+    )
     fmts = {k: (scale, fmt) for k, _, scale, fmt in MEASURES}
     lines += [
         "| seed | strategy | " + " | ".join(cols) + " |",
@@ -249,9 +256,11 @@ def markdown(
             lines.append(f"| {seed} | {name} | " + " | ".join(cells) + " |")
     diffs = []
     for other in ("random", "hw_aware", "sequential"):
-        for key, label in (("best_accuracy", "best accuracy at spec"),
-                           ("mean_accuracy", "mean accuracy of children at spec"),
-                           ("hypervolume", "hypervolume")):  # fmt: skip
+        for key, label in (
+            ("best_accuracy", "best accuracy at spec"),
+            ("mean_accuracy", "mean accuracy of children at spec"),
+            ("hypervolume", "hypervolume"),
+        ):
             d = paired_difference(facts, "coexplore", other, key)
             if d is None or other == "coexplore":
                 continue
@@ -286,8 +295,12 @@ def save_best_so_far_plot(path: str, facts) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    colors = {"coexplore": "tab:blue", "hw_aware": "tab:orange",
-              "sequential": "tab:green", "random": "tab:red"}  # fmt: skip
+    colors = {
+        "coexplore": "tab:blue",
+        "hw_aware": "tab:orange",
+        "sequential": "tab:green",
+        "random": "tab:red",
+    }
     for name, by_seed in facts.items():
         curves = [dict(f["curve"]) for f in by_seed.values()]
         most = max((max(c, default=0) for c in curves), default=0)
@@ -369,7 +382,7 @@ def write(
                 (name, by_seed[first][0])
                 for name, by_seed in runs.items()
                 if first in by_seed
-            ],  # fmt: skip
+            ],
             f"strategies, seed {first}: accuracy vs hardware efficiency",
         )
     save_best_so_far_plot(os.path.join(workdir, "best_so_far.png"), facts)

@@ -24,6 +24,7 @@ from cosearch import data as data_lib
 from cosearch import reinforce
 from cosearch import space as space_lib
 from cosearch import train as train_lib
+from cosearch.errors import UserError
 from cosearch.hardware import grid as grid_lib
 from cosearch.hardware import optimizer as optimizer_lib
 from cosearch.hardware.design import Architecture, arch_arrays
@@ -35,15 +36,26 @@ from cosearch.hardware.devices import (
     platform_arrays,
     resolve_platform,
 )
-from cosearch.hardware.specs import Specs
+from cosearch.hardware.specs import OBJECTIVE_FIGURE, Specs
 from cosearch.reward import RewardConfig
 from cosearch.space import ArchSpace, HardwareSpace, SearchSpace
 
 STRATEGIES = ("coexplore", "hw_aware", "sequential", "random")
 HW_OBJECTIVES = ("throughput", "energy")
 
+# Config fields that only some strategies read, by strategy (hw_aware's go
+# into Setup.hw_aware). A run of any other strategy ignores them, so they may
+# differ when it is resumed (cosearch.search).
+STRATEGY_FIELDS: dict[str, tuple[str, ...]] = {
+    "hw_aware": (
+        "search.hw_aware_design",
+        "search.hw_aware_reference",
+        "reward.hw_aware_w",
+    ),
+}
 
-class SearchConfigError(ValueError):
+
+class SearchConfigError(UserError, ValueError):
     """A config that cannot run; the message is one line naming the field."""
 
 
@@ -81,12 +93,45 @@ class SearchSettings:
     opt_hw_margin: float
 
 
+@dataclasses.dataclass(frozen=True)
+class HwAwareSettings:
+    """hw_aware's fixed hardware and reward (the fields of
+    ``STRATEGY_FIELDS["hw_aware"]``), read by that strategy only.
+
+    Attributes:
+      design: JSON file of the fixed design; "" to derive it from the
+        reference network.
+      reference: the reference network, ``"k,f,s;..."``; "" for the default
+        (:func:`cosearch.strategies.default_reference`).
+      w: the MnasNet soft-constraint exponent of the reward.
+    """
+
+    design: str
+    reference: str
+    w: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ParallelSettings:
+    """Where children train (``config.parallel``).
+
+    Attributes:
+      devices: local devices per process; 0 for all of them.
+    """
+
+    devices: int
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Setup:
     """The immutable pieces of a search.
 
+    Everything a search reads is here, typed and checked; ``config`` is kept
+    only for the run's config.json and its resume fingerprint.
+
     Attributes:
       config: the (locked) config it was built from.
+      seed: root of every random key of the run.
       strategy: one of STRATEGIES.
       parrays: the pool as arrays for the cost model.
       design_space: the pool and its per-device grids, prepared for the
@@ -103,10 +148,12 @@ class Setup:
       train_config: the child-training budget.
       input_shape: (height, width, channels) of the children's input.
       search: the budget and pace of the search.
-      hw_aware_w: hw_aware's soft-constraint exponent.
+      hw_aware: hw_aware's fixed hardware and reward.
+      parallel: where children train.
     """
 
     config: Any
+    seed: int
     strategy: str
     parrays: PlatformArrays
     design_space: Any
@@ -121,7 +168,8 @@ class Setup:
     train_config: Any
     input_shape: tuple[int, int, int]
     search: SearchSettings
-    hw_aware_w: float
+    hw_aware: HwAwareSettings
+    parallel: ParallelSettings
 
     @property
     def platform(self) -> Platform:
@@ -139,6 +187,10 @@ class Setup:
         return self.design_space.enforce_bram
 
 
+# The cost-model figures Specs.limits() bounds, in its order.
+_LIMIT_FIGURES = ("throughput", "latency", "gops_per_w")
+
+
 def _err(field: str, message: str) -> SearchConfigError:
     return SearchConfigError(f"config.{field}: {message}")
 
@@ -152,7 +204,7 @@ def _choice(config, field: str, value: str, allowed) -> str:
 def _specs(c) -> Specs:
     values = {}
     for name in ("min_fps", "max_latency_ms", "min_gops_per_w"):
-        v = float(c.specs[name])
+        v = _finite(c, f"specs.{name}")
         if v < 0:
             raise _err(f"specs.{name}", f"must be >= 0 (0 = no spec), got {v}")
         values[name] = v if v > 0 else None
@@ -170,6 +222,7 @@ def build(config) -> Setup:
     """
     c = config
     _check_finite(c)
+    seed = _integer(c, "seed")
     strategy = _choice(c, "strategy", c.strategy, STRATEGIES)
     objective = _choice(c, "reward.objective", c.reward.objective, HW_OBJECTIVES)
     bits = int(c.platform.bits)
@@ -220,13 +273,15 @@ def build(config) -> Setup:
         )
     except ValueError as e:
         raise _err("controller", str(e)) from None
-    eff_lo = {"throughput": specs.min_fps, "energy": specs.min_gops_per_w}[objective]
+    # The reward's efficiency floor: the spec on the objective's figure.
+    figure_limits = dict(zip(_LIMIT_FIGURES, specs.limits(), strict=True))
+    eff_lo = figure_limits[OBJECTIVE_FIGURE[objective][0]]
     try:
         reward_cfg = RewardConfig(
             alpha=float(c.reward.alpha),
             acc_lo=float(c.reward.acc_lo),
             acc_hi=float(c.reward.acc_hi),
-            eff_lo=float(eff_lo or 0.0),
+            eff_lo=float(eff_lo),
             eff_hi=float(c.reward.eff_hi),
             acc_noise=float(c.reward.acc_noise),
         )
@@ -234,12 +289,17 @@ def build(config) -> Setup:
         reward_error, reward_cfg = _err("reward", str(e)), None
     else:
         reward_error = None
-    search = _search_settings(c.search)
-    hw_aware_w = _finite(c, "reward.hw_aware_w")
-    dataset = _load_data(c)
+    search = _search_settings(c)
+    hw_aware = HwAwareSettings(
+        design=str(c.search.hw_aware_design),
+        reference=str(c.search.hw_aware_reference),
+        w=_finite(c, "reward.hw_aware_w"),
+    )
+    dataset = _load_data(c, seed)
     train_config = _train_config(c)
     setup = Setup(
         config=c,
+        seed=seed,
         strategy=strategy,
         parrays=platform_arrays(platform),
         design_space=design_space,
@@ -254,13 +314,26 @@ def build(config) -> Setup:
         train_config=train_config,
         input_shape=tuple(int(v) for v in dataset.input_shape),
         search=search,
-        hw_aware_w=hw_aware_w,
+        hw_aware=hw_aware,
+        parallel=parallel_settings(c),
     )
     if reward_error is not None:
         # A spec above reward.eff_hi may be out of reach altogether: say so.
         check_specs_reachable(setup)
         raise reward_error
     return setup
+
+
+def parallel_settings(config) -> ParallelSettings:
+    """``config.parallel`` (absent: every local device). A search needs it
+    before :func:`build`, to report a failed build to its other processes."""
+    devices = config.get("parallel", {}).get("devices", 0)
+    try:
+        return ParallelSettings(devices=int(devices))
+    except (TypeError, ValueError):
+        raise _err(
+            "parallel.devices", f"expected an integer, got {devices!r}"
+        ) from None
 
 
 def _leaves(node, prefix: str = ""):
@@ -284,10 +357,28 @@ def _check_finite(c) -> None:
             raise _err(name, f"must be a finite number, got {value}")
 
 
-def _finite(c, field: str) -> float:
+def _get(c, field: str) -> Any:
+    """The value of a dotted config field; a missing one is a user error."""
     node = c
     for part in field.split("."):
+        if not hasattr(node, "keys") or part not in node.keys():
+            raise _err(field, "missing from the config")
         node = node[part]
+    return node
+
+
+def _integer(c, field: str) -> int:
+    node = _get(c, field)
+    if isinstance(node, int | np.integer) and not isinstance(node, bool):
+        return int(node)  # exact, however large
+    value = _finite(c, field)
+    if value != int(value):
+        raise _err(field, f"must be a whole number, got {value:g}")
+    return int(value)
+
+
+def _finite(c, field: str) -> float:
+    node = _get(c, field)
     try:
         value = float(node)
     except (TypeError, ValueError):
@@ -297,9 +388,9 @@ def _finite(c, field: str) -> float:
     return value
 
 
-def _search_settings(s) -> SearchSettings:
+def _search_settings(c) -> SearchSettings:
     def number(name: str, lowest: float) -> float:
-        value = _finite(s, name)
+        value = _finite(c, f"search.{name}")
         if value < lowest:
             raise _err(f"search.{name}", f"must be >= {lowest:g}, got {value:g}")
         return value
@@ -353,20 +444,16 @@ def _design_space_cached(platform, grid_file, stamp, bits, enforce_bram):
     )
 
 
-def _load_data(c):
+def _load_data(c, seed: int):
     d = c.data
     if d.data_dir and not os.path.isdir(d.data_dir):
         raise _err("data.data_dir", f"no such directory: {d.data_dir}")
+    val_fraction = _finite(c, "data.val_fraction")
     try:
         return data_lib.load(
-            d.name,
-            data_dir=d.data_dir or None,
-            val_fraction=float(d.val_fraction),
-            seed=int(c.seed),
+            d.name, data_dir=d.data_dir or None, val_fraction=val_fraction, seed=seed
         )
     except data_lib.DataError as e:
-        raise _err("data", str(e)) from None
-    except ValueError as e:
         raise _err("data", str(e)) from None
 
 
@@ -432,9 +519,7 @@ def check_specs_reachable(setup: Setup) -> None:
             )
         )
         arch_only = setup.full_space.architecture_only()
-        tokens = space_lib.uniform_sample(
-            arch_only, jax.random.key(int(setup.config.seed)), 254
-        )
+        tokens = space_lib.uniform_sample(arch_only, jax.random.key(setup.seed), 254)
         probes += [heavy] + [a for a, _ in arch_only.decode_batch(tokens)]
     arrays = arch_arrays(probes, setup.input_shape, xp=jnp)
     needed = {

@@ -14,6 +14,13 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from cosearch.errors import UserError
+
+
+class LogError(UserError, ValueError):
+    """A JSON-lines log that cannot be used: a line that is not a JSON record,
+    or a file cut shorter than a checkpoint records."""
+
 
 def _clean(value: Any) -> Any:
     """JSON-safe copy: NaN/inf become None, numpy scalars become Python."""
@@ -66,16 +73,12 @@ class JsonlWriter:
         """Cut the file back to ``position`` bytes (the checkpoint's view)."""
         size = self.position()
         if position > size:
-            raise ValueError(
+            raise LogError(
                 f"{self.path} has {size} bytes but the checkpoint expects at least "
                 f"{position}: the log was cut or replaced after the checkpoint"
             )
         with open(self.path, "r+") as f:
             f.truncate(position)
-
-
-class LogError(ValueError):
-    """A JSON-lines log holds a line that is not a JSON record."""
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -46,6 +46,8 @@ from typing import Any
 
 import jax
 
+from cosearch.errors import InputError, UserError
+
 # How often a waiting process checks that the others are still alive (ms).
 POLL_MS = 2000
 # Seconds between liveness beats of a process (see _Heartbeat).
@@ -57,7 +59,7 @@ _KEY_PREFIX = "cosearch"
 _sequence = itertools.count()  # gathers and broadcasts made by this process
 
 
-class DistributedError(RuntimeError):
+class DistributedError(UserError, RuntimeError):
     """A multi-process run cannot go on (a lost process, a failed join)."""
 
 
@@ -78,25 +80,25 @@ def initialize(
     instead of aborting the others.
 
     Raises:
-      ValueError: an inconsistent address / count / id.
+      InputError: an inconsistent address / count / id.
       DistributedError: the runtime could not be joined.
     """
     if coordinator_address:
         if not re.fullmatch(r"\[?[\w.:-]+\]?:\d+", coordinator_address):
-            raise ValueError(
+            raise InputError(
                 f"coordinator address {coordinator_address!r}: expected host:port"
             )
         if num_processes is None or num_processes < 1:
-            raise ValueError(
+            raise InputError(
                 f"number of processes must be >= 1 with a coordinator, got "
                 f"{num_processes}"
             )
         if process_id is None or not 0 <= process_id < num_processes:
-            raise ValueError(
+            raise InputError(
                 f"process id must be in [0, {num_processes}), got {process_id}"
             )
     if heartbeat_timeout_s < 1 or init_timeout_s < 1:
-        raise ValueError("heartbeat and initialization timeouts must be >= 1 s")
+        raise InputError("heartbeat and initialization timeouts must be >= 1 s")
     jax.config.update("jax_enable_recoverability", True)
     try:
         jax.distributed.initialize(
@@ -150,11 +152,11 @@ class Runtime:
         (0 = all of them) and JAX's process index and count.
 
         Raises:
-          ValueError: ``devices`` is negative or more than this process has.
+          InputError: ``devices`` is negative or more than this process has.
         """
         local = jax.local_devices()
         if devices < 0 or devices > len(local):
-            raise ValueError(
+            raise InputError(
                 f"config.parallel.devices = {devices}: this process has "
                 f"{len(local)} local device(s) ({local[0].platform}); use 0 for all"
             )

@@ -19,6 +19,14 @@ from cosearch.hardware.layer_model import BOTTLENECK_NAMES, TILING_FIELDS, Tilin
 # Keys of a record that depend on the machine's speed, not on the search.
 TIMING_KEY = "timing"
 
+# The record key of each cost-model figure that specs and objectives bound
+# (the record holds latency in ms, the figures in seconds).
+FIGURE_KEYS = {
+    "throughput": "throughput_fps",
+    "latency": "latency_ms",
+    "gops_per_w": "gops_per_w",
+}
+
 
 def host(tree: Any) -> Any:
     """A pytree of device arrays as numpy arrays (one transfer)."""
@@ -63,9 +71,9 @@ def design_record(
 def figure_fields(figures: Any, index: int) -> dict[str, Any]:
     """Scalar hardware figures of row ``index`` of a host ``CostResult``."""
     return {
-        "throughput_fps": float(figures.throughput[index]),
-        "latency_ms": 1e3 * float(figures.latency[index]),
-        "gops_per_w": float(figures.gops_per_w[index]),
+        FIGURE_KEYS["throughput"]: float(figures.throughput[index]),
+        FIGURE_KEYS["latency"]: 1e3 * float(figures.latency[index]),
+        FIGURE_KEYS["gops_per_w"]: float(figures.gops_per_w[index]),
         "pipeline_eff": float(figures.pipeline_eff[index]),
         "power_w": float(figures.power_w[index]),
         "feasible": bool(figures.feasible[index]),

@@ -17,9 +17,11 @@ import numpy as np
 
 from cosearch import pareto
 from cosearch.fileio import atomic_write_json, atomic_write_text
+from cosearch.hardware.specs import OBJECTIVE_FIGURE
+from cosearch.records import FIGURE_KEYS
 
-OBJECTIVE_KEYS = {"throughput": "throughput_fps", "energy": "gops_per_w",
-                  "latency": "latency_ms"}  # fmt: skip
+# The record key of each hardware objective's figure.
+OBJECTIVE_KEYS = {obj: FIGURE_KEYS[fig] for obj, (fig, _) in OBJECTIVE_FIGURE.items()}
 FRONT_KEYS = ("accuracy", "throughput_fps", "gops_per_w")
 
 
@@ -55,14 +57,17 @@ def _scored(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _hw_value(pair: dict[str, Any], objective: str) -> float:
+    """The objective's figure of a record, larger is better."""
+    _, sign = OBJECTIVE_FIGURE[objective]
     value = pair[OBJECTIVE_KEYS[objective]]
-    return -value if objective == "latency" else value
+    return value if sign > 0 else -value
 
 
 def summarize(
-    history: Sequence[dict[str, Any]], objective: str = "throughput",
+    history: Sequence[dict[str, Any]],
+    objective: str = "throughput",
     margin: float = 0.01,
-) -> Summary:  # fmt: skip
+) -> Summary:
     """OptSW, OptHW, the front and its hypervolume from a run's history.
 
     Args:
@@ -227,24 +232,36 @@ def plot_pairs(ax_pair, series: Sequence[tuple[str, Sequence[dict[str, Any]]]]):
             ys = [100 * h["accuracy"] for h in scored]
             if missed:
                 ax.scatter(
-                    [h[key] for h in missed], [100 * h["accuracy"] for h in missed],
-                    s=14, alpha=0.6, facecolors="none", edgecolors=color,
+                    [h[key] for h in missed],
+                    [100 * h["accuracy"] for h in missed],
+                    s=14,
+                    alpha=0.6,
+                    facecolors="none",
+                    edgecolors=color,
                     label=f"{label} trained, misses specs",
-                )  # fmt: skip
+                )
             if scored:
-                ax.scatter(xs, ys, s=14, alpha=0.5, color=color,
-                           label=f"{label} meets specs")  # fmt: skip
+                ax.scatter(
+                    xs, ys, s=14, alpha=0.5, color=color, label=f"{label} meets specs"
+                )
                 fx, fy = front_2d(xs, ys)
                 # Attainment staircase: each front point holds to its left.
-                ax.step(fx, fy, where="pre", color=color, lw=1.5,
-                        label=f"{label} front")  # fmt: skip
+                ax.step(
+                    fx, fy, where="pre", color=color, lw=1.5, label=f"{label} front"
+                )
             if pruned:
                 ax.scatter(
-                    [h[key] for h in pruned], [strip] * len(pruned), marker="x",
-                    s=14, alpha=0.5, color=color, label=f"{label} pruned",
-                )  # fmt: skip
-    for ax, name in zip(ax_pair, ("throughput (images/s)", "energy eff. (GOPS/W)"),
-                        strict=True):  # fmt: skip
+                    [h[key] for h in pruned],
+                    [strip] * len(pruned),
+                    marker="x",
+                    s=14,
+                    alpha=0.5,
+                    color=color,
+                    label=f"{label} pruned",
+                )
+    for ax, name in zip(
+        ax_pair, ("throughput (images/s)", "energy eff. (GOPS/W)"), strict=True
+    ):
         ax.set_xlabel(name)
         ax.set_ylabel("validation accuracy (%); x = pruned, not trained")
         ax.grid(alpha=0.3)

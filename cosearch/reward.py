@@ -122,8 +122,9 @@ def accuracy_reward(accuracy, config: RewardConfig, xp=np):
     return normalise(accuracy, config.acc_lo, config.acc_hi, xp)
 
 
-def soft_constraint_reward(accuracy, throughput, spec_fps: float, w: float = -0.07,
-                           xp=np):  # fmt: skip
+def soft_constraint_reward(
+    accuracy, throughput, spec_fps: float, w: float = -0.07, xp=np
+):
     """MnasNet-style soft reward of hardware-aware NAS.
 
     MnasNet's latency form ``acc (LAT / T)^w`` with w = -0.07 when over the

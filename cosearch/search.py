@@ -40,12 +40,15 @@ from cosearch import parallel, predictor, reinforce
 from cosearch import report as report_lib
 from cosearch.checkpoint import Checkpointer, CheckpointError
 from cosearch.components import (
+    STRATEGY_FIELDS,
     SearchConfigError,
     Setup,
     WorkdirBusyError,
     build,
     check_specs_reachable,
+    parallel_settings,
 )
+from cosearch.errors import InputError
 from cosearch.fileio import atomic_write_json
 from cosearch.hardware.design import Architecture
 from cosearch.metrics import JsonlWriter, read_jsonl
@@ -98,12 +101,13 @@ def config_dict(config) -> dict[str, Any]:
 
 def _relevant(flat: dict[str, Any], strategy: str) -> dict[str, Any]:
     """The fields of a flat config a resumed run must share with its checkpoint:
-    all but the budget, and but the hw_aware-only fields for other strategies."""
-    return {
-        k: v
-        for k, v in flat.items()
-        if k not in RESUMABLE_FIELDS and (strategy == "hw_aware" or "hw_aware" not in k)
-    }
+    all but the budget (RESUMABLE_FIELDS) and the fields that only other
+    strategies read (components.STRATEGY_FIELDS)."""
+    ignored = set(RESUMABLE_FIELDS)
+    for owner, fields in STRATEGY_FIELDS.items():
+        if owner != strategy:
+            ignored.update(fields)
+    return {k: v for k, v in flat.items() if k not in ignored}
 
 
 def _fingerprint(config) -> dict[str, Any]:
@@ -174,8 +178,7 @@ class _Run:
         self.log = log
         self.runtime = runtime
         self.writer = runtime.writer
-        c = setup.config
-        self.root = jax.random.key(int(c.seed))
+        self.root = jax.random.key(setup.seed)
         init_key, self.loop_key = jax.random.split(self.root)
         self.state = reinforce.init(setup.reinforce_config, setup.controller, init_key)
         self.history = self.metrics = self.ckpt = None
@@ -278,22 +281,11 @@ class _Run:
                 passed.append((step, str(e)))
                 continue
             self._check_config(rec)
-            short = [
-                w.path
-                for w, key in (
-                    (self.history, "history_bytes"),
-                    (self.metrics, "metrics_bytes"),
-                )  # fmt: skip
-                if w.position() < int(rec[key])
-            ]
+            logs = ((self.history, "history_bytes"), (self.metrics, "metrics_bytes"))
+            short = [w.path for w, key in logs if w.position() < int(rec[key])]
             if short:
-                passed.append(
-                    (
-                        step,
-                        f"{', '.join(short)} cut shorter than checkpoint {step} "
-                        "records",
-                    )  # fmt: skip
-                )
+                why = f"{', '.join(short)} cut shorter than checkpoint {step} records"
+                passed.append((step, why))
                 continue
             self.state = self.state.replace(**_from_state_dict(self.state, arrays))
             self._apply(rec)
@@ -461,10 +453,10 @@ def _from_state_dict(state: reinforce.ReinforceState, arrays) -> dict[str, Any]:
 
 
 def _runtime(config) -> parallel.Runtime:
-    devices = config.get("parallel", {}).get("devices", 0)
+    devices = parallel_settings(config).devices
     try:
-        return parallel.Runtime.create(int(devices))
-    except ValueError as e:
+        return parallel.Runtime.create(devices)
+    except InputError as e:
         raise SearchConfigError(str(e)) from None
 
 

@@ -58,7 +58,7 @@ from cosearch.hardware.design import (
     designs_from_arrays,
 )
 from cosearch.hardware.optimizer import optimize
-from cosearch.hardware.specs import prune_reason_name
+from cosearch.hardware.specs import meets_limits, objective_score, prune_reason_name
 from cosearch.parallel import Runtime
 from cosearch.records import (
     TIMING_KEY,
@@ -222,34 +222,68 @@ def measured_accuracies(cache: dict[str, dict[str, Any]]) -> dict[str, float]:
     return {n: v["accuracy"] for n, v in cache.items() if not v["failed"]}
 
 
-def _records(ctx, archs, designs, figures, meets, status, acc, rewards, tokens,
-             episode, extra, secs, fast_share):  # fmt: skip
-    s = ctx.setup
+@dataclasses.dataclass(frozen=True)
+class Evaluated:
+    """The proposals of one episode, evaluated; entry ``i`` of every field
+    belongs to proposal ``i`` (sample order).
+
+    Attributes:
+      archs: the architectures.
+      designs: their designs.
+      figures: host cost-model figures ``[B]`` of those designs.
+      meets: ``[B]`` bool, the design meets the specs.
+      status: "trained", "failed", "cached", "survived", "pruned" or
+        "skipped".
+      accuracy: ``[B]`` validation accuracy, NaN where unknown.
+      rewards: ``[B]`` rewards, NaN where none.
+      tokens: ``[B, T]`` the tokens recorded (the controller's actions).
+      extra: per proposal, the strategy's own record fields.
+      train_s: per proposal, seconds spent training it.
+      fast_s: each proposal's share of the fast level's seconds.
+    """
+
+    archs: list[Architecture]
+    designs: list[Design]
+    figures: Any
+    meets: np.ndarray
+    status: list[str]
+    accuracy: np.ndarray
+    rewards: np.ndarray
+    tokens: np.ndarray
+    extra: list[dict[str, Any]]
+    train_s: list[float]
+    fast_s: float
+
+
+def _records(setup: Setup, batch: Evaluated, episode: int) -> list[dict[str, Any]]:
+    """One history record per proposal of ``batch``."""
     out = []
-    for i, arch in enumerate(archs):
+    for i, arch in enumerate(batch.archs):
+        acc, reward = batch.accuracy[i], batch.rewards[i]
         rec = {
             "episode": episode,
             "index": i,
-            "strategy": s.strategy,
+            "strategy": setup.strategy,
             "architecture": str(arch),
             "layers": [list(layer) for layer in arch.layers],
-            "tokens": [int(t) for t in tokens[i]],
-            "status": status[i],
-            "accuracy": None if np.isnan(acc[i]) else float(acc[i]),
-            "reward": None if np.isnan(rewards[i]) else float(rewards[i]),
-            "meets_specs": bool(meets[i]),
-            **figure_fields(figures, i),
-            "design": design_record(designs[i], figures, i, s.platform),
+            "tokens": [int(t) for t in batch.tokens[i]],
+            "status": batch.status[i],
+            "accuracy": None if np.isnan(acc) else float(acc),
+            "reward": None if np.isnan(reward) else float(reward),
+            "meets_specs": bool(batch.meets[i]),
+            **figure_fields(batch.figures, i),
+            "design": design_record(batch.designs[i], batch.figures, i, setup.platform),
         }
-        rec.update(extra[i])
-        rec[TIMING_KEY] = {"train_s": secs[i], "fast_s": fast_share}
+        rec.update(batch.extra[i])
+        rec[TIMING_KEY] = {"train_s": batch.train_s[i], "fast_s": batch.fast_s}
         out.append(rec)
     return out
 
 
 def _efficiency(setup: Setup, figures) -> np.ndarray:
-    key = {"throughput": "throughput", "energy": "gops_per_w"}[setup.objective]
-    return np.asarray(getattr(figures, key), np.float64)
+    """The reward's efficiency term: the objective's figure (both reward
+    objectives, throughput and energy, are larger-is-better)."""
+    return np.asarray(objective_score(figures, setup.objective), np.float64)
 
 
 def _explored(ctx: Context, tokens: np.ndarray):
@@ -343,12 +377,21 @@ def coexplore_or_random(
         e["predicted_accuracy"] = (
             None if np.isnan(predicted[i]) or pruned[i] else float(predicted[i])
         )
-    records = _records(
-        ctx, archs, designs, res.figures, res.meets_specs, status, acc, rewards,
-        actions, episode, extra, secs, fast_s / len(archs),
-    )  # fmt: skip
+    batch = Evaluated(
+        archs=archs,
+        designs=designs,
+        figures=res.figures,
+        meets=res.meets_specs,
+        status=status,
+        accuracy=acc,
+        rewards=rewards,
+        tokens=actions,
+        extra=extra,
+        train_s=secs,
+        fast_s=fast_s / len(archs),
+    )
     return Outcome(
-        records=records,
+        records=_records(s, batch, episode),
         actions=None if uniform else actions,
         rewards=rewards,
         entropy=entropy,
@@ -360,12 +403,13 @@ def coexplore_or_random(
 
 
 def _meets(setup: Setup, figures) -> np.ndarray:
-    lo_fps, hi_lat, lo_eff = setup.specs.limits()
-    return (
-        np.asarray(figures.feasible)
-        & (np.asarray(figures.throughput) >= lo_fps)
-        & (np.asarray(figures.latency) <= hi_lat)
-        & (np.asarray(figures.gops_per_w) >= lo_eff)
+    """``[B]`` bool: host figures meet the specs."""
+    return meets_limits(
+        np.asarray(figures.feasible),
+        np.asarray(figures.throughput),
+        np.asarray(figures.latency),
+        np.asarray(figures.gops_per_w),
+        setup.specs.limits(),
     )
 
 
@@ -397,13 +441,21 @@ def _architecture_episode(
     rewards = np.where(
         np.isnan(acc), np.nan, reward(np.nan_to_num(acc), figures)
     ).astype(np.float32)
-    extra = [{"pruned_reason": None} for _ in archs]
-    records = _records(
-        ctx, archs, designs, figures, _meets(s, figures), status, acc, rewards,
-        tokens, episode, extra, secs, fast_s / len(archs),
-    )  # fmt: skip
+    batch = Evaluated(
+        archs=archs,
+        designs=designs,
+        figures=figures,
+        meets=_meets(s, figures),
+        status=status,
+        accuracy=acc,
+        rewards=rewards,
+        tokens=tokens,
+        extra=[{"pruned_reason": None} for _ in archs],
+        train_s=secs,
+        fast_s=fast_s / len(archs),
+    )
     return Outcome(
-        records=records,
+        records=_records(s, batch, episode),
         actions=tokens,
         rewards=rewards,
         entropy=entropy,
@@ -441,7 +493,7 @@ def hw_aware(ctx: Context, params, key, episode: int, budget: int | None) -> Out
             acc,
             np.asarray(figures.throughput, np.float64),
             s.specs.min_fps or 0.0,
-            s.hw_aware_w,
+            s.hw_aware.w,
         )
 
     return _architecture_episode(ctx, params, key, episode, budget, hardware, reward)
@@ -550,32 +602,36 @@ def fixed_design(setup: Setup) -> Design:
     """The hw_aware design: from a JSON file, or the best for a reference net.
 
     The reference network is ``config.search.hw_aware_reference`` (``""``:
-    :func:`default_reference`). Its
-    optimum (objective and specs of the run) is taken, and each stage's Tk is
-    raised to the largest kernel of the space, since the fixed accelerator
-    must run every architecture the controller may sample.
+    :func:`default_reference`). Its optimum (objective and specs of the run)
+    is taken, and each stage's Tk is raised to the largest kernel of the
+    space, since the fixed accelerator must run every architecture the
+    controller may sample.
     """
     s = setup
-    c = s.config.search
+    hw = s.hw_aware
     depth = s.space.arch.depth
-    if c.hw_aware_design:
+    if hw.design:
         try:
-            with open(c.hw_aware_design) as f:
+            with open(hw.design) as f:
                 design = design_from_record({"design": json.load(f)})
             design.validate(depth, s.platform.size)
         except FileNotFoundError:
             raise SearchConfigError(
-                f"config.search.hw_aware_design: file not found: {c.hw_aware_design}"
+                f"config.search.hw_aware_design: file not found: {hw.design}"
+            ) from None
+        except OSError as e:
+            raise SearchConfigError(
+                f"config.search.hw_aware_design: {hw.design}: cannot read ({e})"
             ) from None
         except (ValueError, KeyError, TypeError) as e:
             raise SearchConfigError(
-                f"config.search.hw_aware_design: {c.hw_aware_design}: {e}"
+                f"config.search.hw_aware_design: {hw.design}: {e}"
             ) from None
-        _check_fixed_design(s, design, c.hw_aware_design)
+        _check_fixed_design(s, design, hw.design)
         return design
-    if c.hw_aware_reference:
+    if hw.reference:
         try:
-            ref = Architecture.parse(c.hw_aware_reference)
+            ref = Architecture.parse(hw.reference)
         except ValueError as e:
             raise SearchConfigError(f"config.search.hw_aware_reference: {e}") from None
         if ref.depth != depth:

@@ -25,7 +25,7 @@ from cosearch.hardware.layer_model import BOTTLENECK_NAMES
 from cosearch.hardware.optimizer import optimize
 from cosearch.hardware.search_space import design_space
 from cosearch.hardware.specs import OBJECTIVES, Specs, prune_reason_name
-from experiments.common import UsageError, parse_ints, run
+from experiments.common import UsageError, parse_input_shape, run
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("layers", None, "Layers 'kernel,filters,stride;...'.")
@@ -198,7 +198,7 @@ def main(argv: Sequence[str]) -> None:
     )
     res = best_design(
         FLAGS.layers,
-        parse_ints(FLAGS.input, "--input", 3),
+        parse_input_shape(FLAGS.input, "--input"),
         FLAGS.platform,
         FLAGS.grid,
         FLAGS.objective,

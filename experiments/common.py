@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -9,30 +10,36 @@ import platform as _platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import jax
 from absl import app, flags, logging
 
-from cosearch.checkpoint import CheckpointError
+from cosearch.errors import InputError, UserError
 from cosearch.fileio import atomic_write_text
-from cosearch.hardware.devices import HardwareConfigError
-from cosearch.parallel import DistributedError
+from cosearch.hardware.design import check_input_shape
 
-# Errors a user can cause; launchers report them in one line, no traceback.
-USER_ERRORS = (
-    ValueError,
-    HardwareConfigError,
-    FileNotFoundError,
-    KeyError,
-    CheckpointError,
-    DistributedError,
-)
+# Errors a user can cause (cosearch.errors); launchers report them in one
+# line, no traceback. Anything else is a bug and keeps its traceback.
+USER_ERRORS = (UserError,)
 
 
-class UsageError(ValueError):
+class UsageError(InputError):
     """Bad flag value or combination of flags."""
+
+
+@contextlib.contextmanager
+def flag_value(flag: str) -> Iterator[None]:
+    """A ValueError raised inside the block becomes a :class:`UsageError`
+    naming ``flag``. Wrap only the call that checks the flag's value: a
+    ValueError of anything else is a bug and must keep its traceback."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except ValueError as e:
+        raise UsageError(f"{flag}: {e}") from None
 
 
 def _fail(message: str) -> None:
@@ -105,8 +112,7 @@ def run(main: Callable[[Sequence[str]], Any]) -> None:
         try:
             return main(argv)
         except USER_ERRORS as e:
-            msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-            _fail(str(msg))
+            _fail(str(e))
 
     app.run(guarded, flags_parser=_parse_flags)
 
@@ -133,6 +139,23 @@ def parse_ints(text: str, what: str, count: int | None = None) -> tuple[int, ...
     if any(v < 1 for v in vals):
         raise UsageError(f"{what}: values must be positive, got {text!r}")
     return vals
+
+
+def parse_input_shape(text: str, what: str) -> tuple[int, int, int]:
+    """``"32,32,3"`` -> ``(32, 32, 3)``: an input (height, width, channels)
+    within the cost model's limits; raises UsageError naming ``what``."""
+    shape = parse_ints(text, what, count=3)
+    with flag_value(what):
+        return check_input_shape(shape)
+
+
+def parse_int_list(values: Sequence[str], what: str) -> list[int]:
+    """``["0", "1"]`` (a list flag) -> ``[0, 1]``; raises UsageError naming
+    ``what``."""
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        raise UsageError(f"{what}: expected integers, got {list(values)}") from None
 
 
 def device_kind() -> str:

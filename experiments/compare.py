@@ -39,10 +39,7 @@ _FRESH = flags.DEFINE_bool("fresh", False, "Discard earlier runs in --workdir.")
 
 def parse_seeds(values) -> list[int]:
     """``["0", "1"]`` -> ``[0, 1]``; refuses repeats and non-integers."""
-    try:
-        seeds = [int(v) for v in values]
-    except ValueError:
-        raise common.UsageError(f"--seeds: expected integers, got {values}") from None
+    seeds = common.parse_int_list(values, "--seeds")
     if len(set(seeds)) != len(seeds):
         raise common.UsageError(f"--seeds: repeated seed in {values}")
     return seeds

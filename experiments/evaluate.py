@@ -167,7 +167,8 @@ def parse_tilings(text, arch, stages, platform, slots, bits, input_hwc):
                 f"--tilings: stage {j}: expected tm,tn,tr,tc[,tk],wp,ip,op, "
                 f"got {parts[j]!r}"
             )
-        out.append(Tiling(*vals))
+        with common.flag_value(f"--tilings: stage {j}"):
+            out.append(Tiling(*vals))
     return out
 
 
@@ -175,8 +176,9 @@ def build():
     """(arch, input_hwc, platform, design, bits) from the flags."""
     if not FLAGS.layers:
         raise common.UsageError("--layers is required, e.g. --layers='3,36,1;1,64,1'")
-    arch = Architecture.parse(FLAGS.layers)
-    input_hwc = common.parse_ints(FLAGS.input, "--input", count=3)
+    with common.flag_value("--layers"):
+        arch = Architecture.parse(FLAGS.layers)
+    input_hwc = common.parse_input_shape(FLAGS.input, "--input")
     library = load_library(FLAGS.hardware_file)
     platform = resolve_platform(FLAGS.platform, library)
     bits = int(FLAGS.bits)
@@ -191,7 +193,8 @@ def build():
             for (a, b), slot, t in zip(ranges, slots, tilings, strict=True)
         )
     )
-    design.validate(arch.depth, platform.size)  # a clear one-line error
+    with common.flag_value("--stages/--devices"):
+        design.validate(arch.depth, platform.size)
     return arch, input_hwc, platform, design, bits
 
 
@@ -235,13 +238,12 @@ def report(arch, input_hwc, platform, design, bits, enforce_bram) -> dict:
         {
             "layer": i,
             "stage": int(res.layer_stage[i]),
-            "shape": {"n": lay.n, "m": lay.m, "r": lay.r, "c": lay.c, "k": lay.k,
-                      "s": lay.s},
+            "shape": {k: getattr(lay, k) for k in ("n", "m", "r", "c", "k", "s")},
             "cycles": float(res.layer_cycles[i]),
             "bottleneck": BOTTLENECK_NAMES[int(res.layer_bottleneck[i])],
         }
         for i, lay in enumerate(layers)
-    ]  # fmt: skip
+    ]
     return {
         "layers": str(arch),
         "input": list(input_hwc),

@@ -220,23 +220,62 @@ def _finite(tree):
     return tree
 
 
+def checked_train_config(
+    base: dict[str, Any], overrides: str, flag: str
+) -> TrainConfig:
+    """``base`` with the ``field=value`` overrides of ``flag`` applied, checked."""
+    fields = {**base, **parse_overrides(overrides)}
+    with common.flag_value(flag):
+        return TrainConfig(**fields)
+
+
+def read_reference(path: str) -> dict[str, Any]:
+    """An earlier result of this script (``--reference``), checked to hold the
+    parts that are reused."""
+    try:
+        with open(path) as f:
+            earlier = json.load(f)
+    except FileNotFoundError:
+        raise common.UsageError(f"--reference: no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise common.UsageError(f"--reference={path}: cannot read ({e})") from None
+    except json.JSONDecodeError as e:
+        raise common.UsageError(f"--reference={path}: not valid JSON ({e})") from None
+    ref = earlier.get("reference") if isinstance(earlier, dict) else None
+    if (
+        not isinstance(ref, dict)
+        or "architectures" not in earlier
+        or any(key not in ref for key in ("runs", "train", "seeds"))
+    ):
+        raise common.UsageError(
+            f"--reference={path}: not a result of experiments.proxy_fidelity (it "
+            "needs 'architectures' and 'reference' with 'runs', 'train', 'seeds')"
+        )
+    return earlier
+
+
 def main(argv):
     common.require(argv, config=_CONFIG.value)
     config = _CONFIG.value
+    seeds = common.parse_int_list(_SEEDS.value, "--seeds")
+    ref_seeds = common.parse_int_list(_REF_SEEDS.value, "--reference_seeds")
+    if _NUM_ARCHS.value < 1:
+        raise common.UsageError(f"--num_archs must be >= 1, got {_NUM_ARCHS.value}")
+    earlier = read_reference(_REFERENCE.value) if _REFERENCE.value else None
     setup = components.build(config)
     base = dict(dataclasses.asdict(setup.train_config))
-    seeds = [int(s) for s in _SEEDS.value]
-    ref_seeds = [int(s) for s in _REF_SEEDS.value]
     # No seeds: the reference alone; no variants: config.train as it is.
     variants = (
         (_VARIANTS.value.split(";") if _VARIANTS.value else [""]) if seeds else []
     )
     # Every setting is checked before anything is trained.
     proxy_configs = [
-        TrainConfig(**{**base, **parse_overrides(text)}) for text in variants
+        checked_train_config(base, text, "--variants") for text in variants
     ]
-    ref_config = TrainConfig(
-        **{**base, "steps": _REF_STEPS.value, **parse_overrides(_REF_OVERRIDES.value)}
+    ref_config = checked_train_config(
+        {**base, "steps": _REF_STEPS.value},
+        _REF_OVERRIDES.value,
+        "--reference_steps/--reference_train",
     )
     t0 = time.perf_counter()
     archs = draw_architectures(
@@ -244,9 +283,7 @@ def main(argv):
     )
     names = [str(a) for a in archs]
     trainer = Trainer()
-    if _REFERENCE.value:
-        with open(_REFERENCE.value) as f:
-            earlier = json.load(f)
+    if earlier is not None:
         if earlier["architectures"] != names:
             raise common.UsageError(
                 f"--reference={_REFERENCE.value} measured other architectures "

@@ -13,10 +13,13 @@ def _archs(count, seed=0):
     out = []
     while len(out) < count:
         layers = tuple(
-            (int(rng.choice([1, 3, 5, 7])), int(rng.choice([24, 36, 48, 64])),
-             int(rng.choice([1, 2])))
+            (
+                int(rng.choice([1, 3, 5, 7])),
+                int(rng.choice([24, 36, 48, 64])),
+                int(rng.choice([1, 2])),
+            )
             for _ in range(4)
-        )  # fmt: skip
+        )
         arch = Architecture(layers)
         if arch not in out:
             out.append(arch)

@@ -9,7 +9,13 @@ import pytest
 
 from cosearch import pareto, search
 from cosearch.checkpoint import CheckpointError
-from cosearch.components import SearchConfigError
+from cosearch.components import (
+    STRATEGIES,
+    STRATEGY_FIELDS,
+    HwAwareSettings,
+    SearchConfigError,
+    build,
+)
 from cosearch.hardware import arch_arrays, cost_model, design_arrays, platform_arrays
 from cosearch.hardware.devices import resolve_platform
 from cosearch.metrics import read_jsonl
@@ -118,11 +124,47 @@ def test_resume_with_another_config_is_refused(baseline_run, tmp_path):
     search.run(tiny(**{"search.episodes": 1}), workdir, log=quiet)
     with pytest.raises(CheckpointError, match="another config.*--fresh"):
         search.run(tiny(**{"reward.alpha": 0.9}), workdir, log=quiet)
-    # More episodes is a resumable change; --fresh starts over.
-    search.run(tiny(**{"search.episodes": 2}), workdir, log=quiet)
+    # More episodes is a resumable change, and so is a field only another
+    # strategy reads; --fresh starts over.
+    search.run(
+        tiny(**{"search.episodes": 2, "reward.hw_aware_w": -0.5}), workdir, log=quiet
+    )
     assert len(read_jsonl(f"{workdir}/metrics.jsonl")) == 2
     search.run(tiny(**{"search.episodes": 1}), workdir, fresh=True, log=quiet)
     assert len(read_jsonl(f"{workdir}/metrics.jsonl")) == 1
+
+
+def test_resume_fingerprint_follows_the_declared_strategy_fields():
+    """A resumed run must share every config field with its checkpoint but
+    the budget (RESUMABLE_FIELDS) and the fields declared as read by other
+    strategies only (components.STRATEGY_FIELDS), whatever their names."""
+    flat = search._flat(search.config_dict(tiny()))
+    declared = {f for fields in STRATEGY_FIELDS.values() for f in fields}
+    assert declared <= set(flat)  # every declared field is a config field
+    assert set(STRATEGY_FIELDS) <= set(STRATEGIES)
+    for strategy in STRATEGIES:
+        others = {
+            f
+            for owner, fields in STRATEGY_FIELDS.items()
+            if owner != strategy
+            for f in fields
+        }
+        kept = search._relevant(flat, strategy)
+        assert set(kept) == set(flat) - set(search.RESUMABLE_FIELDS) - others
+        assert set(STRATEGY_FIELDS.get(strategy, ())) <= set(kept)
+
+
+def test_hw_aware_settings_are_its_declared_fields():
+    """Setup.hw_aware is built from exactly STRATEGY_FIELDS["hw_aware"]."""
+    values = {
+        "search.hw_aware_design": "design.json",
+        "search.hw_aware_reference": "3,24,1;3,24,1",
+        "reward.hw_aware_w": -0.5,
+    }
+    assert set(values) == set(STRATEGY_FIELDS["hw_aware"])
+    setup = build(tiny(**values))
+    assert setup.hw_aware == HwAwareSettings("design.json", "3,24,1;3,24,1", -0.5)
+    assert build(tiny()).hw_aware == HwAwareSettings("", "", -0.07)
 
 
 def test_corrupt_checkpoint_is_refused(baseline_run, tmp_path):
@@ -159,6 +201,13 @@ def test_bad_config_is_refused_before_training(overrides, match, tmp_path):
     with pytest.raises(SearchConfigError, match=match):
         search.run(tiny(**overrides), str(tmp_path / "w"), log=quiet)
     assert not os.path.exists(tmp_path / "w" / "history.jsonl")
+
+
+def test_a_config_missing_a_field_is_refused():
+    config = tiny()
+    del config.reward["hw_aware_w"]
+    with pytest.raises(SearchConfigError, match=r"config\.reward\.hw_aware_w: missing"):
+        build(config)
 
 
 def test_unwritable_workdir(tmp_path):
@@ -210,8 +259,9 @@ def test_interrupt_between_checkpoints_resumes_exactly(tmp_path):
     got = [without_timing(h) for h in read_jsonl(f"{resumed}/history.jsonl")]
     assert got == expected
     statuses = [h["status"] for h in got]
-    assert statuses.count("trained") == len({h["architecture"] for h in got
-                                              if h["status"] == "trained"})  # fmt: skip
+    assert statuses.count("trained") == len(
+        {h["architecture"] for h in got if h["status"] == "trained"}
+    )
 
 
 def test_children_budget_trains_exactly_n_and_stops(tmp_path):
@@ -234,8 +284,15 @@ def test_children_budget_trains_exactly_n_and_stops(tmp_path):
     assert metrics[-1]["children_trained_total"] == 3
     assert all(m["trained"] + m["failed"] <= 2 for m in metrics)
     assert all(m["proposals"] == 6 for m in metrics)
-    for key in ("pruned_share", "reward_mean", "entropy", "arch_entropy",
-                "median_mmacs", "best_accuracy_at_spec", "elapsed_s"):  # fmt: skip
+    for key in (
+        "pruned_share",
+        "reward_mean",
+        "entropy",
+        "arch_entropy",
+        "median_mmacs",
+        "best_accuracy_at_spec",
+        "elapsed_s",
+    ):
         assert all(m[key] is not None for m in metrics), key
     assert "3 children trained" in messages[-1]
     # Every proposal that survived the fast level has a predicted accuracy
@@ -343,8 +400,8 @@ def test_an_infeasible_hw_aware_design_is_refused(tmp_path):
     path.write_text(json.dumps(design))
     cfg = tiny(**{"strategy": "hw_aware", "search.episodes": 1})
     cfg.search.hw_aware_design = str(path)
-    with pytest.raises(SearchConfigError, match=r"not feasible on mixed4: stage 0 "
-                       r"on XC7Z020: 4096 DSP > 220"):  # fmt: skip
+    message = r"not feasible on mixed4: stage 0 on XC7Z020: 4096 DSP > 220"
+    with pytest.raises(SearchConfigError, match=message):
         search.run(cfg, str(tmp_path / "w"), log=quiet)
     assert not os.path.exists(tmp_path / "w")
     tiling.update(tm=8, tn=8)

@@ -1,11 +1,14 @@
 """Episodes of the strategies: the policy learns from the fast level alone,
 random search has a key stream of its own."""
 
+import dataclasses
+
 import jax
 import numpy as np
+import pytest
 
 from cosearch import components, reinforce
-from cosearch.strategies import Context, run_episode
+from cosearch.strategies import Context, fixed_design, run_episode
 from cosearch.train import Trainer
 from experiments.configs import default
 from tests.tiny_search import tiny
@@ -60,3 +63,32 @@ def test_random_does_not_share_coexplore_proposals():
     ]
     assert sum(same) <= 2
     assert ra.actions is None  # random never updates a controller
+
+
+class _Unreadable:
+    """Stands for what an episode must not read: any access fails."""
+
+    def __init__(self, what: str):
+        self._what = what
+
+    def __getattr__(self, name):
+        raise AssertionError(f"an episode read {self._what}.{name}")
+
+    def __getitem__(self, key):
+        raise AssertionError(f"an episode read {self._what}[{key!r}]")
+
+
+@pytest.mark.parametrize("strategy", components.STRATEGIES)
+def test_episodes_read_the_typed_settings_only(strategy):
+    """A strategy's episode (and hw_aware's fixed design) reads the typed
+    settings of Setup, never the raw config, and no other strategy reads
+    hw_aware's settings (the fields components.STRATEGY_FIELDS gives it)."""
+    setup = components.build(tiny(strategy=strategy))
+    own = setup.hw_aware if strategy == "hw_aware" else _Unreadable("hw_aware")
+    blind = dataclasses.replace(setup, config=_Unreadable("config"), hw_aware=own)
+    components.check_specs_reachable(blind)
+    fixed = fixed_design(blind) if strategy == "hw_aware" else None
+    ctx = Context(blind, Trainer(), {}, fixed_design=fixed, log=lambda _: None)
+    state = reinforce.init(blind.reinforce_config, blind.controller, jax.random.key(0))
+    out = run_episode(ctx, state.params, jax.random.key(3), 0, budget=0)
+    assert len(out.records) == 3 and out.trained == 0

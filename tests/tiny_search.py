@@ -1,4 +1,4 @@
-"""The smallest search the end-to-end tests run (a few seconds a child)."""
+"""The smallest search the end-to-end tests run."""
 
 from experiments.configs import default
 

@@ -106,8 +106,7 @@ def host_rng(key: jax.Array) -> np.random.Generator:
     """A numpy Generator seeded from a JAX key (key consumed).
 
     Host-side shuffles and synthetic data use it: ``jax.random`` samplers
-    compile once per shape, which costs seconds on the CPU backend for work
-    that takes microseconds on the host.
+    compile once per shape, a compilation for work the host does directly.
     """
     return np.random.Generator(np.random.Philox(np.asarray(jax.random.key_data(key))))
 
@@ -133,7 +132,7 @@ def stratified_split(labels: np.ndarray, val_fraction: float, key: jax.Array):
       (train_idx, val_idx): sorted int64 index arrays.
     """
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction {val_fraction}: expected 0 <= value < 1")
+        raise DataError(f"val_fraction {val_fraction}: expected 0 <= value < 1")
     order = host_rng(key).permutation(labels.shape[0])
     val = []
     for c in np.unique(labels):
@@ -216,7 +215,7 @@ def _read_raw(name: str, data_dir: str | None, key: jax.Array):
         x_tr, y_tr, x_te, y_te = synthetic(key)
         train = check_pair(x_tr, y_tr, 4, x_tr.shape[1:], "synthetic train")
         return (*train, x_te, y_te, 4, "synthetic")
-    raise ValueError(f"data set {name!r}: expected one of {DATASETS}")
+    raise DataError(f"data set {name!r}: expected one of {DATASETS}")
 
 
 def load(
@@ -238,8 +237,8 @@ def load(
       The :class:`Dataset`.
 
     Raises:
-      DataError: a missing or malformed data set (names the file).
-      ValueError: an unknown name or a bad ``val_fraction``.
+      DataError: a missing or malformed data set (names the file), an
+        unknown name or a bad ``val_fraction``.
     """
     key = jax.random.key(seed)
     data_key, split_key = jax.random.split(key)

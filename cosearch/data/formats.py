@@ -25,8 +25,10 @@ import zipfile
 
 import numpy as np
 
+from cosearch.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError, ValueError):
     """A data set is missing or malformed."""
 
 

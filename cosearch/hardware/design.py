@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from cosearch.errors import InputError
 from cosearch.hardware.layer_model import (
     MAX_KERNEL,
     MAX_LAYER_DIM,
@@ -58,23 +59,30 @@ class Architecture:
 
     @classmethod
     def parse(cls, text: str) -> Architecture:
-        """From ``"k,f,s;k,f,s;..."`` (stride optional, default 1)."""
+        """From ``"k,f,s;k,f,s;..."`` (stride optional, default 1).
+
+        Raises:
+          InputError: a malformed text or an out-of-range value (a user's).
+        """
         layers = []
         for i, part in enumerate(p for p in text.replace(" ", "").split(";") if p):
             try:
                 vals = [int(v) for v in part.split(",")]
             except ValueError:
-                raise ValueError(
+                raise InputError(
                     f"layer {i} {part!r}: expected integers 'kernel,filters,stride'"
                 ) from None
             if len(vals) == 2:
                 vals.append(1)
             if len(vals) != 3:
-                raise ValueError(
+                raise InputError(
                     f"layer {i} {part!r}: expected 'kernel,filters[,stride]'"
                 )
             layers.append(ConvSpec(*vals))
-        return cls(tuple(layers))
+        try:
+            return cls(tuple(layers))
+        except ValueError as e:
+            raise InputError(str(e)) from None
 
     def __str__(self) -> str:
         return ";".join(f"{k},{f},{s}" for k, f, s in self.layers)

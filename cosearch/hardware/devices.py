@@ -22,11 +22,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from cosearch.errors import UserError
+
 DEFAULT_CLOCK_HZ = 100e6  # Hz
 DEFAULT_LINK_BPS = 10e9  # bit/s, Aurora-style serial link
 
 
-class HardwareConfigError(ValueError):
+class HardwareConfigError(UserError, ValueError):
     """A device, platform or grid description that cannot be used."""
 
 
@@ -276,6 +278,10 @@ def _device_from_record(rec: Any, where: str, lib: Library) -> Device:
             f"known: {sorted(_DEVICE_FIELDS)}"
         )
     if base is not None:
+        if not isinstance(base, str):
+            raise HardwareConfigError(
+                f"{where}: 'base' must name a known device, got {base!r}"
+            )
         fields = dataclasses.asdict(lib.device(base))
         fields.update(rec)
         rec = fields

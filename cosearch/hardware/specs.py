@@ -11,6 +11,8 @@ import dataclasses
 import math
 from typing import Literal, get_args
 
+from cosearch.errors import InputError
+
 Objective = Literal["throughput", "latency", "energy"]
 OBJECTIVES: tuple[str, ...] = get_args(Objective)
 
@@ -29,10 +31,42 @@ PRUNE_REASONS = (
 def check_objective(objective: str) -> str:
     """Returns ``objective`` if it is one of :data:`OBJECTIVES`, else raises."""
     if objective not in OBJECTIVES:
-        raise ValueError(
+        raise InputError(
             f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}"
         )
     return objective
+
+
+# The cost-model figure each objective optimises, and its sign (+1: larger is
+# better, -1: smaller is better). The one source of this map for the
+# optimizer, the fast exploration step and the strategies' rewards.
+OBJECTIVE_FIGURE: dict[str, tuple[str, int]] = {
+    "throughput": ("throughput", 1),
+    "latency": ("latency", -1),
+    "energy": ("gops_per_w", 1),
+}
+
+
+def objective_score(figures, objective: str):
+    """Larger-is-better score of ``figures`` (any object with the cost model's
+    figure attributes, or a mapping with those keys) under ``objective``."""
+    name, sign = OBJECTIVE_FIGURE[objective]
+    value = figures[name] if isinstance(figures, dict) else getattr(figures, name)
+    return value if sign > 0 else -value
+
+
+def meets_limits(feasible, throughput, latency, gops_per_w, limits):
+    """Elementwise "meets the specs": feasible, and every limit of
+    ``limits = (min images/s, max seconds, min GOPS/W)`` (no-limit values
+    0 / inf / 0, see :meth:`Specs.limits`) met. Works on NumPy and JAX arrays
+    alike; the one definition the optimizer, the fast exploration step and
+    the strategies use."""
+    return (
+        feasible
+        & (throughput >= limits[0])
+        & (latency <= limits[1])
+        & (gops_per_w >= limits[2])
+    )
 
 
 def prune_reason_name(code: int) -> str:
@@ -60,15 +94,15 @@ class Specs:
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"spec {field.name} must be a number, got {value!r}")
+                raise InputError(f"spec {field.name} must be a number, got {value!r}")
             if math.isnan(value) or value < 0:
-                raise ValueError(
+                raise InputError(
                     f"spec {field.name} must be a non-negative number, got {value!r}"
                 )
             if field.name == "max_latency_ms" and value == 0:
-                raise ValueError("spec max_latency_ms must be positive, got 0")
+                raise InputError("spec max_latency_ms must be positive, got 0")
             if math.isinf(value) and field.name != "max_latency_ms":
-                raise ValueError(f"spec {field.name} must be finite, got {value!r}")
+                raise InputError(f"spec {field.name} must be finite, got {value!r}")
             object.__setattr__(self, field.name, float(value))
 
     @property

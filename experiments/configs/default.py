@@ -6,7 +6,7 @@ platform (XC7Z020, XC7Z020, XC7Z045, XCZU9EG) and a throughput spec.
 Run:
   python -m experiments.search --config=experiments/configs/default.py \
       --workdir=/tmp/cosearch_default
-Smoke (seconds):
+Smoke (3-layer children on tiny synthetic data):
   python -m experiments.search --config=experiments/configs/default.py:smoke \
       --workdir=/tmp/cosearch_smoke
 Override any field, e.g. ``--config.search.episodes=20``.
@@ -18,7 +18,7 @@ import ml_collections
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    """The default config; ``arg="smoke"`` gives a run of a few seconds."""
+    """The default config; ``arg="smoke"`` gives a tiny run for checking a setup."""
     c = ml_collections.ConfigDict()
     c.seed = 0  # root of every random key of the run
     c.strategy = "coexplore"  # coexplore | hw_aware | sequential | random
@@ -68,7 +68,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.controller.optimizer = "adam"  # adam | sgd
 
     # The budget is counted in trained children: an episode that trains
-    # nothing (its proposals pruned or measured before) costs ~0.1 s.
+    # nothing (its proposals pruned or measured before) costs only the fast
+    # level's scoring, no training.
     c.search = ml_collections.ConfigDict()
     c.search.max_children = 16  # stop after this many trainings; 0 = no limit
     c.search.episodes = 0  # stop after this many episodes; 0 = no limit
@@ -90,8 +91,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.val_fraction = 0.3  # held out of the training split (3,000 images)
 
     c.train = ml_collections.ConfigDict()
-    # Proxy training sized for a 2-core CPU (~25 s a child): 40 steps reach
-    # ~75% on the embedded set; the full budget (steps=100, lr 0.01) ~81%.
+    # Proxy training sized for a 2-core CPU (BUILD_NOTES.md, "Child training
+    # proxy": its noise, signal and rank agreement, and seconds per child).
     c.train.steps = 40  # optimizer steps per child (overrides epochs)
     c.train.epochs = 1  # passes over the training split, when steps = 0
     c.train.batch_size = 64  # images per step

@@ -7,13 +7,10 @@ import sys
 
 def test_smoke_writes_and_prints_the_json(tmp_path):
     out = tmp_path / "bench.json"
+    command = ["-m", "experiments.bench_fast_explore", "--smoke", f"--out={out}"]
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.bench_fast_explore", "--smoke",
-         f"--out={out}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
+        [sys.executable, *command], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert json.loads(out.read_text()) == result

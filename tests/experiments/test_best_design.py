@@ -12,8 +12,15 @@ from cosearch.hardware.layer_model import Tiling, accelerator_resources, layer_c
 from experiments.best_design import format_tables
 
 SIX = "3,36,1;5,36,1;1,64,1;3,48,2;7,24,1;1,64,1"
-GRID = {"tm": [4, 16], "tn": [2, 8], "tr": [8, 16], "tc": [16, 32], "wp": [2, 4],
-        "ip": [2], "op": [2, 4]}  # fmt: skip
+GRID = {
+    "tm": [4, 16],
+    "tn": [2, 8],
+    "tr": [8, 16],
+    "tc": [16, 32],
+    "wp": [2, 4],
+    "ip": [2],
+    "op": [2, 4],
+}
 
 
 def _run(*args):
@@ -115,7 +122,7 @@ def test_out_of_range_values_end_in_one_line(args, message, tmp_path):
                 "devices": [{"name": "BIG", "base": "XC7Z020", "dsp": 1e10}],
                 "platforms": {"big": ["BIG"]},
             }
-        )  # fmt: skip
+        )
     )
     subs = {"grid": grid, "hw": hw, "dir": f"{tmp_path}/"}
     proc = _run(*(a.format(**subs) for a in args))

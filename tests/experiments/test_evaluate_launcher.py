@@ -81,6 +81,24 @@ def test_bad_flag_is_one_line_error():
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ("--platform=zcu102x2", "--tilings=8192,1,1,1,1,1,1;1,1,1,1,1,1,1"),
+            "error: --tilings: stage 0: Tiling.tm = 8192 exceeds the largest",
+        ),
+        (("--stages=0-2,4-5",), "error: --stages/--devices: stage 1 covers"),
+        (("--input=2147483648,32,3",), "error: --input: input height"),
+    ],
+)
+def test_values_out_of_range_are_one_line_errors(args, message):
+    proc = _run(f"--layers={LAYERS}", *args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), proc.stderr
+
+
 def test_parsers_refuse_bad_values():
     platform = resolve_platform("mixed4")
     arch = Architecture.parse("3,36,1;1,64,1")
@@ -93,8 +111,9 @@ def test_parsers_refuse_bad_values():
         parse_devices("XC7Z045,xc7z045", platform, 2)
     assert parse_devices("XC7Z020,xc7z020", platform, 2) == [0, 1]
     with pytest.raises(common.UsageError, match="2 stages"):
-        parse_tilings("1,1,1,1,1,1,1", arch, [(0, 0), (1, 1)], platform, [0, 1], 16,
-                      (32, 32, 3))  # fmt: skip
+        parse_tilings(
+            "1,1,1,1,1,1,1", arch, [(0, 0), (1, 1)], platform, [0, 1], 16, (32, 32, 3)
+        )
     with pytest.raises(common.UsageError, match="positive"):
         parse_tilings("0,1,1,1,1,1,1", arch, [(0, 1)], platform, [0], 16, (32, 32, 3))
     with pytest.raises(common.UsageError, match="expected tm,tn"):

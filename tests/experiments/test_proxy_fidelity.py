@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.experiments.launch import run_module
 
 SMOKE = "--config=experiments/configs/default.py:smoke"
@@ -11,19 +13,26 @@ def test_reference_then_proxy_against_it(tmp_path):
     ref = tmp_path / "ref.json"
     common = (SMOKE, "--num_archs=3", "--arch_seed=5")
     proc = run_module(
-        "experiments.proxy_fidelity", *common, "--seeds=", "--reference_steps=6",
-        "--reference_seeds=0,1", f"--out={ref}",
-    )  # fmt: skip
+        "experiments.proxy_fidelity",
+        *common,
+        "--seeds=",
+        "--reference_steps=6",
+        "--reference_seeds=0,1",
+        f"--out={ref}",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     reference = json.loads(ref.read_text())
     assert len(reference["architectures"]) == 3 and reference["proxies"] == []
     assert len(reference["reference"]["runs"]) == 6
     out = tmp_path / "proxy.json"
     proc = run_module(
-        "experiments.proxy_fidelity", *common, "--seeds=0,1", f"--reference={ref}",
+        "experiments.proxy_fidelity",
+        *common,
+        "--seeds=0,1",
+        f"--reference={ref}",
         "--variants=learning_rate=0.05;head_lr_scale=0.1,warmup_steps=2",
         f"--out={out}",
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.read_text())
     assert result["reference"]["runs"] == reference["reference"]["runs"]
@@ -38,9 +47,33 @@ def test_reference_then_proxy_against_it(tmp_path):
     assert result["proxies"][1]["train"]["head_lr_scale"] == 0.1
     # Another architecture draw cannot reuse that reference.
     proc = run_module(
-        "experiments.proxy_fidelity", SMOKE, "--num_archs=3", "--arch_seed=6",
+        "experiments.proxy_fidelity",
+        SMOKE,
+        "--num_archs=3",
+        "--arch_seed=6",
         f"--reference={ref}",
-    )  # fmt: skip
+    )
     assert proc.returncode == 2 and "other architectures" in proc.stderr
     bad = run_module("experiments.proxy_fidelity", SMOKE, "--variants=lr=1")
     assert bad.returncode == 2 and "train override 'lr=1'" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "arg, message",
+    [
+        ("--seeds=0,a", "error: --seeds: expected integers"),
+        ("--reference_seeds=x", "error: --reference_seeds: expected integers"),
+        ("--reference=/no/such.json", "error: --reference: no such file"),
+        ("--reference={dir}", "cannot read"),
+        ("--reference={json}", "not a result of experiments.proxy_fidelity"),
+    ],
+)
+def test_bad_flags_end_in_one_line(arg, message, tmp_path):
+    other = tmp_path / "other.json"
+    other.write_text('{"architectures": []}')
+    proc = run_module(
+        "experiments.proxy_fidelity", SMOKE, arg.format(dir=tmp_path, json=other)
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr

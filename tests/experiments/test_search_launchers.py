@@ -36,6 +36,10 @@ def launch(*args):
         (("--config=no/such.py", "--workdir=/tmp/x"), "no such config file"),
         ((SMOKE, "--workdir=/tmp/x", "--config.strategy=greedy"), "config.strategy"),
         ((SMOKE,), "--workdir is required"),
+        (
+            (SMOKE, "--workdir=/tmp/x", "--coordinator_address=x", "--num_processes=2"),
+            "coordinator address 'x': expected host:port",
+        ),
     ],
 )
 def test_bad_flags_end_in_one_line(args, message):
@@ -81,3 +85,46 @@ def test_compare_over_seeds_at_equal_children(tmp_path):
 def test_compare_refuses_repeated_seeds():
     with pytest.raises(compare.common.UsageError, match="repeated"):
         compare.parse_seeds(["1", "1"])
+
+
+def _launch_with(error: str):
+    """``experiments.search`` on the smoke config, its ``search.run`` made to
+    raise ``error`` (Python source of an exception)."""
+    code = (
+        "import sys\n"
+        "from cosearch import search\n"
+        "from cosearch.components import SearchConfigError\n"
+        "from experiments import common, search as launcher\n"
+        "def fail(*args, **kwargs):\n"
+        f"    raise {error}\n"
+        "search.run = fail\n"
+        f"sys.argv = ['search', {SMOKE!r}, '--workdir=/tmp/x']\n"
+        "common.run(launcher.main)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    ['ValueError("boom")', 'KeyError("boom")', 'FileNotFoundError("boom")'],
+)
+def test_an_internal_error_keeps_its_traceback(error):
+    """A bug is not a user error, whatever its type: the launcher shows its
+    traceback instead of a one-line message."""
+    out = _launch_with(error)
+    assert out.returncode not in (0, 2), out.stderr
+    assert "Traceback (most recent call last)" in out.stderr
+    assert f"{error.split('(')[0]}: " in out.stderr and "boom" in out.stderr
+    assert "error: boom" not in out.stderr
+
+
+def test_a_user_error_stays_one_line():
+    out = _launch_with('SearchConfigError("config.search.episodes: bad")')
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == ["error: config.search.episodes: bad"]

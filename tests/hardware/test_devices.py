@@ -87,6 +87,9 @@ def test_bad_platform_files_end_in_one_clear_error(tmp_path):
     bad.write_text('{"devices": [{"name": 5, "dsp": 1, "bram18": 1, "port_bits": 8}]}')
     with pytest.raises(HardwareConfigError, match="'name' must be a non-empty"):
         load_library(str(bad))
+    bad.write_text('{"devices": [{"name": "X", "base": 5}]}')
+    with pytest.raises(HardwareConfigError, match="'base' must name a known device"):
+        load_library(str(bad))
 
 
 @pytest.mark.parametrize(
