@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cosearch.conv import conv2d, out_size
-from cosearch.hardware.design import Architecture, ConvSpec
+from cosearch.hardware.architecture import Architecture, ConvSpec
 
 # BatchNorm moving-average momentum: 0.9 rather than Keras' 0.99, because a
 # child trains for only a few hundred steps and 0.99 would leave the moving

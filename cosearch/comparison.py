@@ -1,8 +1,9 @@
-"""Strategies compared over seeds at equal trained children.
+"""Strategies run and compared over seeds at equal trained children.
 
 Input: for each (strategy, seed) run, its history (history.jsonl) and metrics
 (metrics.jsonl). Output: per-run facts, their mean and spread over seeds per
 strategy, comparison.md / comparison.json and the best-so-far plot.
+:func:`run_strategies` runs the searches and writes them.
 
 The measures (``margin`` = the OptHW accuracy margin, a fraction):
 
@@ -31,7 +32,10 @@ from typing import Any
 import numpy as np
 
 from cosearch import report
+from cosearch import search as search_lib
 from cosearch.fileio import atomic_write_json, atomic_write_text
+from cosearch.metrics import read_jsonl
+from cosearch.search_setup import STRATEGIES, SearchConfigError
 from cosearch.stats import mean_spread
 
 BASELINE = "hw_aware"
@@ -387,3 +391,57 @@ def write(
         )
     save_best_so_far_plot(os.path.join(workdir, "best_so_far.png"), facts)
     return text
+
+
+def run_strategies(
+    config, workdir: str, strategies, seeds=None, fresh=False, log=print
+) -> str:
+    """Run each of ``strategies`` for each seed of ``seeds`` (default: the
+    config's seed) on ``config``, each in ``workdir/seed<N>/<strategy>``
+    (resumable like a search), then write the comparison files of
+    :func:`write` into ``workdir``. Returns the text of comparison.md.
+
+    Raises:
+      SearchConfigError: an unknown strategy (before anything runs), or any
+        problem of the config (see :func:`cosearch.search.run`).
+    """
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise SearchConfigError(
+            f"strategies: unknown {unknown}; known: {', '.join(STRATEGIES)}"
+        )
+    seeds = list(seeds) if seeds else [int(config.seed)]
+    runs: dict[str, dict[int, tuple[list, list]]] = {name: {} for name in strategies}
+    for seed in seeds:
+        for name in strategies:
+            cfg = config.copy_and_resolve_references()
+            cfg.strategy = name
+            cfg.seed = seed
+            sub = os.path.join(workdir, f"seed{seed}", name)
+            log(f"== seed {seed}, {name} -> {sub}")
+            search_lib.run(cfg, sub, fresh=fresh, log=log)
+            runs[name][seed] = (
+                read_jsonl(os.path.join(sub, "history.jsonl")),
+                read_jsonl(os.path.join(sub, "metrics.jsonl")),
+            )
+    s = config.search
+    settings = {
+        "strategies": ", ".join(strategies),
+        "budget": (
+            f"max_children={s.max_children}, episodes={s.episodes or 'no limit'}, "
+            f"max_wall_s={s.max_wall_s or 'no limit'}"
+        ),
+        "candidates per episode (coexplore, random)": s.candidates_per_episode,
+        "children per episode": s.children_per_episode,
+        "platform": config.platform.name,
+        "specs": ", ".join(f"{k}={v}" for k, v in config.specs.items()),
+        "data": config.data.name,
+        "depth": config.space.depth,
+    }
+    return write(
+        workdir,
+        runs,
+        settings,
+        float(config.search.opt_hw_margin),
+        objective=config.reward.objective,
+    )

@@ -21,15 +21,11 @@ import numpy as np
 from flax import struct
 
 from cosearch.hardware import cost_model, sharding
-from cosearch.hardware.design import (
-    ArchArrays,
-    Design,
-    DesignArrays,
-    designs_from_arrays,
-)
+from cosearch.hardware.architecture import ArchArrays
+from cosearch.hardware.design import Design, DesignArrays, designs_from_arrays
+from cosearch.hardware.design_space import DesignSpace
 from cosearch.hardware.devices import platform_arrays
 from cosearch.hardware.optimizer import ENERGY_STEPS, TIE_RTOL, optimize
-from cosearch.hardware.search_space import DesignSpace
 from cosearch.hardware.specs import (
     COMBINATION,
     MEETS,

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from cosearch.hardware.design import Architecture
+from cosearch.hardware.architecture import Architecture
 
 FEATURES = (
     "log_macs",

@@ -12,7 +12,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from cosearch.hardware.design import Architecture, Design, Stage
+from cosearch.hardware.architecture import Architecture
+from cosearch.hardware.design import Design, Stage
 from cosearch.hardware.devices import Platform
 from cosearch.hardware.layer_model import BOTTLENECK_NAMES, TILING_FIELDS, Tiling
 

@@ -39,7 +39,11 @@ from flax import serialization
 from cosearch import parallel, predictor, reinforce
 from cosearch import report as report_lib
 from cosearch.checkpoint import Checkpointer, CheckpointError
-from cosearch.components import (
+from cosearch.errors import InputError
+from cosearch.fileio import atomic_write_json
+from cosearch.hardware.architecture import Architecture
+from cosearch.metrics import JsonlWriter, read_jsonl
+from cosearch.search_setup import (
     STRATEGY_FIELDS,
     SearchConfigError,
     Setup,
@@ -48,10 +52,6 @@ from cosearch.components import (
     check_specs_reachable,
     parallel_settings,
 )
-from cosearch.errors import InputError
-from cosearch.fileio import atomic_write_json
-from cosearch.hardware.design import Architecture
-from cosearch.metrics import JsonlWriter, read_jsonl
 from cosearch.strategies import Context, fixed_design, run_episode
 from cosearch.train import Trainer
 
@@ -102,7 +102,7 @@ def config_dict(config) -> dict[str, Any]:
 def _relevant(flat: dict[str, Any], strategy: str) -> dict[str, Any]:
     """The fields of a flat config a resumed run must share with its checkpoint:
     all but the budget (RESUMABLE_FIELDS) and the fields that only other
-    strategies read (components.STRATEGY_FIELDS)."""
+    strategies read (search_setup.STRATEGY_FIELDS)."""
     ignored = set(RESUMABLE_FIELDS)
     for owner, fields in STRATEGY_FIELDS.items():
         if owner != strategy:

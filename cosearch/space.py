@@ -40,26 +40,19 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from cosearch.hardware.design import (
+from cosearch.hardware.architecture import (
     ArchArrays,
     Architecture,
     ConvSpec,
+)
+from cosearch.hardware.design import (
     Design,
     DesignArrays,
-    Stage,
-    arch_arrays,
-    design_arrays,
     designs_from_arrays,
 )
-from cosearch.hardware.layer_model import Tiling
 
 __all__ = [
-    "ArchArrays",
     "ArchSpace",
-    "Architecture",
-    "ConvSpec",
-    "Design",
-    "DesignArrays",
     "HardwareSpace",
     "KIND_ARCH",
     "KIND_CUT",
@@ -68,14 +61,9 @@ __all__ = [
     "KIND_TILING",
     "MaskState",
     "SearchSpace",
-    "Stage",
     "TILING_TOKENS",
     "TokenLayout",
-    "Tiling",
     "advance_mask_state",
-    "arch_arrays",
-    "design_arrays",
-    "designs_from_arrays",
     "initial_mask_state",
     "token_mask",
     "uniform_sample",

@@ -46,14 +46,12 @@ from cosearch import controller as controller_lib
 from cosearch import predictor as predictor_lib
 from cosearch import reward as reward_lib
 from cosearch import space as space_lib
-from cosearch.components import SearchConfigError, Setup, can_meet_specs
 from cosearch.explore import fast_explore
 from cosearch.hardware import cost_model
+from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.design import (
-    Architecture,
     Design,
     DesignArrays,
-    arch_arrays,
     design_arrays,
     designs_from_arrays,
 )
@@ -67,6 +65,7 @@ from cosearch.records import (
     figure_fields,
     host,
 )
+from cosearch.search_setup import SearchConfigError, Setup, can_meet_specs
 from cosearch.train import Trainer
 
 

@@ -26,7 +26,7 @@ from jax.sharding import SingleDeviceSharding
 
 from cosearch.child import HEAD, as_layers, init_variables, make_model
 from cosearch.data import Dataset, host_rng
-from cosearch.hardware.design import Architecture
+from cosearch.hardware.architecture import Architecture
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")

@@ -18,7 +18,7 @@ from absl import app, flags, logging
 
 from cosearch.errors import InputError, UserError
 from cosearch.fileio import atomic_write_text
-from cosearch.hardware.design import check_input_shape
+from cosearch.hardware.architecture import check_input_shape
 
 # Errors a user can cause (cosearch.errors); launchers report them in one
 # line, no traceback. Anything else is a bug and keeps its traceback.

@@ -19,14 +19,9 @@ import jax
 import numpy as np
 from absl import flags
 
+from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.cost_model import CostResult, evaluate
-from cosearch.hardware.design import (
-    Architecture,
-    Design,
-    Stage,
-    arch_arrays,
-    design_arrays,
-)
+from cosearch.hardware.design import Design, Stage, design_arrays
 from cosearch.hardware.devices import (
     Device,
     Platform,

@@ -40,9 +40,9 @@ import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
-from cosearch import components
+from cosearch import search_setup
 from cosearch import space as space_lib
-from cosearch.hardware.design import Architecture
+from cosearch.hardware.architecture import Architecture
 from cosearch.stats import kendall_tau, seed_noise_signal
 from cosearch.train import TrainConfig, Trainer
 from experiments import common
@@ -120,7 +120,7 @@ def draw_architectures(setup, count: int, seed: int, feasible_only: bool):
         archs = [a for a, _ in arch_space.decode_batch(tokens)]
         keep = np.ones(len(archs), bool)
         if feasible_only and setup.specs.any:
-            keep = components.can_meet_specs(setup, archs)
+            keep = search_setup.can_meet_specs(setup, archs)
         for arch, ok in zip(archs, keep, strict=True):
             if ok and arch not in found:
                 found.append(arch)
@@ -262,7 +262,7 @@ def main(argv):
     if _NUM_ARCHS.value < 1:
         raise common.UsageError(f"--num_archs must be >= 1, got {_NUM_ARCHS.value}")
     earlier = read_reference(_REFERENCE.value) if _REFERENCE.value else None
-    setup = components.build(config)
+    setup = search_setup.build(config)
     base = dict(dataclasses.asdict(setup.train_config))
     # No seeds: the reference alone; no variants: config.train as it is.
     variants = (

@@ -2,7 +2,7 @@
 (one compiled program for both): three FPGAs, 32 declared tilings each, and
 2-3 layer architectures, small enough for brute-force enumeration."""
 
-from cosearch.hardware.design import Architecture
+from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.devices import Library, Platform
 from cosearch.hardware.grid import DeviceGrid
 

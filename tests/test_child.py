@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cosearch import child
-from cosearch.hardware.design import Architecture
+from cosearch.hardware.architecture import Architecture
 
 RELEASED_6 = [(3, 36, 1), (5, 36, 1), (1, 64, 1), (3, 48, 2), (7, 24, 1), (1, 64, 1)]
 RELEASED_10 = [

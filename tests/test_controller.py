@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 
 from cosearch.controller import Controller, init_params, log_prob, sample
-from cosearch.space import (
-    KIND_DEVICE,
-    Architecture,
-    ArchSpace,
-    Design,
-    HardwareSpace,
-    SearchSpace,
-    Stage,
-    Tiling,
-)
+from cosearch.hardware.architecture import Architecture
+from cosearch.hardware.design import Design, Stage
+from cosearch.hardware.layer_model import Tiling
+from cosearch.space import KIND_DEVICE, ArchSpace, HardwareSpace, SearchSpace
 
 # Predictable stride, mixed4-sized pool, 6 values per tiling parameter.
 CO = SearchSpace(ArchSpace(6, strides=(1, 2)), HardwareSpace(4))

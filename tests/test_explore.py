@@ -5,13 +5,8 @@ import numpy as np
 import pytest
 
 from cosearch.explore import fast_explore
-from cosearch.hardware.design import (
-    Design,
-    Stage,
-    arch_arrays,
-    design_arrays,
-    designs_from_arrays,
-)
+from cosearch.hardware.architecture import arch_arrays
+from cosearch.hardware.design import Design, Stage, design_arrays, designs_from_arrays
 from cosearch.hardware.layer_model import Tiling
 from cosearch.hardware.optimizer import design_space, optimize
 from cosearch.hardware.specs import FPS, MEETS, Specs

@@ -3,7 +3,7 @@
 import numpy as np
 
 from cosearch import predictor
-from cosearch.hardware.design import Architecture
+from cosearch.hardware.architecture import Architecture
 
 INPUT = (28, 28, 1)
 

@@ -8,15 +8,10 @@ import pytest
 
 from cosearch import reinforce
 from cosearch.controller import Controller, log_prob, sample
-from cosearch.space import (
-    Architecture,
-    ArchSpace,
-    Design,
-    HardwareSpace,
-    SearchSpace,
-    Stage,
-    Tiling,
-)
+from cosearch.hardware.architecture import Architecture
+from cosearch.hardware.design import Design, Stage
+from cosearch.hardware.layer_model import Tiling
+from cosearch.space import ArchSpace, HardwareSpace, SearchSpace
 
 SPACE = SearchSpace(
     ArchSpace(3),

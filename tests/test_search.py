@@ -9,13 +9,6 @@ import pytest
 
 from cosearch import pareto, search
 from cosearch.checkpoint import CheckpointError
-from cosearch.components import (
-    STRATEGIES,
-    STRATEGY_FIELDS,
-    HwAwareSettings,
-    SearchConfigError,
-    build,
-)
 from cosearch.hardware import arch_arrays, cost_model, design_arrays, platform_arrays
 from cosearch.hardware.devices import resolve_platform
 from cosearch.metrics import read_jsonl
@@ -23,6 +16,13 @@ from cosearch.records import (
     architecture_from_record,
     design_from_record,
     without_timing,
+)
+from cosearch.search_setup import (
+    STRATEGIES,
+    STRATEGY_FIELDS,
+    HwAwareSettings,
+    SearchConfigError,
+    build,
 )
 from tests.tiny_search import tiny
 
@@ -137,7 +137,7 @@ def test_resume_with_another_config_is_refused(baseline_run, tmp_path):
 def test_resume_fingerprint_follows_the_declared_strategy_fields():
     """A resumed run must share every config field with its checkpoint but
     the budget (RESUMABLE_FIELDS) and the fields declared as read by other
-    strategies only (components.STRATEGY_FIELDS), whatever their names."""
+    strategies only (search_setup.STRATEGY_FIELDS), whatever their names."""
     flat = search._flat(search.config_dict(tiny()))
     declared = {f for fields in STRATEGY_FIELDS.values() for f in fields}
     assert declared <= set(flat)  # every declared field is a config field

@@ -8,7 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosearch.hardware.design import arch_arrays, design_arrays
+from cosearch.hardware.architecture import Architecture, ConvSpec, arch_arrays
+from cosearch.hardware.design import Design, Stage, design_arrays
+from cosearch.hardware.layer_model import Tiling
 from cosearch.space import (
     KIND_ARCH,
     KIND_CUT,
@@ -16,14 +18,9 @@ from cosearch.space import (
     KIND_STAGES,
     KIND_TILING,
     TILING_TOKENS,
-    Architecture,
     ArchSpace,
-    ConvSpec,
-    Design,
     HardwareSpace,
     SearchSpace,
-    Stage,
-    Tiling,
     advance_mask_state,
     initial_mask_state,
     token_mask,

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from cosearch import components, reinforce
+from cosearch import reinforce, search_setup
 from cosearch.strategies import Context, fixed_design, run_episode
 from cosearch.train import Trainer
 from experiments.configs import default
@@ -15,7 +15,7 @@ from tests.tiny_search import tiny
 
 
 def _context(**overrides):
-    setup = components.build(tiny(**overrides))
+    setup = search_setup.build(tiny(**overrides))
     return setup, Context(setup, Trainer(), {}, log=lambda _: None)
 
 
@@ -27,7 +27,7 @@ def test_feasibility_is_learned_without_collapse():
     that of the first 5, at a fixed seed; the policy does not collapse onto
     a few small networks: most of the architecture tokens' entropy remains
     and the proposals stay distinct."""
-    setup = components.build(default.get_config())
+    setup = search_setup.build(default.get_config())
     ctx = Context(setup, Trainer(), {}, log=lambda _: None)
     state = reinforce.init(setup.reinforce_config, setup.controller, jax.random.key(0))
     shares, arch_entropy = [], []
@@ -78,17 +78,28 @@ class _Unreadable:
         raise AssertionError(f"an episode read {self._what}[{key!r}]")
 
 
-@pytest.mark.parametrize("strategy", components.STRATEGIES)
+@pytest.mark.parametrize("strategy", search_setup.STRATEGIES)
 def test_episodes_read_the_typed_settings_only(strategy):
     """A strategy's episode (and hw_aware's fixed design) reads the typed
     settings of Setup, never the raw config, and no other strategy reads
-    hw_aware's settings (the fields components.STRATEGY_FIELDS gives it)."""
-    setup = components.build(tiny(strategy=strategy))
+    hw_aware's settings (the fields search_setup.STRATEGY_FIELDS gives it)."""
+    setup = search_setup.build(tiny(strategy=strategy))
     own = setup.hw_aware if strategy == "hw_aware" else _Unreadable("hw_aware")
     blind = dataclasses.replace(setup, config=_Unreadable("config"), hw_aware=own)
-    components.check_specs_reachable(blind)
+    search_setup.check_specs_reachable(blind)
     fixed = fixed_design(blind) if strategy == "hw_aware" else None
     ctx = Context(blind, Trainer(), {}, fixed_design=fixed, log=lambda _: None)
     state = reinforce.init(blind.reinforce_config, blind.controller, jax.random.key(0))
     out = run_episode(ctx, state.params, jax.random.key(3), 0, budget=0)
     assert len(out.records) == 3 and out.trained == 0
+
+
+def test_an_unknown_strategy_is_refused():
+    """In the config (one line, before anything is built) and at dispatch
+    (no strategy silently stands in for another)."""
+    with pytest.raises(search_setup.SearchConfigError, match="config.strategy"):
+        search_setup.build(tiny(strategy="nosuch"))
+    setup, ctx = _context()
+    odd = Context(dataclasses.replace(setup, strategy="nosuch"), ctx.trainer, {})
+    with pytest.raises(search_setup.SearchConfigError, match="unknown strategy"):
+        run_episode(odd, None, jax.random.key(0), 0)

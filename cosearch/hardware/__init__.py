@@ -1,17 +1,20 @@
 """FPGA devices, the analytic cost model and the design optimizer."""
 
-from cosearch.hardware.cost_model import CostResult, evaluate, evaluate_one
-from cosearch.hardware.design import (
+from cosearch.hardware.architecture import (
     ArchArrays,
     Architecture,
     ConvSpec,
+    arch_arrays,
+)
+from cosearch.hardware.cost_model import CostResult, evaluate, evaluate_one
+from cosearch.hardware.design import (
     Design,
     DesignArrays,
     Stage,
-    arch_arrays,
     design_arrays,
     designs_from_arrays,
 )
+from cosearch.hardware.design_space import DesignSpace, design_space
 from cosearch.hardware.devices import (
     DEVICES,
     PLATFORM_PRESETS,
@@ -35,16 +38,12 @@ from cosearch.hardware.layer_model import (
     layer_cost,
 )
 from cosearch.hardware.optimizer import Optimum, optimize
-from cosearch.hardware.reference import ReferenceResult, evaluate_reference
-from cosearch.hardware.search_space import DesignSpace, design_space
 from cosearch.hardware.specs import OBJECTIVES, Objective, Specs
 
 __all__ = [
     "CostResult",
-    "ReferenceResult",
     "evaluate",
     "evaluate_one",
-    "evaluate_reference",
     "DesignSpace",
     "DeviceGrid",
     "OBJECTIVES",

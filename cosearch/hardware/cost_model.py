@@ -6,8 +6,8 @@ with the same values as ``jax.vmap(evaluate_one)`` bit for bit. Architectures
 of different depth are padded to L layers with a mask; designs with fewer
 stages are padded to S stages; one compiled program serves the whole batch.
 
-Semantics (the same in :mod:`cosearch.hardware.reference` and
-:mod:`cosearch.hardware.cost_numpy`):
+Semantics (the same in :mod:`oracles.reference` and
+:mod:`oracles.cost_numpy`):
 
 * streaming, batch B = 1 per stage;
 * stage s runs on pool slot d(s): compute seconds = sum over its layers of
@@ -93,7 +93,8 @@ from flax import struct
 from jax.experimental.custom_partitioning import custom_partitioning
 from jax.experimental.layout import Layout, with_layout_constraint
 
-from cosearch.hardware.design import ArchArrays, DesignArrays
+from cosearch.hardware.architecture import ArchArrays
+from cosearch.hardware.design import DesignArrays
 from cosearch.hardware.devices import PlatformArrays
 from cosearch.hardware.layer_model import (
     COMPUTE,

@@ -6,11 +6,11 @@ tests compare them value for value):
 
 * a scalar host API (:func:`layer_cost`, :func:`accelerator_resources`) on
   plain Python numbers, for a user checking a hand calculation and as the
-  basis of the scalar reference :mod:`cosearch.hardware.reference`;
+  basis of the scalar reference :mod:`oracles.reference`;
 * integer array forms (:func:`layer_cycles`, :func:`resources`) that work
   elementwise on ``numpy`` or ``jax.numpy`` arrays of any (broadcast) shape,
   with exact integer ceilings: the building block of the NumPy peer
-  :mod:`cosearch.hardware.cost_numpy` and of the grid pruning
+  :mod:`oracles.cost_numpy` and of the grid pruning
   (:func:`cosearch.hardware.grid.feasible_tilings`);
 * float32 forms for the jitted code (:func:`layer_terms`,
   :func:`weight_blocks`, :func:`stage_resources`): the one definition of

@@ -3,7 +3,7 @@
 For a batch of padded architectures ``[B, L]``, a platform (pool of P FPGAs),
 a per-device tiling grid, an objective and specs, :func:`optimize` returns the
 best feasible design of each architecture over the whole declared design
-space (:mod:`cosearch.hardware.search_space`), with the design's figures and
+space (:mod:`cosearch.hardware.design_space`), with the design's figures and
 whether it meets the specs. One jitted program, ``vmap`` over the batch;
 shapes are fixed per (space, L, B). With ``devices``, the batch is split over
 a 1-D mesh of local devices (``jax.shard_map``, docs/design.md section 9), same
@@ -61,10 +61,11 @@ from flax import struct
 from jax.sharding import Mesh, PartitionSpec
 
 from cosearch.hardware import partition, sharding
-from cosearch.hardware.design import ArchArrays, DesignArrays, layer_dims
+from cosearch.hardware.architecture import ArchArrays, layer_dims
+from cosearch.hardware.design import DesignArrays
+from cosearch.hardware.design_space import DesignSpace, design_space, row_tables
 from cosearch.hardware.layer_model import weight_blocks
 from cosearch.hardware.partition import TIE_RTOL
-from cosearch.hardware.search_space import DesignSpace, design_space, row_tables
 from cosearch.hardware.specs import (
     COMBINATION,
     ENERGY,

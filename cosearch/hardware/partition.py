@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosearch.hardware.design import ArchArrays
+from cosearch.hardware.architecture import ArchArrays
 from cosearch.hardware.layer_model import layer_terms
 
 TIE_RTOL = 1e-5  # relative window within which float32 figures count as tied
@@ -76,7 +76,7 @@ def range_cycles(arch: ArchArrays, rows):
 
     One GEMM for the whole batch (member ``[R, L]`` x cycles ``[L, B T G]``)
     rather than one small product per architecture. ``rows``:
-    :func:`cosearch.hardware.search_space.row_tables` (``"ftable"`` is read).
+    :func:`cosearch.hardware.design_space.row_tables` (``"ftable"`` is read).
     """
     cyc = jax.vmap(_layer_cycles, in_axes=(0, None))(arch, rows["ftable"])
     cyc = jnp.where(arch.mask[:, :, None, None], cyc, 0.0)  # [B, L, T, G]

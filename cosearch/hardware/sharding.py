@@ -29,8 +29,9 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from cosearch.hardware.architecture import ArchArrays
 from cosearch.hardware.cost_model import CostResult, evaluate
-from cosearch.hardware.design import ArchArrays, DesignArrays
+from cosearch.hardware.design import DesignArrays
 from cosearch.hardware.devices import PlatformArrays
 
 BATCH_AXIS = "batch"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from cosearch.hardware.design import Architecture
+from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.devices import Library
 from cosearch.hardware.layer_model import Tiling, accelerator_resources, layer_cost
 from experiments.best_design import format_tables

@@ -4,13 +4,13 @@ import pytest
 
 from cosearch import parallel
 from cosearch.checkpoint import CheckpointError
-from cosearch.components import SearchConfigError, WorkdirBusyError
 from cosearch.data import DataError
 from cosearch.errors import InputError, UserError
-from cosearch.hardware.design import Architecture
+from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.devices import HardwareConfigError
 from cosearch.hardware.specs import Specs, check_objective
 from cosearch.metrics import LogError
+from cosearch.search_setup import SearchConfigError, WorkdirBusyError
 from experiments import common
 
 

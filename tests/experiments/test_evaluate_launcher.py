@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from cosearch.hardware.design import Architecture, Design, Stage
+from cosearch.hardware.architecture import Architecture
+from cosearch.hardware.design import Design, Stage
 from cosearch.hardware.devices import resolve_platform
 from cosearch.hardware.layer_model import Tiling
 from experiments import common

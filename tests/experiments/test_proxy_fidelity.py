@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.experiments.launch import run_module
+from tests.launch import run_module
 
 SMOKE = "--config=experiments/configs/default.py:smoke"
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from cosearch import comparison
 from experiments import compare
 from tests.test_search import quiet
 from tests.tiny_search import tiny
@@ -62,7 +63,7 @@ def test_compare_over_seeds_at_equal_children(tmp_path):
     cfg.search.hw_aware_reference = ""
     # Two strategies keep the test short; compare treats every one the same.
     names = ["coexplore", "hw_aware"]
-    text = compare.compare(cfg, str(tmp_path), names, seeds=[0, 1], log=quiet)
+    text = comparison.run_strategies(cfg, str(tmp_path), names, seeds=[0, 1], log=quiet)
     assert (tmp_path / "comparison.md").read_text() == text
     summary = json.loads((tmp_path / "comparison.json").read_text())
     for name in names:
@@ -93,7 +94,7 @@ def _launch_with(error: str):
     code = (
         "import sys\n"
         "from cosearch import search\n"
-        "from cosearch.components import SearchConfigError\n"
+        "from cosearch.search_setup import SearchConfigError\n"
         "from experiments import common, search as launcher\n"
         "def fail(*args, **kwargs):\n"
         f"    raise {error}\n"

@@ -12,18 +12,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.cost_model import evaluate, evaluate_one
-from cosearch.hardware.cost_numpy import evaluate_numpy
-from cosearch.hardware.design import (
-    Architecture,
-    Design,
-    Stage,
-    arch_arrays,
-    design_arrays,
-)
+from cosearch.hardware.design import Design, Stage, design_arrays
 from cosearch.hardware.devices import Device, Platform, platform_arrays
 from cosearch.hardware.layer_model import COMPUTE, OUTPUT_STORE, Tiling
-from cosearch.hardware.reference import evaluate_reference
+from oracles.cost_numpy import evaluate_numpy
+from oracles.reference import evaluate_reference
 
 B, L, S = 2048, 10, 4
 HWC = (32, 32, 3)
@@ -206,7 +201,7 @@ def test_padding_does_not_change_figures():
 
 
 def _random_batch(seed=0, batch=B):
-    from experiments.bench_fast_loop import random_pairs
+    from benchmarks.bench_fast_loop import random_pairs
 
     return random_pairs(jax.random.key(seed), batch=batch, depth=L, pool=S)
 

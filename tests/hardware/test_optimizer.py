@@ -8,20 +8,14 @@ import numpy as np
 import pytest
 
 from cosearch.hardware import cost_model, optimizer
-from cosearch.hardware.design import (
-    Architecture,
-    Design,
-    Stage,
-    arch_arrays,
-    design_arrays,
-    designs_from_arrays,
-)
+from cosearch.hardware.architecture import Architecture, arch_arrays
+from cosearch.hardware.design import Design, Stage, design_arrays, designs_from_arrays
 from cosearch.hardware.devices import Platform, platform_arrays
 from cosearch.hardware.grid import DeviceGrid
 from cosearch.hardware.layer_model import Tiling, accelerator_resources, layer_cost
 from cosearch.hardware.optimizer import design_space, optimize
-from cosearch.hardware.reference import evaluate_reference
 from cosearch.hardware.specs import FPS, LATENCY, MEETS, NO_FEASIBLE, Specs
+from oracles.reference import evaluate_reference
 from tests.small_space import ARCHS, INPUT, LIB, POOL, SMALL
 
 

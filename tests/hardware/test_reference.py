@@ -10,15 +10,15 @@ import jax
 import numpy as np
 import pytest
 
-from cosearch.hardware.cost_model import evaluate
-from cosearch.hardware.cost_numpy import evaluate_numpy
-from cosearch.hardware.devices import platform_arrays, resolve_platform
-from experiments.bench_fast_loop import (
+from benchmarks.bench_fast_loop import (
     compare,
     compare_reference,
     random_pairs,
     reference_results,
 )
+from cosearch.hardware.cost_model import evaluate
+from cosearch.hardware.devices import platform_arrays, resolve_platform
+from oracles.cost_numpy import evaluate_numpy
 
 B, L, S = 2048, 10, 4
 

@@ -42,7 +42,7 @@ _CHILD = textwrap.dedent(
     from cosearch.hardware.cost_model import evaluate
     from cosearch.hardware.devices import platform_arrays, resolve_platform
     from cosearch.hardware.sharding import batch_mesh, evaluate_sharded
-    from experiments.bench_fast_loop import compare, random_pairs
+    from benchmarks.bench_fast_loop import compare, random_pairs
 
     platform = platform_arrays(resolve_platform("mixed4"))
     arch, design = random_pairs(jax.random.key(3), batch=6, depth=10, pool=4)
@@ -107,9 +107,9 @@ _FAST_CHILD = textwrap.dedent(
     import numpy as np
     from cosearch.explore import fast_explore
     from cosearch.hardware import optimizer
+    from cosearch.hardware.architecture import Architecture, arch_arrays
     from cosearch.hardware.design import (
-        Architecture, Design, Stage, arch_arrays, design_arrays,
-        designs_from_arrays)
+        Design, Stage, design_arrays, designs_from_arrays)
     from cosearch.hardware.layer_model import Tiling
     from cosearch.hardware.optimizer import design_space, optimize
     from cosearch.hardware.sharding import padded_mesh

@@ -2,15 +2,15 @@
 
 import os
 
-from tests.experiments.launch import run_module, smoke_benchmark
+from tests.launch import run_module, smoke_benchmark
 
 
 def _run(*args):
-    return run_module("experiments.bench_fast_loop", *args, clear_xla_flags=True)
+    return run_module("benchmarks.bench_fast_loop", *args, clear_xla_flags=True)
 
 
 def test_smoke_writes_and_prints_the_json(tmp_path):
-    result = smoke_benchmark("experiments.bench_fast_loop", tmp_path)
+    result = smoke_benchmark("benchmarks.bench_fast_loop", tmp_path)
     assert result["agree"] is True, result["disagreements"]
     for key in ("pairs_per_s", "numpy_pairs_per_s", "reference_pairs_per_s"):
         assert result[key] > 0, key

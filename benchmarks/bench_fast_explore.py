@@ -1,7 +1,7 @@
 r"""Benchmark: architectures fully optimised per second by the fast level.
 
-    python -m experiments.bench_fast_explore --out=/tmp/bench.json
-    python -m experiments.bench_fast_explore --smoke --out=/tmp/smoke.json
+    python -m benchmarks.bench_fast_explore --out=/tmp/bench.json
+    python -m benchmarks.bench_fast_explore --smoke --out=/tmp/smoke.json
 
 Batches of random architectures (``--layers`` conv layers, kernels in
 {1, 3, 5, 7}, filters in {24, 36, 48, 64}, stride 1) on ``--platform`` with
@@ -23,10 +23,10 @@ from absl import flags
 
 from cosearch.explore import fast_explore
 from cosearch.hardware import cost_model
-from cosearch.hardware.design import ArchArrays
+from cosearch.hardware.architecture import ArchArrays
+from cosearch.hardware.design_space import design_space
 from cosearch.hardware.devices import platform_arrays, resolve_platform
 from cosearch.hardware.optimizer import optimize
-from cosearch.hardware.search_space import design_space
 from cosearch.hardware.specs import OBJECTIVES
 from experiments.common import (
     UsageError,

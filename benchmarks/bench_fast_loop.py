@@ -10,8 +10,8 @@ NumPy version on the same pairs, and the scalar reference on a subset
 (extrapolated per pair); ``agree`` checks all three on that subset (rtol
 1e-5, feasibility identical) and JAX vs NumPy on the whole batch.
 
-    python -m experiments.bench_fast_loop --out=/tmp/bench_fast_loop.json
-    python -m experiments.bench_fast_loop --smoke     # seconds
+    python -m benchmarks.bench_fast_loop --out=/tmp/bench_fast_loop.json
+    python -m benchmarks.bench_fast_loop --smoke     # seconds
 
 The batch is sharded over all local devices (docs/design.md section 9,
 :mod:`cosearch.hardware.sharding`). On CPU, run as a program, this launcher
@@ -36,22 +36,18 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
+from cosearch.hardware.architecture import ArchArrays, Architecture
 from cosearch.hardware.cost_model import CostResult, evaluate  # noqa: E402
-from cosearch.hardware.cost_numpy import evaluate_numpy  # noqa: E402
-from cosearch.hardware.design import (  # noqa: E402
-    ArchArrays,
-    Architecture,
-    DesignArrays,
-    designs_from_arrays,
-)
+from cosearch.hardware.design import DesignArrays, designs_from_arrays
 from cosearch.hardware.devices import (  # noqa: E402
     Platform,
     platform_arrays,
     resolve_platform,
 )
-from cosearch.hardware.reference import evaluate_reference  # noqa: E402
 from cosearch.hardware.sharding import place_pairs  # noqa: E402
 from experiments import common  # noqa: E402
+from oracles.cost_numpy import evaluate_numpy  # noqa: E402
+from oracles.reference import evaluate_reference  # noqa: E402
 
 FLAGS = flags.FLAGS
 

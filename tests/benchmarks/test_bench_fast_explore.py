@@ -7,7 +7,7 @@ import sys
 
 def test_smoke_writes_and_prints_the_json(tmp_path):
     out = tmp_path / "bench.json"
-    command = ["-m", "experiments.bench_fast_explore", "--smoke", f"--out={out}"]
+    command = ["-m", "benchmarks.bench_fast_explore", "--smoke", f"--out={out}"]
     proc = subprocess.run(
         [sys.executable, *command], capture_output=True, text=True, timeout=300
     )

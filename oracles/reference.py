@@ -15,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from cosearch.hardware.design import Architecture, Design
+from cosearch.hardware.architecture import Architecture
+from cosearch.hardware.design import Design
 from cosearch.hardware.devices import Platform
 from cosearch.hardware.layer_model import (
     Layer,

@@ -7,7 +7,7 @@ import sys
 
 def _run(*args):
     return subprocess.run(
-        [sys.executable, "-m", "experiments.bench_controller", *args],
+        [sys.executable, "-m", "benchmarks.bench_controller", *args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -27,7 +27,7 @@ from cosearch import train as train_lib
 from cosearch.errors import UserError
 from cosearch.hardware import grid as grid_lib
 from cosearch.hardware import optimizer as optimizer_lib
-from cosearch.hardware.design import Architecture, arch_arrays
+from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.devices import (
     HardwareConfigError,
     Platform,

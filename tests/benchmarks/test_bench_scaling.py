@@ -2,16 +2,16 @@
 
 import os
 
-from experiments.bench_scaling import _max_count
-from tests.experiments.launch import run_module, smoke_benchmark
+from benchmarks.bench_scaling import _max_count
+from tests.launch import run_module, smoke_benchmark
 
 
 def _run(*args):
-    return run_module("experiments.bench_scaling", *args, clear_xla_flags=True)
+    return run_module("benchmarks.bench_scaling", *args, clear_xla_flags=True)
 
 
 def test_smoke_writes_and_prints_the_json(tmp_path):
-    result = smoke_benchmark("experiments.bench_scaling", tmp_path)
+    result = smoke_benchmark("benchmarks.bench_scaling", tmp_path)
     # Every count gave exactly the single-device results.
     assert result["agree"] is True, result["disagreements"]
     assert result["cores"] == os.cpu_count()

@@ -12,8 +12,8 @@ random rewards. The peer is batch size 1 in the same run, as when sequences
 are sampled one at a time: ``sample_speedup_vs_batch1`` is the ratio of
 sequences per second.
 
-    python -m experiments.bench_controller --out=/tmp/bench_controller.json
-    python -m experiments.bench_controller --smoke     # seconds
+    python -m benchmarks.bench_controller --out=/tmp/bench_controller.json
+    python -m benchmarks.bench_controller --smoke     # seconds
 """
 
 from __future__ import annotations

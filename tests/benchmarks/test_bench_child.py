@@ -8,7 +8,7 @@ import sys
 def test_bench_child_smoke(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.bench_child", "--smoke", f"--out={out}"],
+        [sys.executable, "-m", "benchmarks.bench_child", "--smoke", f"--out={out}"],
         capture_output=True,
         text=True,
         timeout=300,

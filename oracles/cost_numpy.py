@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosearch.hardware.architecture import ArchArrays
 from cosearch.hardware.cost_model import TK, CostResult
-from cosearch.hardware.design import ArchArrays, DesignArrays
+from cosearch.hardware.design import DesignArrays
 from cosearch.hardware.devices import PlatformArrays
 from cosearch.hardware.layer_model import COMPUTE, layer_cycles, resources
 

@@ -1,14 +1,14 @@
 r"""Benchmark: fast-level throughput versus the number of local devices.
 
-    python -m experiments.bench_scaling --out=/tmp/bench_scaling.json
-    python -m experiments.bench_scaling --smoke   # counts 1,2, small batches
+    python -m benchmarks.bench_scaling --out=/tmp/bench_scaling.json
+    python -m benchmarks.bench_scaling --smoke   # counts 1,2, small batches
 
 For each device count n of ``--device_counts`` (1 is always included: it is
 the baseline), using the first n local devices (docs/design.md section 9):
 
 - the cost model: ``--pairs`` random valid (architecture, design) pairs
   (``--layers`` layers, ``--platform``; the pair generator of
-  ``experiments.bench_fast_loop``) placed once with
+  ``benchmarks.bench_fast_loop``) placed once with
   :func:`cosearch.hardware.sharding.place_pairs` (``min_per_device=1``: the
   batch goes on the largest count <= n that divides it, reported as
   ``cost_model_devices``), then ``cost_model.evaluate`` timed;
@@ -62,13 +62,13 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
+from benchmarks.bench_fast_loop import random_pairs  # noqa: E402
 from cosearch.hardware.cost_model import evaluate  # noqa: E402
+from cosearch.hardware.design_space import design_space  # noqa: E402
 from cosearch.hardware.devices import platform_arrays, resolve_platform  # noqa: E402
 from cosearch.hardware.optimizer import optimize  # noqa: E402
-from cosearch.hardware.search_space import design_space  # noqa: E402
 from cosearch.hardware.sharding import place_pairs  # noqa: E402
 from experiments import common  # noqa: E402
-from experiments.bench_fast_loop import random_pairs  # noqa: E402
 
 FLAGS = flags.FLAGS
 OBJECTIVE = "throughput"

@@ -9,8 +9,8 @@ timed rounds interleaved with JAX's so that both see the same machine load
 (each round starts after a short pause and one untimed step, so neither
 framework's spinning worker threads slow the other's round).
 
-    python -m experiments.bench_child --out=/tmp/bench_child.json
-    python -m experiments.bench_child --smoke --out=/tmp/bench_child_smoke.json
+    python -m benchmarks.bench_child --out=/tmp/bench_child.json
+    python -m benchmarks.bench_child --smoke --out=/tmp/bench_child_smoke.json
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from absl import flags
 
 from cosearch.child import as_layers, output_hw
-from cosearch.hardware.design import Architecture
+from cosearch.hardware.architecture import Architecture
 from cosearch.train import TrainConfig, Trainer
 from experiments import common
 
