@@ -11,6 +11,18 @@ framework's spinning worker threads slow the other's round).
 
     python -m benchmarks.bench_child --out=/tmp/bench_child.json
     python -m benchmarks.bench_child --smoke --out=/tmp/bench_child_smoke.json
+
+With ``--batched``: children per hour, compilation included, of K random
+architectures of the default and the cifar10 spaces trained with the
+config's proxy budget, together in one program (:mod:`cosearch.batched`)
+against one program per architecture (:class:`cosearch.train.Trainer`), in
+the same run, each path with fresh compile caches:
+
+    python -m benchmarks.bench_child --batched --counts=1,4,16,64 \
+        --out=/tmp/bench_child_batched.json
+
+The default space trains on the embedded data; the cifar10 space on random
+32x32x3 images of 10 classes (the timing depends only on the shapes).
 """
 
 from __future__ import annotations
@@ -21,12 +33,17 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from absl import flags
 
+from cosearch import data as data_lib
+from cosearch.batched import BatchedTrainer
 from cosearch.child import as_layers, output_hw
 from cosearch.hardware.architecture import Architecture
 from cosearch.train import TrainConfig, Trainer
 from experiments import common
+from experiments.configs import cifar10 as cifar10_config
+from experiments.configs import default as default_config
 
 RELEASED_6 = "3,36,1;5,36,1;1,64,1;3,48,2;7,24,1;1,64,1"
 
@@ -39,6 +56,14 @@ _GRAD = flags.DEFINE_string("grad_impl", "auto", "conv gradient: auto|im2col|xla
 _TORCH = flags.DEFINE_bool("torch", True, "measure the PyTorch peer if installed")
 _SMOKE = flags.DEFINE_bool("smoke", False, "tiny run for tests")
 _OUT = flags.DEFINE_string("out", None, "write the JSON here")
+_BATCHED = flags.DEFINE_bool(
+    "batched", False, "children per hour: batched program vs one per architecture"
+)
+_COUNTS = flags.DEFINE_list("counts", ["1", "4", "16", "64"], "children K per run")
+_SPACES = flags.DEFINE_list("spaces", ["default", "cifar10"], "config spaces")
+_TRAIN_STEPS = flags.DEFINE_integer(
+    "train_steps", 0, "optimizer steps per child (0: the config's proxy budget)"
+)
 
 NUM_CLASSES = 10
 SWITCH_PAUSE_S = 0.3  # idle time before each timed round (see _timed)
@@ -155,8 +180,128 @@ def bench_shape(layers, shape, batch, rounds, steps, grad_impl, use_torch):
     return res
 
 
+SPACE_CONFIGS = {"default": default_config, "cifar10": cifar10_config}
+
+
+def random_archs(space, count: int, seed: int) -> list[Architecture]:
+    """``count`` architectures drawn uniformly from a config's ``space``."""
+    rng = np.random.default_rng(seed)
+    return [
+        Architecture(
+            tuple(
+                (
+                    int(rng.choice(space.kernels)),
+                    int(rng.choice(space.filters)),
+                    int(rng.choice(space.strides)),
+                )
+                for _ in range(int(space.depth))
+            )
+        )
+        for _ in range(count)
+    ]
+
+
+def timing_dataset(name: str) -> data_lib.Dataset:
+    """The data a space's children train on in this benchmark."""
+    if name == "default":
+        return data_lib.load("embedded")
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        x = rng.standard_normal((n, 32, 32, 3)).astype(np.float32)
+        return data_lib.Split(x, rng.integers(0, 10, n).astype(np.int32))
+
+    shape = (32, 32, 3)
+    return data_lib.Dataset("random", split(2560), split(1000), split(10), 10, shape)
+
+
+def bench_batched(name: str, counts, steps: int, smoke: bool) -> dict:
+    """Children per hour of both paths for each K in ``counts``."""
+    cfg = SPACE_CONFIGS[name].get_config()
+    space, train = cfg.space, cfg.train
+    if smoke:
+        space.depth, space.kernels, space.filters = 2, (1, 3), (4, 8)
+    dataset = timing_dataset("cifar10" if smoke else name)
+    budget = TrainConfig(
+        steps=steps or (int(train.steps) or None),
+        epochs=int(train.epochs),
+        batch_size=int(train.batch_size),
+        learning_rate=float(train.learning_rate),
+        momentum=float(train.momentum),
+        head_lr_scale=float(train.head_lr_scale),
+        eval_batch_size=int(train.eval_batch_size),
+    )
+    kmax, cmax = max(space.kernels), max(space.filters)
+    rows = {}
+    for k in counts:
+        # One stride pattern: the batched program trains one pattern at a time.
+        archs = [
+            Architecture(tuple((kk, f, 1) for kk, f, _ in a.layers))
+            for a in random_archs(space, k, seed=k)
+        ]
+        keys = [jax.random.key(i) for i in range(k)]
+        t0 = time.perf_counter()
+        together = BatchedTrainer(kmax, cmax).train(archs, dataset, budget, keys)
+        batched_s = time.perf_counter() - t0
+        trainer = Trainer()
+        t0 = time.perf_counter()
+        alone = [
+            trainer.train(a, dataset, budget, key)
+            for a, key in zip(archs, keys, strict=True)
+        ]
+        alone_s = time.perf_counter() - t0
+        rows[str(k)] = {
+            "children": k,
+            "batched_s": batched_s,
+            "batched_compile_s": together[0].compile_s,
+            "per_arch_s": alone_s,
+            "per_arch_compile_s": sum(r.compile_s for r in alone),
+            "batched_children_per_hour": 3600.0 * k / batched_s,
+            "per_arch_children_per_hour": 3600.0 * k / alone_s,
+            "speedup": alone_s / batched_s,
+            "max_accuracy_diff": max(
+                abs(a.val_accuracy - b.val_accuracy)
+                for a, b in zip(together, alone, strict=True)
+            ),
+        }
+        print(f"{name} K={k}: {rows[str(k)]}", flush=True)
+    return {
+        "depth": int(space.depth),
+        "kernels": list(space.kernels),
+        "filters": list(space.filters),
+        "input_shape": list(dataset.input_shape),
+        "steps_per_child": budget.total_steps(len(dataset.train)),
+        "batch_size": budget.batch_size,
+        "counts": rows,
+    }
+
+
+def main_batched() -> None:
+    counts = common.parse_int_list(_COUNTS.value, "--counts")
+    if _SMOKE.value:
+        counts, spaces, steps = [1, 2], ["default"], 2
+    else:
+        spaces, steps = _SPACES.value, _TRAIN_STEPS.value
+    unknown = [s for s in spaces if s not in SPACE_CONFIGS]
+    if unknown or any(k < 1 for k in counts) or steps < 0:
+        raise common.UsageError(
+            f"--spaces from {sorted(SPACE_CONFIGS)}, --counts >= 1, --train_steps >= 0"
+        )
+    result = {
+        "benchmark": "bench_child_batched",
+        "smoke": _SMOKE.value,
+        "spaces": {s: bench_batched(s, counts, steps, _SMOKE.value) for s in spaces},
+        "load_avg_1min": os.getloadavg()[0],
+        **common.environment(),
+    }
+    common.write_benchmark(result, _OUT.value)
+
+
 def main(argv):
     del argv
+    if _BATCHED.value:
+        main_batched()
+        return
     arch = Architecture.parse(_ARCH.value)
     shapes = [common.parse_ints(s, "--shapes", 3) for s in _SHAPES.value]
     batch, rounds, steps = _BATCH.value, _ROUNDS.value, _STEPS.value

@@ -38,6 +38,7 @@ from flax import serialization
 
 from cosearch import parallel, predictor, reinforce
 from cosearch import report as report_lib
+from cosearch.batched import BatchedTrainer
 from cosearch.checkpoint import Checkpointer, CheckpointError
 from cosearch.errors import InputError
 from cosearch.fileio import atomic_write_json
@@ -82,6 +83,18 @@ def shared_trainer() -> Trainer:
     """One child trainer per process: its compiled programs depend only on
     (architecture, shapes, training config), so runs in a process share them."""
     return Trainer()
+
+
+def shared_batched_trainer(setup: Setup) -> BatchedTrainer:
+    """The batched trainer of ``setup``'s space (its largest kernel and channel
+    count), one per process and space like :func:`shared_trainer`."""
+    arch = setup.space.arch
+    return _batched_trainer(max(arch.kernels), max(arch.filters))
+
+
+@functools.cache
+def _batched_trainer(max_kernel: int, max_filters: int) -> BatchedTrainer:
+    return BatchedTrainer(max_kernel, max_filters)
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -187,7 +200,13 @@ class _Run:
             self.metrics = JsonlWriter(os.path.join(workdir, "metrics.jsonl"))
             self.ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
         self.ctx = Context(
-            setup, shared_trainer(), {}, fixed_design=fixed, log=log, runtime=runtime
+            setup,
+            shared_trainer(),
+            {},
+            fixed_design=fixed,
+            log=log,
+            runtime=runtime,
+            batched=shared_batched_trainer(setup) if setup.batched_training else None,
         )
         self.episode = 0  # next episode to run
         self.children_trained = 0

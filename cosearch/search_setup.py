@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cosearch import batched as batched_lib
 from cosearch import controller as controller_lib
 from cosearch import data as data_lib
 from cosearch import reinforce
@@ -146,6 +147,8 @@ class Setup:
       reward_config: normalisation bounds of the reward.
       dataset: the child data set.
       train_config: the child-training budget.
+      batched_training: train an episode's children together, one program
+        per stride pattern (``train.batched``, resolved for this backend).
       input_shape: (height, width, channels) of the children's input.
       search: the budget and pace of the search.
       hw_aware: hw_aware's fixed hardware and reward.
@@ -166,6 +169,7 @@ class Setup:
     reward_config: RewardConfig
     dataset: Any
     train_config: Any
+    batched_training: bool
     input_shape: tuple[int, int, int]
     search: SearchSettings
     hw_aware: HwAwareSettings
@@ -297,6 +301,7 @@ def build(config) -> Setup:
     )
     dataset = _load_data(c, seed)
     train_config = _train_config(c)
+    batched_training = _batched_training(c)
     setup = Setup(
         config=c,
         seed=seed,
@@ -312,6 +317,7 @@ def build(config) -> Setup:
         reward_config=reward_cfg,
         dataset=dataset,
         train_config=train_config,
+        batched_training=batched_training,
         input_shape=tuple(int(v) for v in dataset.input_shape),
         search=search,
         hw_aware=hw_aware,
@@ -457,8 +463,24 @@ def _load_data(c, seed: int):
         raise _err("data", str(e)) from None
 
 
+def _batched_training(c) -> bool:
+    mode = str(c.train.get("batched", "off"))
+    try:
+        on = batched_lib.use_batched(mode)
+    except ValueError as e:
+        raise _err("train.batched", str(e)) from None
+    kernels = tuple(int(k) for k in c.space.kernels)
+    if on and mode == "on" and any(k % 2 == 0 for k in kernels):
+        raise _err(
+            "train.batched",
+            f"'on' needs odd kernels (centred in the padded window), got {kernels}",
+        )
+    return on and all(k % 2 == 1 for k in kernels)
+
+
 def _train_config(c):
     fields = dict(c.train)
+    fields.pop("batched", None)  # how children are trained, not their budget
     if not fields.get("steps"):  # 0: train for `epochs` instead
         fields["steps"] = None
     if "grad_clip" in fields and not fields["grad_clip"]:  # 0: no clipping

@@ -42,10 +42,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cosearch import batched as batched_lib
 from cosearch import controller as controller_lib
 from cosearch import predictor as predictor_lib
 from cosearch import reward as reward_lib
 from cosearch import space as space_lib
+from cosearch.batched import BatchedTrainer
 from cosearch.explore import fast_explore
 from cosearch.hardware import cost_model
 from cosearch.hardware.architecture import Architecture, arch_arrays
@@ -110,6 +112,8 @@ class Context:
       log: progress messages.
       runtime: the devices and processes children are trained on and the
         fast level is sharded over.
+      batched: trains an episode's children together (``train.batched``);
+        None: one program per architecture (``trainer``).
     """
 
     setup: Setup
@@ -118,6 +122,7 @@ class Context:
     fixed_design: Design | None = None
     log: Callable[[str], None] = print
     runtime: Runtime = dataclasses.field(default_factory=Runtime.single)
+    batched: BatchedTrainer | None = None
 
 
 # Folded into the sampling key of uniform proposals: random search draws from
@@ -175,10 +180,7 @@ def _train(ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key
     status = ["pruned"] * len(archs)
     secs = [0.0] * len(archs)
 
-    def train_one(i: int, device) -> dict[str, Any]:
-        res = ctx.trainer.train(
-            archs[i], s.dataset, s.train_config, jax.random.fold_in(key, i), device
-        )
+    def record(res) -> dict[str, Any]:
         return {
             "accuracy": 0.0 if res.failed else float(res.val_accuracy),
             "failed": bool(res.failed),
@@ -186,9 +188,41 @@ def _train(ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key
             "wall_s": res.wall_s,
         }
 
+    def train_one(i: int, device) -> dict[str, Any]:
+        return record(
+            ctx.trainer.train(
+                archs[i], s.dataset, s.train_config, jax.random.fold_in(key, i), device
+            )
+        )
+
+    def train_together(chunk: tuple[int, ...], device) -> dict[str, Any]:
+        results = ctx.batched.train(
+            [archs[i] for i in chunk],
+            s.dataset,
+            s.train_config,
+            [jax.random.fold_in(key, i) for i in chunk],
+            device,
+        )
+        return {"children": [record(r) for r in results]}
+
     # Every process must deal out the same children (checked by the gather).
     names = ";".join(f"{i}:{archs[i]}" for i in jobs)
-    results = ctx.runtime.map_jobs(train_one, jobs, check=names) if jobs else []
+    if ctx.batched is not None and jobs:
+        together = [i for i in jobs if ctx.batched.supports(archs[i])]
+        alone = [i for i in jobs if i not in together]
+        chunks = batched_lib.deal(archs, together, ctx.runtime.worker_count)
+        done = ctx.runtime.map_jobs(train_together, chunks, check=names)
+        by_child = {
+            i: r
+            for chunk, res in zip(chunks, done, strict=True)
+            for i, r in zip(chunk, res["children"], strict=True)
+        }
+        if alone:
+            single = ctx.runtime.map_jobs(train_one, alone, check=names)
+            by_child.update(zip(alone, single, strict=True))
+        results = [by_child[i] for i in jobs]
+    else:
+        results = ctx.runtime.map_jobs(train_one, jobs, check=names) if jobs else []
     for i, res in zip(jobs, results, strict=True):
         name = str(archs[i])
         ctx.cache[name] = {k: res[k] for k in ("accuracy", "failed", "reason")}

@@ -107,6 +107,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.head_lr_scale = 0.05
     c.train.weight_decay = 5e-4  # L2 weight decay on kernels
     c.train.eval_batch_size = 500  # images per evaluation batch
+    # An episode's children trained together, one compiled program per stride
+    # pattern (cosearch/batched.py): on | off | auto (on except on the CPU,
+    # where the padded FLOPs cost more than the compiles they save).
+    c.train.batched = "auto"
 
     # Where children train (see README "Running on GPUs, TPUs and several
     # hosts"); results do not depend on it.

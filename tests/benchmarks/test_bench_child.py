@@ -23,3 +23,20 @@ def test_bench_child_smoke(tmp_path):
     assert shape["compile_s"] > 0
     if result["torch_version"] is not None:
         assert shape["ratio"] == shape["jax_images_per_s"] / shape["torch_images_per_s"]
+
+
+def test_bench_child_batched_smoke(tmp_path):
+    """Both paths timed in one run, for each K; the same children reach the
+    same accuracies (to one validation image) either way."""
+    from tests.launch import smoke_benchmark
+
+    result = smoke_benchmark("benchmarks.bench_child", tmp_path, "--batched")
+    assert result["benchmark"] == "bench_child_batched"
+    rows = result["spaces"]["default"]["counts"]
+    assert sorted(rows) == ["1", "2"]
+    for k, row in rows.items():
+        assert row["children"] == int(k)
+        assert row["batched_s"] > 0 and row["per_arch_s"] > 0
+        assert row["speedup"] == row["per_arch_s"] / row["batched_s"]
+        assert row["batched_children_per_hour"] == 3600 * int(k) / row["batched_s"]
+        assert row["max_accuracy_diff"] <= 1 / 1000 + 1e-12

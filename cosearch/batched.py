@@ -1,0 +1,570 @@
+"""Children of one depth and stride pattern trained together in one program.
+
+A child of the search space is a chain of conv layers whose kernels and
+channel counts vary; trained one at a time each architecture needs its own
+compiled program, and on an accelerator one small child fills a tiny part of
+the chip. :class:`BatchedTrainer` trains K children at once under
+``jax.vmap`` in one program that depends only on (depth, stride pattern,
+input shape, classes, training config, K), not on kernels and channels:
+
+* every layer's parameters are padded to the space's largest kernel
+  ``max_kernel`` (odd; a child's k x k kernel sits at the centre of the
+  window, which with the padding ``(K - 1) // 2`` of :mod:`cosearch.conv`
+  gives exactly the child's convolution) and channel count
+  ``max_filters``; the dense head's inputs are padded the same way;
+* per child, a tap mask multiplies the kernel (padded taps are zero forward
+  and get a zero gradient) and a channel mask multiplies each layer's output
+  after batch norm (padded channels are zero forward, so their batch-norm
+  statistics, their kernels, biases and scales and the head's padded inputs
+  all get zero gradients); padded parameters start at zero and stay there
+  under momentum and weight decay;
+* each child keeps its own initial weights (its unbatched initialisation,
+  embedded), its own shuffling key, its own optimizer state (the update is
+  vmapped too, so clipping and schedules are per child) and its own NaN/inf
+  failure;
+* K is padded to one of :data:`BATCH_SIZES` (the filler children repeat the
+  first one and are discarded), so a search compiles a handful of programs.
+
+What a child computes is its own network; the values differ from an
+unbatched run only by float rounding (sums over padded zeros in another
+order, another convolution algorithm for the padded shapes): see the tests
+and BUILD_NOTES.md for the tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from cosearch.child import BN_EPSILON, BN_MOMENTUM, HEAD, init_variables, make_model
+from cosearch.conv import conv2d, out_size
+from cosearch.data import Dataset, host_rng
+from cosearch.hardware.architecture import Architecture
+from cosearch.train import TrainConfig, TrainResult, make_optimizer
+
+# Children per compiled program: a batch of K children runs in the smallest
+# of these that holds it (larger batches are split into chunks of the last).
+BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
+
+# train.batched values: "on", "off", or "auto" (see :func:`use_batched`).
+MODES = ("auto", "on", "off")
+
+
+def use_batched(mode: str, backend: str | None = None) -> bool:
+    """Whether the search trains children batched under ``train.batched``.
+
+    ``auto`` is "on" on accelerators and "off" on the CPU, where the padded
+    FLOPs cost more than the compilations they save (BUILD_NOTES.md, "Batched
+    child training").
+    """
+    if mode not in MODES:
+        raise ValueError(f"train.batched {mode!r}: expected one of {MODES}")
+    if mode != "auto":
+        return mode == "on"
+    return (backend or jax.default_backend()) != "cpu"
+
+
+def padded_size(count: int) -> int:
+    """The program size that holds ``count`` children (at most the largest)."""
+    for size in BATCH_SIZES:
+        if count <= size:
+            return size
+    return BATCH_SIZES[-1]
+
+
+def group_key(arch: Architecture) -> tuple[int, ...]:
+    """Children with equal keys (the stride of every layer, hence the depth)
+    can share a program."""
+    return tuple(s for _, _, s in arch.layers)
+
+
+class _MaskedConv(nn.Module):
+    """Padded same-padded conv with bias; the kernel times a tap mask."""
+
+    features: int
+    kernel: int
+    stride: int
+    grad_impl: str
+
+    @nn.compact
+    def __call__(self, x, taps):
+        ci = x.shape[-1]
+        shape = (self.kernel, self.kernel, ci, self.features)
+        w = self.param("kernel", nn.initializers.zeros, shape, jnp.float32)
+        b = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+        w = w * taps[:, :, None, None]
+        return conv2d(x, w.astype(x.dtype), self.stride, self.grad_impl) + b
+
+
+class PaddedChild(nn.Module):
+    """The child network padded to ``max_kernel`` and ``max_filters``.
+
+    Parameters are named as in :class:`cosearch.child.ChildCNN` (``Conv_i``,
+    ``BatchNorm_i``, ``head``), so a child's own variables embed leaf by leaf.
+
+    Attributes:
+      strides: stride of every layer.
+      max_kernel: padded kernel size (odd).
+      max_filters: padded channel count.
+      num_classes: outputs of the head.
+      grad_impl: conv gradient implementation.
+    """
+
+    strides: tuple[int, ...]
+    max_kernel: int
+    max_filters: int
+    num_classes: int
+    grad_impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x, taps, channels, train: bool):
+        """Logits ``[N, classes]`` of one child.
+
+        Args:
+          x: ``[N, H, W, C]`` images.
+          taps: ``[L, max_kernel, max_kernel]`` 1.0 inside each layer's kernel.
+          channels: ``[L, max_filters]`` 1.0 for each layer's real channels.
+          train: batch statistics (and their update) when True.
+        """
+        for i, s in enumerate(self.strides):
+            x = _MaskedConv(
+                self.max_filters, self.max_kernel, s, self.grad_impl, name=f"Conv_{i}"
+            )(x, taps[i])
+            x = nn.relu(x)
+            x = nn.BatchNorm(
+                use_running_average=not train,
+                momentum=BN_MOMENTUM,
+                epsilon=BN_EPSILON,
+                name=f"BatchNorm_{i}",
+            )(x)
+            x = x * channels[i]
+        x = x.reshape(x.shape[0], -1)
+        return nn.Dense(self.num_classes, name=HEAD)(x)
+
+
+class _Shape(NamedTuple):
+    """What a batched program depends on."""
+
+    strides: tuple[int, ...]
+    max_kernel: int
+    max_filters: int
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    config: TrainConfig
+    total_steps: int
+    size: int
+
+
+class _Programs(NamedTuple):
+    step: Any
+    evaluate: Any
+    init_opt: Any
+
+
+def masks(
+    arch: Architecture, max_kernel: int, max_filters: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(taps ``[L, Kmax, Kmax]``, channels ``[L, Cmax]``) float32 of ``arch``."""
+    taps = np.zeros((arch.depth, max_kernel, max_kernel), np.float32)
+    channels = np.zeros((arch.depth, max_filters), np.float32)
+    for i, (k, f, _) in enumerate(arch.layers):
+        off = (max_kernel - k) // 2
+        taps[i, off : off + k, off : off + k] = 1.0
+        channels[i, :f] = 1.0
+    return taps, channels
+
+
+def embed(
+    variables: dict,
+    arch: Architecture,
+    input_shape: Sequence[int],
+    max_kernel: int,
+    max_filters: int,
+) -> dict:
+    """A child's own ``{"params", "batch_stats"}`` padded to the batched
+    network's shapes (NumPy); padded entries are 0 (moving variances 1)."""
+    params, stats = variables["params"], variables["batch_stats"]
+    out_p: dict[str, Any] = {}
+    out_s: dict[str, Any] = {}
+    prev = int(input_shape[2])  # the child's input channels of layer i
+    padded_in = prev  # the padded network's
+    h, w = int(input_shape[0]), int(input_shape[1])
+    for i, (k, f, s) in enumerate(arch.layers):
+        off = (max_kernel - k) // 2
+        kern = np.zeros((max_kernel, max_kernel, padded_in, max_filters), np.float32)
+        kern[off : off + k, off : off + k, :prev, :f] = params[f"Conv_{i}"]["kernel"]
+        bias = np.zeros(max_filters, np.float32)
+        bias[:f] = np.asarray(params[f"Conv_{i}"]["bias"])
+        out_p[f"Conv_{i}"] = {"kernel": kern, "bias": bias}
+        bn = {}
+        for name, fill in (("scale", 0.0), ("bias", 0.0)):
+            v = np.full(max_filters, fill, np.float32)
+            v[:f] = np.asarray(params[f"BatchNorm_{i}"][name])
+            bn[name] = v
+        out_p[f"BatchNorm_{i}"] = bn
+        st = {}
+        for name, fill in (("mean", 0.0), ("var", 1.0)):
+            v = np.full(max_filters, fill, np.float32)
+            v[:f] = np.asarray(stats[f"BatchNorm_{i}"][name])
+            st[name] = v
+        out_s[f"BatchNorm_{i}"] = st
+        prev, padded_in = f, max_filters
+        h, w = out_size(h, s), out_size(w, s)
+    head = np.asarray(params[HEAD]["kernel"])
+    classes = head.shape[-1]
+    padded = np.zeros((h * w, max_filters, classes), np.float32)
+    padded[:, :prev, :] = head.reshape(h * w, prev, classes)
+    out_p[HEAD] = {
+        "kernel": padded.reshape(h * w * max_filters, classes),
+        "bias": np.asarray(params[HEAD]["bias"], np.float32),
+    }
+    return {"params": out_p, "batch_stats": out_s}
+
+
+class BatchedTrainer:
+    """Trains children K at a time, one compiled program per shape.
+
+    Attributes:
+      max_kernel: padded kernel size (the space's largest; odd).
+      max_filters: padded channel count (the space's largest).
+      trace_count: programs traced (for tests and logs).
+    """
+
+    def __init__(self, max_kernel: int, max_filters: int):
+        if max_kernel < 1 or max_kernel % 2 == 0:
+            raise ValueError(f"max_kernel must be odd and positive, got {max_kernel}")
+        self.max_kernel = int(max_kernel)
+        self.max_filters = int(max_filters)
+        self._cache: dict[_Shape, _Programs] = {}
+        self._lock = threading.Lock()
+        self._locks: dict[Any, threading.Lock] = {}
+        self.trace_count = 0
+
+    def supports(self, arch: Architecture) -> bool:
+        """Whether ``arch`` fits the padded network (odd kernels within it)."""
+        return all(
+            k % 2 == 1 and k <= self.max_kernel and f <= self.max_filters
+            for k, f, _ in arch.layers
+        )
+
+    def programs(self, shape: _Shape, device=None) -> tuple[_Programs, float]:
+        """The (cached) programs of ``shape`` and the seconds spent compiling."""
+        key = (shape, device)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key in self._cache:
+                return self._cache[key], 0.0
+            t0 = time.perf_counter()
+            programs = self._compile(shape, device)
+            self._cache[key] = programs
+            return programs, time.perf_counter() - t0
+
+    def _compile(self, shape: _Shape, device) -> _Programs:
+        model = PaddedChild(
+            shape.strides,
+            shape.max_kernel,
+            shape.max_filters,
+            shape.num_classes,
+            shape.config.grad_impl,
+        )
+        tx = make_optimizer(shape.config, shape.total_steps)
+
+        def one_step(params, stats, opt_state, taps, channels, x, y):
+            def loss_fn(p):
+                logits, upd = model.apply(
+                    {"params": p, "batch_stats": stats},
+                    x,
+                    taps,
+                    channels,
+                    train=True,
+                    mutable=["batch_stats"],
+                )
+                loss = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+                return loss.mean(), upd["batch_stats"]
+
+            (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), stats, opt_state, loss
+
+        def step(*args):
+            with self._lock:
+                self.trace_count += 1
+            return jax.vmap(one_step)(*args)
+
+        def one_eval(params, stats, taps, channels, x, y, mask):
+            logits = model.apply(
+                {"params": params, "batch_stats": stats}, x, taps, channels, False
+            )
+            return jnp.sum((jnp.argmax(logits, -1) == y) & mask)
+
+        def evaluate(params, stats, taps, channels, x, y, mask):
+            with self._lock:
+                self.trace_count += 1
+            return jax.vmap(one_eval, in_axes=(0, 0, 0, 0, None, None, None))(
+                params, stats, taps, channels, x, y, mask
+            )
+
+        placed = None if device is None else jax.sharding.SingleDeviceSharding(device)
+        k, (h, w, c) = shape.size, shape.input_shape
+        depth, kmax, cmax = len(shape.strides), shape.max_kernel, shape.max_filters
+
+        def spec(shape_, dtype=jnp.float32):
+            return jax.ShapeDtypeStruct(shape_, dtype, sharding=placed)
+
+        def stacked(tree):
+            return jax.tree.map(lambda a: spec((k, *a.shape), a.dtype), tree)
+
+        one = jax.eval_shape(
+            lambda: model.init(
+                jax.random.key(0),
+                jnp.zeros((1, h, w, c)),
+                jnp.zeros((depth, kmax, kmax)),
+                jnp.zeros((depth, cmax)),
+                train=False,
+            )
+        )
+        p_spec, s_spec = stacked(one["params"]), stacked(one["batch_stats"])
+        o_spec = stacked(jax.eval_shape(tx.init, one["params"]))
+        m_specs = (spec((k, depth, kmax, kmax)), spec((k, depth, cmax)))
+        b, e = shape.config.batch_size, shape.config.eval_batch_size
+        step_c = (
+            jax.jit(step, donate_argnums=(0, 1, 2))
+            .lower(
+                p_spec,
+                s_spec,
+                o_spec,
+                *m_specs,
+                spec((k, b, h, w, c)),
+                spec((k, b), jnp.int32),
+            )
+            .compile()
+        )
+        eval_c = (
+            jax.jit(evaluate)
+            .lower(
+                p_spec,
+                s_spec,
+                *m_specs,
+                spec((e, h, w, c)),
+                spec((e,), jnp.int32),
+                spec((e,), jnp.bool_),
+            )
+            .compile()
+        )
+        return _Programs(step_c, eval_c, jax.vmap(tx.init))
+
+    def train(
+        self,
+        archs: Sequence[Architecture],
+        dataset: Dataset,
+        config: TrainConfig,
+        keys: Sequence[jax.Array],
+        device: jax.Device | None = None,
+    ) -> list[TrainResult]:
+        """Trains ``archs`` (one depth and stride pattern) together.
+
+        Args:
+          archs: the children; every one must satisfy :meth:`supports` and
+            share :func:`group_key`.
+          dataset: images float32 ``[N, H, W, C]``, labels int32 ``[N]``.
+          config: the budget and optimizer (shared).
+          keys: one per child, consumed as :meth:`cosearch.train.Trainer.train`
+            consumes its key (initialisation and shuffling).
+          device: where to train (None: the default device).
+
+        Returns:
+          One :class:`TrainResult` per child; ``wall_s`` and ``compile_s``
+          are the whole batch's, shared by its children.
+        """
+        archs = list(archs)
+        if len(archs) != len(keys):
+            raise ValueError(f"{len(archs)} architectures but {len(keys)} keys")
+        if not archs:
+            return []
+        strides = group_key(archs[0])
+        for a in archs:
+            if group_key(a) != strides:
+                raise ValueError(f"{a}: strides differ from {archs[0]}")
+            if not self.supports(a):
+                raise ValueError(
+                    f"{a}: needs odd kernels <= {self.max_kernel} and filters "
+                    f"<= {self.max_filters}"
+                )
+        out: list[TrainResult] = []
+        chunk = BATCH_SIZES[-1]
+        for start in range(0, len(archs), chunk):
+            out += self._train_chunk(
+                archs[start : start + chunk],
+                dataset,
+                config,
+                list(keys[start : start + chunk]),
+                strides,
+                device,
+            )
+        return out
+
+    def _train_chunk(self, archs, dataset, config, keys, strides, device):
+        t0 = time.perf_counter()
+        count = len(archs)
+        size = padded_size(count)
+        images, labels = dataset.train.images, dataset.train.labels
+        if config.train_examples is not None:
+            images = images[: config.train_examples]
+            labels = labels[: config.train_examples]
+        n = labels.shape[0]
+        if n < config.batch_size:
+            raise ValueError(f"{n} training examples < batch_size {config.batch_size}")
+        total = config.total_steps(n)
+        shape = _Shape(
+            strides,
+            self.max_kernel,
+            self.max_filters,
+            tuple(dataset.input_shape),
+            dataset.num_classes,
+            config,
+            total,
+            size,
+        )
+        programs, compile_s = self.programs(shape, device)
+        # Filler children repeat the first one (same key) and are discarded.
+        archs_p = archs + [archs[0]] * (size - count)
+        keys_p = list(keys) + [keys[0]] * (size - count)
+        split = [jax.random.split(k) for k in keys_p]
+        init_keys = [s[0] for s in split]
+        shuffle_keys = [s[1] for s in split]
+        padded = []
+        for a, k in zip(archs_p, init_keys, strict=True):
+            own = init_variables(
+                make_model(a, dataset.num_classes, config.grad_impl),
+                dataset.input_shape,
+                k,
+            )
+            padded.append(
+                embed(own, a, dataset.input_shape, self.max_kernel, self.max_filters)
+            )
+        stacked = jax.tree.map(lambda *v: np.stack(v), *padded)
+        mask_pairs = [masks(a, self.max_kernel, self.max_filters) for a in archs_p]
+        taps = np.stack([m[0] for m in mask_pairs])
+        channels = np.stack([m[1] for m in mask_pairs])
+        with jax.default_device(device):
+            params = _put(stacked["params"], device)
+            stats = _put(stacked["batch_stats"], device)
+            taps, channels = _put((taps, channels), device)
+            opt_state = _put(programs.init_opt(params), device)
+        per_epoch = n // config.batch_size
+        losses: list[list[float]] = [[] for _ in range(size)]
+        failed = [False] * size
+        reason = [""] * size
+        pending = []
+        orders: list[np.ndarray] = []
+        for i in range(total):
+            epoch, j = divmod(i, per_epoch)
+            if j == 0:
+                orders = [
+                    host_rng(jax.random.fold_in(k, epoch)).permutation(n)
+                    for k in shuffle_keys
+                ]
+            b = config.batch_size
+            idx = np.stack([o[j * b : (j + 1) * b] for o in orders])  # [K, B]
+            x, y = _put((images[idx], labels[idx]), device)
+            with jax.default_device(device):
+                params, stats, opt_state, loss = programs.step(
+                    params, stats, opt_state, taps, channels, x, y
+                )
+            pending.append(loss)
+            if len(pending) == config.check_every or i == total - 1:
+                chunk = np.asarray(jax.device_get(pending), np.float64)  # [T, K]
+                pending = []
+                for c in range(size):
+                    if failed[c]:
+                        continue
+                    values = [float(v) for v in chunk[:, c]]
+                    losses[c].extend(values)
+                    bad = [v for v in values if not math.isfinite(v)]
+                    if bad:
+                        failed[c] = True
+                        reason[c] = (
+                            f"training loss became {bad[0]} at step {len(losses[c])}"
+                        )
+                if all(failed[:count]):
+                    break
+        correct = np.zeros(size, np.int64)
+        if not all(failed[:count]):
+            correct = self._correct(
+                programs,
+                params,
+                stats,
+                taps,
+                channels,
+                dataset,
+                config.eval_batch_size,
+                device,
+            )
+        wall = time.perf_counter() - t0
+        nval = max(int(dataset.val.labels.shape[0]), 1)
+        return [
+            TrainResult(
+                val_accuracy=0.0 if failed[c] else float(correct[c]) / nval,
+                loss_curve=losses[c],
+                steps=len(losses[c]),
+                wall_s=wall,
+                compile_s=compile_s,
+                failed=failed[c],
+                reason=reason[c],
+            )
+            for c in range(count)
+        ]
+
+    def _correct(self, programs, params, stats, taps, channels, dataset, eb, device):
+        images, labels = dataset.val.images, dataset.val.labels
+        total = None
+        for start in range(0, labels.shape[0], eb):
+            x = images[start : start + eb]
+            y = labels[start : start + eb]
+            m = np.ones(eb, bool)
+            if x.shape[0] < eb:
+                pad = eb - x.shape[0]
+                m[x.shape[0] :] = False
+                x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+                y = np.concatenate([y, np.zeros(pad, y.dtype)])
+            x, y, m = _put((x, y, m), device)
+            with jax.default_device(device):
+                part = programs.evaluate(params, stats, taps, channels, x, y, m)
+            part = np.asarray(part, np.int64)
+            total = part if total is None else total + part
+        return total
+
+
+def _put(tree, device):
+    return tree if device is None else jax.device_put(tree, device)
+
+
+def deal(
+    archs: Sequence[Architecture], indices: Sequence[int], workers: int
+) -> list[tuple[int, ...]]:
+    """``indices`` of ``archs`` as batches for ``workers`` devices in all.
+
+    Children are grouped by stride pattern (:func:`group_key`, in first-seen
+    order); a group is split into at most ``workers`` contiguous, near-equal
+    batches, so that every device gets work. Which batch a child lands in
+    does not change its result (up to float rounding; see the module doc).
+    """
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i in indices:
+        groups.setdefault(group_key(archs[i]), []).append(i)
+    out = []
+    for members in groups.values():
+        parts = min(max(int(workers), 1), len(members))
+        for part in np.array_split(np.asarray(members), parts):
+            out.append(tuple(int(i) for i in part))
+    return out

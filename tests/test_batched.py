@@ -1,0 +1,188 @@
+"""Children trained together: each computes its own network, whatever its
+batchmates; one program per (stride pattern, batch size); the search gives
+the same history batched or not.
+
+Tolerance: a child's loss curve in a batch equals its curve trained alone to
+rtol 1e-4 (float32 sums over padded zeros run in another order and through
+another convolution algorithm for the padded shapes; the differences measured
+here are ~1e-7, and SGD over a few steps does not amplify them past 1e-5);
+its validation accuracy to one image (a logit near a tie may flip).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+from cosearch import batched, data, search
+from cosearch.hardware.architecture import Architecture
+from cosearch.train import TrainConfig, Trainer
+from tests.test_search import quiet
+from tests.tiny_search import tiny
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KMAX, CMAX = 5, 12
+CONFIG = TrainConfig(
+    steps=6, batch_size=32, learning_rate=0.05, eval_batch_size=64, check_every=3
+)
+FIXED = ["3,8,1;5,12,1;1,4,1", "1,4,1;3,4,1;5,8,1", "5,12,1;1,12,1;3,8,1"]
+PREDICTABLE = ["3,8,1;5,12,2;1,4,1", "5,4,1;1,8,2;3,12,1"]
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return data.load("synthetic", seed=0)
+
+
+def _keys(count, seed=0):
+    return [jax.random.fold_in(jax.random.key(seed), i) for i in range(count)]
+
+
+def _close(together, alone, nval):
+    assert together.steps == alone.steps and not together.failed
+    np.testing.assert_allclose(together.loss_curve, alone.loss_curve, rtol=1e-4)
+    assert abs(together.val_accuracy - alone.val_accuracy) <= 1.0 / nval + 1e-12
+
+
+@pytest.mark.parametrize("texts", [FIXED, PREDICTABLE], ids=["fixed", "predictable"])
+def test_a_child_in_a_batch_trains_as_it_does_alone(synthetic, texts):
+    archs = [Architecture.parse(t) for t in texts]
+    keys = _keys(len(archs))
+    together = batched.BatchedTrainer(KMAX, CMAX).train(archs, synthetic, CONFIG, keys)
+    trainer = Trainer()
+    nval = len(synthetic.val.labels)
+    for arch, key, res in zip(archs, keys, together, strict=True):
+        _close(res, trainer.train(arch, synthetic, CONFIG, key), nval)
+
+
+def test_batchmates_do_not_change_a_child(synthetic):
+    archs = [Architecture.parse(t) for t in FIXED]
+    keys = _keys(3)
+    bt = batched.BatchedTrainer(KMAX, CMAX)
+    alone = bt.train(archs[:1], synthetic, CONFIG, keys[:1])[0]
+    among = bt.train(archs, synthetic, CONFIG, keys)[0]
+    reordered = bt.train(archs[::-1], synthetic, CONFIG, keys[::-1])[-1]
+    for res in (among, reordered):
+        _close(res, alone, len(synthetic.val.labels))
+
+
+def test_a_nan_child_fails_alone(synthetic, monkeypatch):
+    archs = [Architecture.parse(t) for t in FIXED]
+    keys = _keys(3)
+    bt = batched.BatchedTrainer(KMAX, CMAX)
+    clean = bt.train(archs, synthetic, CONFIG, keys)
+    real_embed = batched.embed
+    calls = []
+
+    def poisoned(variables, arch, *args):
+        out = real_embed(variables, arch, *args)
+        calls.append(arch)
+        if len(calls) == 2:  # the second child of the batch
+            out["params"]["head"]["kernel"][:] = np.nan
+        return out
+
+    monkeypatch.setattr(batched, "embed", poisoned)
+    dirty = bt.train(archs, synthetic, CONFIG, keys)
+    assert dirty[1].failed and dirty[1].val_accuracy == 0.0
+    assert "loss became nan" in dirty[1].reason and dirty[1].steps == 3
+    for i in (0, 2):
+        assert dirty[i].loss_curve == clean[i].loss_curve
+        assert dirty[i].val_accuracy == clean[i].val_accuracy
+
+
+def test_one_program_per_stride_pattern_and_batch_size(synthetic):
+    bt = batched.BatchedTrainer(KMAX, CMAX)
+    fixed = [Architecture.parse(t) for t in FIXED]
+    first = bt.train(fixed[:2], synthetic, CONFIG, _keys(2))
+    assert bt.trace_count == 2 and first[0].compile_s > 0  # step + evaluate
+    # Other kernels and channels, same strides and batch size: no new program.
+    again = bt.train(fixed[1:], synthetic, CONFIG, _keys(2, seed=1))
+    assert bt.trace_count == 2 and again[0].compile_s == 0.0
+    bt.train(fixed, synthetic, CONFIG, _keys(3))  # 3 children run as 4
+    assert bt.trace_count == 4
+    bt.train([Architecture.parse(PREDICTABLE[0])], synthetic, CONFIG, _keys(1))
+    assert bt.trace_count == 6
+    assert batched.padded_size(3) == 4 and batched.padded_size(65) == 64
+
+
+def test_deal_groups_by_strides_and_spreads_over_workers():
+    archs = [Architecture.parse(t) for t in FIXED + PREDICTABLE]
+    assert batched.deal(archs, range(5), 1) == [(0, 1, 2), (3, 4)]
+    assert batched.deal(archs, range(5), 2) == [(0, 1), (2,), (3,), (4,)]
+    assert batched.deal(archs, [4, 0], 8) == [(4,), (0,)]
+
+
+def test_batched_mode_is_checked():
+    assert batched.use_batched("on") and not batched.use_batched("off")
+    assert batched.use_batched("auto", "gpu") and not batched.use_batched("auto", "cpu")
+    with pytest.raises(ValueError, match="train.batched"):
+        batched.use_batched("yes")
+    with pytest.raises(ValueError, match="odd"):
+        batched.BatchedTrainer(4, 8)
+
+
+def _history(workdir):
+    with open(os.path.join(workdir, "history.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def _same_search(a_history, b_history, nval):
+    assert len(a_history) == len(b_history)
+    assert any(r["status"] == "trained" for r in b_history)
+    for a, b in zip(a_history, b_history, strict=True):
+        for k in ("architecture", "status", "design", "meets_specs"):
+            assert a[k] == b[k]
+        if a["accuracy"] is not None:
+            assert abs(a["accuracy"] - b["accuracy"]) <= 1.0 / nval + 1e-9
+
+
+@pytest.fixture(scope="module")
+def searches(tmp_path_factory):
+    """The tiny search with train.batched off and on (this process's device)."""
+    runs = {}
+    for mode in ("off", "on"):
+        workdir = str(tmp_path_factory.mktemp(f"batched_{mode}"))
+        search.run(tiny(**{"train.batched": mode}), workdir, log=quiet)
+        runs[mode] = _history(workdir)
+    return runs
+
+
+def test_the_search_is_the_same_batched_or_not(searches, synthetic):
+    """Same proposals, statuses, designs and (to one validation image)
+    accuracies, episode by episode. A float difference could in principle
+    flip a later sample; at this seed and size it does not."""
+    _same_search(searches["off"], searches["on"], len(synthetic.val.labels))
+
+
+_TWO_DEVICES = textwrap.dedent(
+    """
+    import sys
+    import jax
+    from cosearch import search
+    from tests.tiny_search import tiny
+
+    assert len(jax.local_devices()) == 2
+    search.run(tiny(**{"train.batched": "on"}), sys.argv[1], log=lambda _: None)
+    """
+)
+
+
+def test_batched_search_over_two_devices(searches, synthetic, tmp_path):
+    """An episode's batch split over two devices (three children: batches of
+    two and one) gives the search of one device, to float tolerance."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    proc = subprocess.run(
+        [sys.executable, "-c", _TWO_DEVICES, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _same_search(searches["on"], _history(tmp_path), len(synthetic.val.labels))
