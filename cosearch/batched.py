@@ -28,7 +28,9 @@ input shape, classes, training config, K), not on kernels and channels:
 What a child computes is its own network; the values differ from an
 unbatched run only by float rounding (sums over padded zeros in another
 order, another convolution algorithm for the padded shapes): see the tests
-and BUILD_NOTES.md for the tolerance.
+and BUILD_NOTES.md for the tolerance. The rounding may depend on the padded
+batch size, so a search with batching on repeats itself exactly at a fixed
+device count, and agrees to that tolerance across device counts.
 """
 
 from __future__ import annotations
@@ -384,7 +386,7 @@ class BatchedTrainer:
 
         Returns:
           One :class:`TrainResult` per child; ``wall_s`` and ``compile_s``
-          are the whole batch's, shared by its children.
+          are the whole batch's (of the up to 64 children it ran with).
         """
         archs = list(archs)
         if len(archs) != len(keys):
@@ -459,7 +461,7 @@ class BatchedTrainer:
         with jax.default_device(device):
             params = _put(stacked["params"], device)
             stats = _put(stacked["batch_stats"], device)
-            taps, channels = _put((taps, channels), device)
+            taps, channels = _put((jnp.asarray(taps), jnp.asarray(channels)), device)
             opt_state = _put(programs.init_opt(params), device)
         per_epoch = n // config.batch_size
         losses: list[list[float]] = [[] for _ in range(size)]
@@ -527,7 +529,7 @@ class BatchedTrainer:
 
     def _correct(self, programs, params, stats, taps, channels, dataset, eb, device):
         images, labels = dataset.val.images, dataset.val.labels
-        total = None
+        total = np.zeros(taps.shape[0], np.int64)
         for start in range(0, labels.shape[0], eb):
             x = images[start : start + eb]
             y = labels[start : start + eb]
@@ -540,8 +542,7 @@ class BatchedTrainer:
             x, y, m = _put((x, y, m), device)
             with jax.default_device(device):
                 part = programs.evaluate(params, stats, taps, channels, x, y, m)
-            part = np.asarray(part, np.int64)
-            total = part if total is None else total + part
+            total = total + np.asarray(part, np.int64)
         return total
 
 

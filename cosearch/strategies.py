@@ -203,7 +203,9 @@ def _train(ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key
             [jax.random.fold_in(key, i) for i in chunk],
             device,
         )
-        return {"children": [record(r) for r in results]}
+        # The batch's wall time, shared out over its children.
+        share = [r._replace(wall_s=r.wall_s / len(chunk)) for r in results]
+        return {"children": [record(r) for r in share]}
 
     # Every process must deal out the same children (checked by the gather).
     names = ";".join(f"{i}:{archs[i]}" for i in jobs)
@@ -211,7 +213,8 @@ def _train(ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key
         together = [i for i in jobs if ctx.batched.supports(archs[i])]
         alone = [i for i in jobs if i not in together]
         chunks = batched_lib.deal(archs, together, ctx.runtime.worker_count)
-        done = ctx.runtime.map_jobs(train_together, chunks, check=names)
+        # The batches too must be the same on every process.
+        done = ctx.runtime.map_jobs(train_together, chunks, check=f"{names}|{chunks}")
         by_child = {
             i: r
             for chunk, res in zip(chunks, done, strict=True)

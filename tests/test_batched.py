@@ -9,6 +9,7 @@ here are ~1e-7, and SGD over a few steps does not amplify them past 1e-5);
 its validation accuracy to one image (a logit near a tie may flip).
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -49,15 +50,31 @@ def _close(together, alone, nval):
     assert abs(together.val_accuracy - alone.val_accuracy) <= 1.0 / nval + 1e-12
 
 
+# The accelerators' path (XLA's own conv gradient under vmap), and Adam with
+# clipping, warm-up and two epochs.
+OTHER = dataclasses.replace(
+    CONFIG,
+    steps=None,
+    epochs=2,
+    optimizer="adam",
+    learning_rate=0.005,
+    grad_clip=1.0,
+    warmup_steps=2,
+    head_lr_scale=0.1,
+    grad_impl="xla",
+)
+
+
+@pytest.mark.parametrize("config", [CONFIG, OTHER], ids=["sgd", "adam_xla"])
 @pytest.mark.parametrize("texts", [FIXED, PREDICTABLE], ids=["fixed", "predictable"])
-def test_a_child_in_a_batch_trains_as_it_does_alone(synthetic, texts):
+def test_a_child_in_a_batch_trains_as_it_does_alone(synthetic, texts, config):
     archs = [Architecture.parse(t) for t in texts]
     keys = _keys(len(archs))
-    together = batched.BatchedTrainer(KMAX, CMAX).train(archs, synthetic, CONFIG, keys)
+    together = batched.BatchedTrainer(KMAX, CMAX).train(archs, synthetic, config, keys)
     trainer = Trainer()
     nval = len(synthetic.val.labels)
     for arch, key, res in zip(archs, keys, together, strict=True):
-        _close(res, trainer.train(arch, synthetic, CONFIG, key), nval)
+        _close(res, trainer.train(arch, synthetic, config, key), nval)
 
 
 def test_batchmates_do_not_change_a_child(synthetic):
@@ -71,11 +88,13 @@ def test_batchmates_do_not_change_a_child(synthetic):
         _close(res, alone, len(synthetic.val.labels))
 
 
-def test_a_nan_child_fails_alone(synthetic, monkeypatch):
+@pytest.mark.parametrize("grad_impl", ["im2col", "xla"])
+def test_a_nan_child_fails_alone(synthetic, monkeypatch, grad_impl):
     archs = [Architecture.parse(t) for t in FIXED]
     keys = _keys(3)
     bt = batched.BatchedTrainer(KMAX, CMAX)
-    clean = bt.train(archs, synthetic, CONFIG, keys)
+    config = dataclasses.replace(CONFIG, grad_impl=grad_impl)
+    clean = bt.train(archs, synthetic, config, keys)
     real_embed = batched.embed
     calls = []
 
@@ -87,7 +106,7 @@ def test_a_nan_child_fails_alone(synthetic, monkeypatch):
         return out
 
     monkeypatch.setattr(batched, "embed", poisoned)
-    dirty = bt.train(archs, synthetic, CONFIG, keys)
+    dirty = bt.train(archs, synthetic, config, keys)
     assert dirty[1].failed and dirty[1].val_accuracy == 0.0
     assert "loss became nan" in dirty[1].reason and dirty[1].steps == 3
     for i in (0, 2):
