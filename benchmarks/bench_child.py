@@ -263,6 +263,15 @@ def bench_batched(name: str, counts, steps: int, smoke: bool) -> dict:
                 abs(a.val_accuracy - b.val_accuracy)
                 for a, b in zip(together, alone, strict=True)
             ),
+            "max_loss_rel_diff": max(
+                float(
+                    np.max(
+                        np.abs(np.subtract(a.loss_curve, b.loss_curve))
+                        / np.maximum(np.abs(b.loss_curve), 1e-12)
+                    )
+                )
+                for a, b in zip(together, alone, strict=True)
+            ),
         }
         print(f"{name} K={k}: {rows[str(k)]}", flush=True)
     return {

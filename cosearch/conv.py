@@ -8,9 +8,9 @@ for the value everywhere and, on CPU, swaps in a custom VJP:
   from K*K shifted (strided) slices of the padded input, where that is faster
   (small patches: ``K*K*Ci <= IM2COL_MAX_PATCH``, e.g. every 1x1 layer and a
   first layer on grey images); otherwise XLA's own weight gradient, blocked
-  over the batch: summed over chunks of ``DW_BATCH_CHUNK`` images (measured
-  3-5x faster than one XLA weight-gradient convolution over the whole batch
-  of 64, whose working set does not fit in cache);
+  over the batch: summed over chunks of ``DW_BATCH_CHUNK`` images (faster
+  than one XLA weight-gradient convolution over the whole batch, whose
+  working set does not fit in cache);
 - input gradient: for stride 1, a forward convolution of ``g`` with the
   flipped, transposed kernel (XLA's fast path); for stride > 1, the transpose
   of the forward convolution computed by XLA.
@@ -32,15 +32,12 @@ from jax import lax
 
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
-# Largest patch K*K*Ci whose weight gradient goes through im2col + matmul.
-# Measured at batch 64, 28x28 (2-core AMD EPYC, XLA CPU): K=1, Ci=36 -> 7 ms
-# against XLA's 134 ms; K=3, Ci=1 -> 1.4 ms against 5 ms; K=3, Ci=64 -> 50 ms
-# against 31 ms; K=5, Ci=36 -> 170-420 ms against 140 ms.
+# Largest patch K*K*Ci whose weight gradient goes through im2col + matmul:
+# where im2col beat XLA's weight gradient (BUILD_NOTES.md, "Child training").
 IM2COL_MAX_PATCH = 256
 
-# Images per chunk of the blocked XLA weight gradient. Measured at batch 64
-# (ms, whole batch -> chunks of 8): 5x5, 36->36, 28x28: 452 -> 88;
-# 7x7, 48->24, 14x14: 60 -> 27; 3x3 stride 2, 64->48, 28x28: 41 -> 27.
+# Images per chunk of the blocked XLA weight gradient (the measured best,
+# BUILD_NOTES.md, "Child training").
 DW_BATCH_CHUNK = 8
 
 # Gradient implementations: "auto" (im2col on CPU, XLA elsewhere), "im2col",
