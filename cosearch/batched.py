@@ -45,13 +45,19 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from cosearch.child import BN_EPSILON, BN_MOMENTUM, HEAD, init_variables, make_model
 from cosearch.conv import conv2d, out_size
 from cosearch.data import Dataset, host_rng
 from cosearch.hardware.architecture import Architecture
-from cosearch.train import TrainConfig, TrainResult, make_optimizer
+from cosearch.train import (
+    TrainConfig,
+    TrainResult,
+    eval_batches,
+    make_optimizer,
+    sgd_step,
+    training_split,
+)
 
 # Children per compiled program: a batch of K children runs in the smallest
 # of these that holds it (larger batches are split into chunks of the last).
@@ -185,6 +191,13 @@ def masks(
     return taps, channels
 
 
+def _padded(values, size: int, fill: float) -> np.ndarray:
+    """``values`` (a vector) followed by ``fill`` up to ``size``, float32."""
+    out = np.full(size, fill, np.float32)
+    out[: len(values)] = np.asarray(values)
+    return out
+
+
 def embed(
     variables: dict,
     arch: Architecture,
@@ -204,21 +217,17 @@ def embed(
         off = (max_kernel - k) // 2
         kern = np.zeros((max_kernel, max_kernel, padded_in, max_filters), np.float32)
         kern[off : off + k, off : off + k, :prev, :f] = params[f"Conv_{i}"]["kernel"]
-        bias = np.zeros(max_filters, np.float32)
-        bias[:f] = np.asarray(params[f"Conv_{i}"]["bias"])
+        bias = _padded(params[f"Conv_{i}"]["bias"], max_filters, 0.0)
         out_p[f"Conv_{i}"] = {"kernel": kern, "bias": bias}
-        bn = {}
-        for name, fill in (("scale", 0.0), ("bias", 0.0)):
-            v = np.full(max_filters, fill, np.float32)
-            v[:f] = np.asarray(params[f"BatchNorm_{i}"][name])
-            bn[name] = v
-        out_p[f"BatchNorm_{i}"] = bn
-        st = {}
-        for name, fill in (("mean", 0.0), ("var", 1.0)):
-            v = np.full(max_filters, fill, np.float32)
-            v[:f] = np.asarray(stats[f"BatchNorm_{i}"][name])
-            st[name] = v
-        out_s[f"BatchNorm_{i}"] = st
+        bn, st = params[f"BatchNorm_{i}"], stats[f"BatchNorm_{i}"]
+        out_p[f"BatchNorm_{i}"] = {
+            "scale": _padded(bn["scale"], max_filters, 0.0),
+            "bias": _padded(bn["bias"], max_filters, 0.0),
+        }
+        out_s[f"BatchNorm_{i}"] = {
+            "mean": _padded(st["mean"], max_filters, 0.0),
+            "var": _padded(st["var"], max_filters, 1.0),
+        }
         prev, padded_in = f, max_filters
         h, w = out_size(h, s), out_size(w, s)
     head = np.asarray(params[HEAD]["kernel"])
@@ -282,21 +291,10 @@ class BatchedTrainer:
         tx = make_optimizer(shape.config, shape.total_steps)
 
         def one_step(params, stats, opt_state, taps, channels, x, y):
-            def loss_fn(p):
-                logits, upd = model.apply(
-                    {"params": p, "batch_stats": stats},
-                    x,
-                    taps,
-                    channels,
-                    train=True,
-                    mutable=["batch_stats"],
-                )
-                loss = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-                return loss.mean(), upd["batch_stats"]
+            def apply(variables, x, **kwargs):
+                return model.apply(variables, x, taps, channels, **kwargs)
 
-            (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), stats, opt_state, loss
+            return sgd_step(apply, tx, params, stats, opt_state, x, y)
 
         def step(*args):
             with self._lock:
@@ -419,14 +417,8 @@ class BatchedTrainer:
         t0 = time.perf_counter()
         count = len(archs)
         size = padded_size(count)
-        images, labels = dataset.train.images, dataset.train.labels
-        if config.train_examples is not None:
-            images = images[: config.train_examples]
-            labels = labels[: config.train_examples]
+        images, labels, total = training_split(dataset, config)
         n = labels.shape[0]
-        if n < config.batch_size:
-            raise ValueError(f"{n} training examples < batch_size {config.batch_size}")
-        total = config.total_steps(n)
         shape = _Shape(
             strides,
             self.max_kernel,
@@ -528,17 +520,8 @@ class BatchedTrainer:
         ]
 
     def _correct(self, programs, params, stats, taps, channels, dataset, eb, device):
-        images, labels = dataset.val.images, dataset.val.labels
         total = np.zeros(taps.shape[0], np.int64)
-        for start in range(0, labels.shape[0], eb):
-            x = images[start : start + eb]
-            y = labels[start : start + eb]
-            m = np.ones(eb, bool)
-            if x.shape[0] < eb:
-                pad = eb - x.shape[0]
-                m[x.shape[0] :] = False
-                x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-                y = np.concatenate([y, np.zeros(pad, y.dtype)])
+        for x, y, m in eval_batches(dataset.val.images, dataset.val.labels, eb):
             x, y, m = _put((x, y, m), device)
             with jax.default_device(device):
                 part = programs.evaluate(params, stats, taps, channels, x, y, m)

@@ -275,20 +275,7 @@ class Trainer:
         def step(params, stats, opt_state, x, y):
             with self._lock:
                 self.trace_count += 1
-
-            def loss_fn(p):
-                logits, upd = model.apply(
-                    {"params": p, "batch_stats": stats},
-                    x,
-                    train=True,
-                    mutable=["batch_stats"],
-                )
-                loss = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-                return loss.mean(), upd["batch_stats"]
-
-            (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), stats, opt_state, loss
+            return sgd_step(model.apply, tx, params, stats, opt_state, x, y)
 
         def evaluate(params, stats, x, y, mask):
             with self._lock:
@@ -322,20 +309,11 @@ class Trainer:
         self, programs, params, stats, images, labels, eval_batch, device=None
     ):
         """Fraction of ``images`` classified right (padded last batch masked)."""
-        n = labels.shape[0]
         correct = 0
-        for start in range(0, n, eval_batch):
-            x = images[start : start + eval_batch]
-            y = labels[start : start + eval_batch]
-            m = np.ones(eval_batch, bool)
-            if x.shape[0] < eval_batch:
-                pad = eval_batch - x.shape[0]
-                m[x.shape[0] :] = False
-                x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-                y = np.concatenate([y, np.zeros(pad, y.dtype)])
+        for x, y, m in eval_batches(images, labels, eval_batch):
             x, y, m = _put((x, y, m), device)
             correct += int(programs.evaluate(params, stats, x, y, m))
-        return correct / max(n, 1)
+        return correct / max(labels.shape[0], 1)
 
     def train(
         self,
@@ -360,14 +338,8 @@ class Trainer:
         """
         t0 = time.perf_counter()
         layers = as_layers(arch)
-        images, labels = dataset.train.images, dataset.train.labels
-        if config.train_examples is not None:
-            images = images[: config.train_examples]
-            labels = labels[: config.train_examples]
+        images, labels, total = training_split(dataset, config)
         n = labels.shape[0]
-        if n < config.batch_size:
-            raise ValueError(f"{n} training examples < batch_size {config.batch_size}")
-        total = config.total_steps(n)
         programs, compile_s = self.programs(
             layers, dataset.input_shape, dataset.num_classes, config, total, device
         )
@@ -422,6 +394,62 @@ class Trainer:
 def _put(tree, device):
     """``tree`` committed to ``device`` (unchanged when None)."""
     return tree if device is None else jax.device_put(tree, device)
+
+
+def sgd_step(apply, tx, params, stats, opt_state, x, y):
+    """One optimizer step of a child on ``(x, y)``; the one definition the
+    per-architecture and the batched trainers share.
+
+    Args:
+      apply: ``apply(variables, x, train=True, mutable=["batch_stats"])`` ->
+        (logits, updated collections), e.g. a flax module's ``apply``.
+      tx: the optax transformation.
+
+    Returns:
+      (params, batch statistics, optimizer state, mean cross-entropy loss).
+    """
+
+    def loss_fn(p):
+        logits, upd = apply(
+            {"params": p, "batch_stats": stats}, x, train=True, mutable=["batch_stats"]
+        )
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return loss.mean(), upd["batch_stats"]
+
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), stats, opt_state, loss
+
+
+def training_split(dataset: Dataset, config: TrainConfig):
+    """(images, labels, optimizer steps) a child trains on under ``config``.
+
+    Raises:
+      ValueError: fewer training examples than one batch.
+    """
+    images, labels = dataset.train.images, dataset.train.labels
+    if config.train_examples is not None:
+        images = images[: config.train_examples]
+        labels = labels[: config.train_examples]
+    n = labels.shape[0]
+    if n < config.batch_size:
+        raise ValueError(f"{n} training examples < batch_size {config.batch_size}")
+    return images, labels, config.total_steps(n)
+
+
+def eval_batches(images: np.ndarray, labels: np.ndarray, size: int):
+    """``(x [size, ...], y [size], mask [size])`` batches covering the split,
+    the last one padded with zeros and masked out."""
+    for start in range(0, labels.shape[0], size):
+        x = images[start : start + size]
+        y = labels[start : start + size]
+        m = np.ones(size, bool)
+        if x.shape[0] < size:
+            pad = size - x.shape[0]
+            m[x.shape[0] :] = False
+            x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+            y = np.concatenate([y, np.zeros(pad, y.dtype)])
+        yield x, y, m
 
 
 def train_child(
