@@ -35,7 +35,6 @@ device count, and agrees to that tolerance across device counts.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Sequence
@@ -48,13 +47,16 @@ import numpy as np
 
 from cosearch.child import BN_EPSILON, BN_MOMENTUM, HEAD, init_variables, make_model
 from cosearch.conv import conv2d, out_size
-from cosearch.data import Dataset, host_rng
+from cosearch.data import Dataset
 from cosearch.hardware.architecture import Architecture
 from cosearch.train import (
     TrainConfig,
     TrainResult,
+    epoch_order,
     eval_batches,
+    extend_checked,
     make_optimizer,
+    put,
     sgd_step,
     training_split,
 )
@@ -430,31 +432,32 @@ class BatchedTrainer:
             size,
         )
         programs, compile_s = self.programs(shape, device)
-        # Filler children repeat the first one (same key) and are discarded.
-        archs_p = archs + [archs[0]] * (size - count)
-        keys_p = list(keys) + [keys[0]] * (size - count)
-        split = [jax.random.split(k) for k in keys_p]
-        init_keys = [s[0] for s in split]
+        split = [jax.random.split(k) for k in keys]
         shuffle_keys = [s[1] for s in split]
         padded = []
-        for a, k in zip(archs_p, init_keys, strict=True):
+        for a, (init_key, _) in zip(archs, split, strict=True):
             own = init_variables(
                 make_model(a, dataset.num_classes, config.grad_impl),
                 dataset.input_shape,
-                k,
+                init_key,
             )
             padded.append(
                 embed(own, a, dataset.input_shape, self.max_kernel, self.max_filters)
             )
+        # Filler children repeat the first one and are discarded.
+        filler = size - count
+        archs_p = archs + [archs[0]] * filler
+        shuffle_keys += [shuffle_keys[0]] * filler
+        padded += [padded[0]] * filler
         stacked = jax.tree.map(lambda *v: np.stack(v), *padded)
         mask_pairs = [masks(a, self.max_kernel, self.max_filters) for a in archs_p]
         taps = np.stack([m[0] for m in mask_pairs])
         channels = np.stack([m[1] for m in mask_pairs])
         with jax.default_device(device):
-            params = _put(stacked["params"], device)
-            stats = _put(stacked["batch_stats"], device)
-            taps, channels = _put((jnp.asarray(taps), jnp.asarray(channels)), device)
-            opt_state = _put(programs.init_opt(params), device)
+            params = put(stacked["params"], device)
+            stats = put(stacked["batch_stats"], device)
+            taps, channels = put((jnp.asarray(taps), jnp.asarray(channels)), device)
+            opt_state = put(programs.init_opt(params), device)
         per_epoch = n // config.batch_size
         losses: list[list[float]] = [[] for _ in range(size)]
         failed = [False] * size
@@ -464,13 +467,10 @@ class BatchedTrainer:
         for i in range(total):
             epoch, j = divmod(i, per_epoch)
             if j == 0:
-                orders = [
-                    host_rng(jax.random.fold_in(k, epoch)).permutation(n)
-                    for k in shuffle_keys
-                ]
+                orders = [epoch_order(k, epoch, n) for k in shuffle_keys]
             b = config.batch_size
             idx = np.stack([o[j * b : (j + 1) * b] for o in orders])  # [K, B]
-            x, y = _put((images[idx], labels[idx]), device)
+            x, y = put((images[idx], labels[idx]), device)
             with jax.default_device(device):
                 params, stats, opt_state, loss = programs.step(
                     params, stats, opt_state, taps, channels, x, y
@@ -480,16 +480,9 @@ class BatchedTrainer:
                 chunk = np.asarray(jax.device_get(pending), np.float64)  # [T, K]
                 pending = []
                 for c in range(size):
-                    if failed[c]:
-                        continue
-                    values = [float(v) for v in chunk[:, c]]
-                    losses[c].extend(values)
-                    bad = [v for v in values if not math.isfinite(v)]
-                    if bad:
-                        failed[c] = True
-                        reason[c] = (
-                            f"training loss became {bad[0]} at step {len(losses[c])}"
-                        )
+                    if not failed[c]:
+                        reason[c] = extend_checked(losses[c], chunk[:, c].tolist())
+                        failed[c] = bool(reason[c])
                 if all(failed[:count]):
                     break
         correct = np.zeros(size, np.int64)
@@ -522,15 +515,11 @@ class BatchedTrainer:
     def _correct(self, programs, params, stats, taps, channels, dataset, eb, device):
         total = np.zeros(taps.shape[0], np.int64)
         for x, y, m in eval_batches(dataset.val.images, dataset.val.labels, eb):
-            x, y, m = _put((x, y, m), device)
+            x, y, m = put((x, y, m), device)
             with jax.default_device(device):
                 part = programs.evaluate(params, stats, taps, channels, x, y, m)
             total = total + np.asarray(part, np.int64)
         return total
-
-
-def _put(tree, device):
-    return tree if device is None else jax.device_put(tree, device)
 
 
 def deal(

@@ -311,7 +311,7 @@ class Trainer:
         """Fraction of ``images`` classified right (padded last batch masked)."""
         correct = 0
         for x, y, m in eval_batches(images, labels, eval_batch):
-            x, y, m = _put((x, y, m), device)
+            x, y, m = put((x, y, m), device)
             correct += int(programs.evaluate(params, stats, x, y, m))
         return correct / max(labels.shape[0], 1)
 
@@ -345,7 +345,7 @@ class Trainer:
         )
         init_key, shuffle_key = jax.random.split(key)
         with jax.default_device(device):
-            params, stats, opt_state = _put(programs.init(init_key), device)
+            params, stats, opt_state = put(programs.init(init_key), device)
         per_epoch = n // config.batch_size
         losses, pending = [], []
         failed, reason = False, ""
@@ -353,9 +353,9 @@ class Trainer:
         for i in range(total):
             epoch, j = divmod(i, per_epoch)
             if j == 0:
-                order = host_rng(jax.random.fold_in(shuffle_key, epoch)).permutation(n)
+                order = epoch_order(shuffle_key, epoch, n)
             idx = order[j * config.batch_size : (j + 1) * config.batch_size]
-            x, y = _put((images[idx], labels[idx]), device)
+            x, y = put((images[idx], labels[idx]), device)
             params, stats, opt_state, loss = programs.step(
                 params, stats, opt_state, x, y
             )
@@ -363,11 +363,9 @@ class Trainer:
             if len(pending) == config.check_every or i == total - 1:
                 chunk = [float(v) for v in jax.device_get(pending)]
                 pending = []
-                losses.extend(chunk)
-                bad = [v for v in chunk if not math.isfinite(v)]
-                if bad:
+                reason = extend_checked(losses, chunk)
+                if reason:
                     failed = True
-                    reason = f"training loss became {bad[0]} at step {len(losses)}"
                     break
         acc = 0.0
         if not failed:
@@ -391,9 +389,23 @@ class Trainer:
         )
 
 
-def _put(tree, device):
+def put(tree, device):
     """``tree`` committed to ``device`` (unchanged when None)."""
     return tree if device is None else jax.device_put(tree, device)
+
+
+def epoch_order(shuffle_key: jax.Array, epoch: int, n: int) -> np.ndarray:
+    """The order of a child's ``n`` training examples in ``epoch``."""
+    return host_rng(jax.random.fold_in(shuffle_key, epoch)).permutation(n)
+
+
+def extend_checked(curve: list[float], losses: Sequence[float]) -> str:
+    """Appends ``losses`` (one check's worth) to a child's loss ``curve``;
+    returns why training failed (the first NaN/inf loss, and the step at
+    which the check saw it), or "" if every loss is finite."""
+    curve.extend(losses)
+    bad = [v for v in losses if not math.isfinite(v)]
+    return f"training loss became {bad[0]} at step {len(curve)}" if bad else ""
 
 
 def sgd_step(apply, tx, params, stats, opt_state, x, y):
