@@ -23,7 +23,11 @@ input shape, classes, training config, K), not on kernels and channels:
   vmapped too, so clipping and schedules are per child) and its own NaN/inf
   failure;
 * K is padded to one of :data:`BATCH_SIZES` (the filler children repeat the
-  first one and are discarded), so a search compiles a handful of programs.
+  first one and are discarded), so a search compiles a handful of programs;
+* on several devices one program holds the batch, its children axis split
+  over the devices with ``jax.sharding`` (each device trains
+  ``K / D`` children; a child's computation never crosses devices, so the
+  partitioned program exchanges nothing), compiled once for all of them.
 
 What a child computes is its own network; the values differ from an
 unbatched run only by float rounding (sums over padded zeros in another
@@ -83,12 +87,89 @@ def use_batched(mode: str, backend: str | None = None) -> bool:
     return (backend or jax.default_backend()) != "cpu"
 
 
-def padded_size(count: int) -> int:
-    """The program size that holds ``count`` children (at most the largest)."""
+def padded_size(count: int, devices: int = 1) -> int:
+    """The program size that holds ``count`` children split over ``devices``:
+    ``devices`` times the smallest of :data:`BATCH_SIZES` that holds a
+    device's share (at most the largest)."""
+    share = -(-count // max(devices, 1))
     for size in BATCH_SIZES:
-        if count <= size:
-            return size
-    return BATCH_SIZES[-1]
+        if share <= size:
+            return size * max(devices, 1)
+    return BATCH_SIZES[-1] * max(devices, 1)
+
+
+# The children axis of a batch split over several devices.
+CHILDREN_AXIS = "children"
+
+
+class Placement(NamedTuple):
+    """Where a batch's arrays live.
+
+    Attributes:
+      devices: the devices (empty: JAX's default device, uncommitted).
+      mesh: the devices as a 1-D mesh over :data:`CHILDREN_AXIS` (None for
+        fewer than two).
+      children: the sharding of arrays with a leading children axis.
+      replicated: the sharding of arrays every child reads (evaluation data).
+    """
+
+    devices: tuple[Any, ...]
+    mesh: Any
+    children: Any
+    replicated: Any
+
+    @classmethod
+    def of(cls, devices) -> Placement:
+        """The placement on ``devices``: None (the default device), one
+        device, or a sequence of devices (the children axis split over them).
+        """
+        if devices is None:
+            return cls((), None, None, None)
+        if not isinstance(devices, Sequence):
+            devices = (devices,)
+        devices = tuple(devices)
+        if not devices:
+            return cls((), None, None, None)
+        if len(devices) == 1:
+            one = jax.sharding.SingleDeviceSharding(devices[0])
+            return cls(devices, None, one, one)
+        mesh = jax.sharding.Mesh(np.asarray(devices), (CHILDREN_AXIS,))
+        spec = jax.sharding.PartitionSpec
+        return cls(
+            devices,
+            mesh,
+            jax.sharding.NamedSharding(mesh, spec(CHILDREN_AXIS)),
+            jax.sharding.NamedSharding(mesh, spec()),
+        )
+
+    def split(self, fn, shared: int = 0):
+        """``fn`` (vmapped over children) run by every device on its own
+        children: the leading children axis of each argument (but the last
+        ``shared``, which every device reads whole) and of each output is
+        split over the mesh, and nothing crosses devices. ``fn`` itself
+        without a mesh."""
+        if self.mesh is None:
+            return fn
+        spec = jax.sharding.PartitionSpec
+        own, whole = spec(CHILDREN_AXIS), spec()
+
+        def split_fn(*args):
+            specs = (own,) * (len(args) - shared) + (whole,) * shared
+            return jax.shard_map(fn, mesh=self.mesh, in_specs=specs, out_specs=own)(
+                *args
+            )
+
+        return split_fn
+
+    @property
+    def count(self) -> int:
+        """Devices the children axis is split over (1 for the default)."""
+        return max(len(self.devices), 1)
+
+    @property
+    def default(self):
+        """The device eager work goes to (None: JAX's default)."""
+        return self.devices[0] if len(self.devices) == 1 else None
 
 
 def group_key(arch: Architecture) -> tuple[int, ...]:
@@ -269,20 +350,21 @@ class BatchedTrainer:
             for k, f, _ in arch.layers
         )
 
-    def programs(self, shape: _Shape, device=None) -> tuple[_Programs, float]:
-        """The (cached) programs of ``shape`` and the seconds spent compiling."""
-        key = (shape, device)
+    def programs(self, shape: _Shape, placement: Placement) -> tuple[_Programs, float]:
+        """The (cached) programs of ``shape`` on ``placement``'s devices and
+        the seconds spent compiling."""
+        key = (shape, placement.devices)
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key in self._cache:
                 return self._cache[key], 0.0
             t0 = time.perf_counter()
-            programs = self._compile(shape, device)
+            programs = self._compile(shape, placement)
             self._cache[key] = programs
             return programs, time.perf_counter() - t0
 
-    def _compile(self, shape: _Shape, device) -> _Programs:
+    def _compile(self, shape: _Shape, placement: Placement) -> _Programs:
         model = PaddedChild(
             shape.strides,
             shape.max_kernel,
@@ -316,12 +398,11 @@ class BatchedTrainer:
                 params, stats, taps, channels, x, y, mask
             )
 
-        placed = None if device is None else jax.sharding.SingleDeviceSharding(device)
         k, (h, w, c) = shape.size, shape.input_shape
         depth, kmax, cmax = len(shape.strides), shape.max_kernel, shape.max_filters
 
-        def spec(shape_, dtype=jnp.float32):
-            return jax.ShapeDtypeStruct(shape_, dtype, sharding=placed)
+        def spec(shape_, dtype=jnp.float32, sharding=placement.children):
+            return jax.ShapeDtypeStruct(shape_, dtype, sharding=sharding)
 
         def stacked(tree):
             return jax.tree.map(lambda a: spec((k, *a.shape), a.dtype), tree)
@@ -339,8 +420,13 @@ class BatchedTrainer:
         o_spec = stacked(jax.eval_shape(tx.init, one["params"]))
         m_specs = (spec((k, depth, kmax, kmax)), spec((k, depth, cmax)))
         b, e = shape.config.batch_size, shape.config.eval_batch_size
+        # Every output keeps the children axis where the inputs have it.
+        out = (
+            {} if placement.children is None else {"out_shardings": placement.children}
+        )
+        shared = placement.replicated
         step_c = (
-            jax.jit(step, donate_argnums=(0, 1, 2))
+            jax.jit(placement.split(step), donate_argnums=(0, 1, 2), **out)
             .lower(
                 p_spec,
                 s_spec,
@@ -352,14 +438,14 @@ class BatchedTrainer:
             .compile()
         )
         eval_c = (
-            jax.jit(evaluate)
+            jax.jit(placement.split(evaluate, shared=3), **out)
             .lower(
                 p_spec,
                 s_spec,
                 *m_specs,
-                spec((e, h, w, c)),
-                spec((e,), jnp.int32),
-                spec((e,), jnp.bool_),
+                spec((e, h, w, c), sharding=shared),
+                spec((e,), jnp.int32, sharding=shared),
+                spec((e,), jnp.bool_, sharding=shared),
             )
             .compile()
         )
@@ -371,7 +457,7 @@ class BatchedTrainer:
         dataset: Dataset,
         config: TrainConfig,
         keys: Sequence[jax.Array],
-        device: jax.Device | None = None,
+        devices: jax.Device | Sequence[jax.Device] | None = None,
     ) -> list[TrainResult]:
         """Trains ``archs`` (one depth and stride pattern) together.
 
@@ -382,11 +468,14 @@ class BatchedTrainer:
           config: the budget and optimizer (shared).
           keys: one per child, consumed as :meth:`cosearch.train.Trainer.train`
             consumes its key (initialisation and shuffling).
-          device: where to train (None: the default device).
+          devices: where to train: None (the default device), a device, or
+            several devices, over which the children axis is split (one
+            program; up to 64 children per device in it).
 
         Returns:
           One :class:`TrainResult` per child; ``wall_s`` and ``compile_s``
-          are the whole batch's (of the up to 64 children it ran with).
+          are the whole batch's (of the up to 64 children per device it ran
+          with).
         """
         archs = list(archs)
         if len(archs) != len(keys):
@@ -402,8 +491,9 @@ class BatchedTrainer:
                     f"{a}: needs odd kernels <= {self.max_kernel} and filters "
                     f"<= {self.max_filters}"
                 )
+        placement = Placement.of(devices)
         out: list[TrainResult] = []
-        chunk = BATCH_SIZES[-1]
+        chunk = BATCH_SIZES[-1] * placement.count
         for start in range(0, len(archs), chunk):
             out += self._train_chunk(
                 archs[start : start + chunk],
@@ -411,14 +501,14 @@ class BatchedTrainer:
                 config,
                 list(keys[start : start + chunk]),
                 strides,
-                device,
+                placement,
             )
         return out
 
-    def _train_chunk(self, archs, dataset, config, keys, strides, device):
+    def _train_chunk(self, archs, dataset, config, keys, strides, placement):
         t0 = time.perf_counter()
         count = len(archs)
-        size = padded_size(count)
+        size = padded_size(count, placement.count)
         images, labels, total = training_split(dataset, config)
         n = labels.shape[0]
         shape = _Shape(
@@ -431,7 +521,7 @@ class BatchedTrainer:
             total,
             size,
         )
-        programs, compile_s = self.programs(shape, device)
+        programs, compile_s = self.programs(shape, placement)
         split = [jax.random.split(k) for k in keys]
         shuffle_keys = [s[1] for s in split]
         padded = []
@@ -453,11 +543,12 @@ class BatchedTrainer:
         mask_pairs = [masks(a, self.max_kernel, self.max_filters) for a in archs_p]
         taps = np.stack([m[0] for m in mask_pairs])
         channels = np.stack([m[1] for m in mask_pairs])
-        with jax.default_device(device):
-            params = put(stacked["params"], device)
-            stats = put(stacked["batch_stats"], device)
-            taps, channels = put((jnp.asarray(taps), jnp.asarray(channels)), device)
-            opt_state = put(programs.init_opt(params), device)
+        placed = placement.children
+        with jax.default_device(placement.default):
+            params = put(stacked["params"], placed)
+            stats = put(stacked["batch_stats"], placed)
+            taps, channels = put((jnp.asarray(taps), jnp.asarray(channels)), placed)
+            opt_state = put(programs.init_opt(params), placed)
         per_epoch = n // config.batch_size
         losses: list[list[float]] = [[] for _ in range(size)]
         failed = [False] * size
@@ -470,8 +561,8 @@ class BatchedTrainer:
                 orders = [epoch_order(k, epoch, n) for k in shuffle_keys]
             b = config.batch_size
             idx = np.stack([o[j * b : (j + 1) * b] for o in orders])  # [K, B]
-            x, y = put((images[idx], labels[idx]), device)
-            with jax.default_device(device):
+            x, y = put((images[idx], labels[idx]), placed)
+            with jax.default_device(placement.default):
                 params, stats, opt_state, loss = programs.step(
                     params, stats, opt_state, taps, channels, x, y
                 )
@@ -495,7 +586,7 @@ class BatchedTrainer:
                 channels,
                 dataset,
                 config.eval_batch_size,
-                device,
+                placement,
             )
         wall = time.perf_counter() - t0
         nval = max(int(dataset.val.labels.shape[0]), 1)
@@ -512,32 +603,60 @@ class BatchedTrainer:
             for c in range(count)
         ]
 
-    def _correct(self, programs, params, stats, taps, channels, dataset, eb, device):
+    def _correct(self, programs, params, stats, taps, channels, dataset, eb, placement):
         total = np.zeros(taps.shape[0], np.int64)
         for x, y, m in eval_batches(dataset.val.images, dataset.val.labels, eb):
-            x, y, m = put((x, y, m), device)
-            with jax.default_device(device):
+            x, y, m = put((x, y, m), placement.replicated)
+            with jax.default_device(placement.default):
                 part = programs.evaluate(params, stats, taps, channels, x, y, m)
             total = total + np.asarray(part, np.int64)
         return total
 
 
+class Dealt(NamedTuple):
+    """An episode's children as batches (tuples of indices).
+
+    Attributes:
+      split: batches each run by one process on all its local devices, the
+        children axis split over them (one program, compiled once).
+      single: batches each run on one device, one thread per device, as
+        single children are.
+    """
+
+    split: list[tuple[int, ...]]
+    single: list[tuple[int, ...]]
+
+
 def deal(
-    archs: Sequence[Architecture], indices: Sequence[int], workers: int
-) -> list[tuple[int, ...]]:
-    """``indices`` of ``archs`` as batches for ``workers`` devices in all.
+    archs: Sequence[Architecture],
+    indices: Sequence[int],
+    devices: int = 1,
+    processes: int = 1,
+) -> Dealt:
+    """``indices`` of ``archs`` as batches for ``processes`` processes of
+    ``devices`` local devices each.
 
     Children are grouped by stride pattern (:func:`group_key`, in first-seen
-    order); a group is split into at most ``workers`` contiguous, near-equal
-    batches, so that every device gets work. Which batch a child lands in
-    does not change its result (up to float rounding; see the module doc).
+    order). A group with at least ``devices`` (> 1) children fills every
+    device of a process: it is split into at most ``processes`` contiguous,
+    near-equal batches of at least ``devices`` children, each split over a
+    process's devices (:attr:`Dealt.split`). A smaller group (or any group on
+    one device per process) is split into at most ``devices * processes``
+    batches, one per device (:attr:`Dealt.single`), so that groups too small
+    to fill a process's devices run side by side. Which batch a child lands
+    in does not change its result (up to float rounding; see the module
+    doc).
     """
+    devices, processes = max(int(devices), 1), max(int(processes), 1)
     groups: dict[tuple[int, ...], list[int]] = {}
     for i in indices:
         groups.setdefault(group_key(archs[i]), []).append(i)
-    out = []
+    out = Dealt([], [])
     for members in groups.values():
-        parts = min(max(int(workers), 1), len(members))
+        if devices > 1 and len(members) >= devices:
+            into, parts = out.split, min(processes, len(members) // devices)
+        else:
+            into, parts = out.single, min(devices * processes, len(members))
         for part in np.array_split(np.asarray(members), parts):
-            out.append(tuple(int(i) for i in part))
+            into.append(tuple(int(i) for i in part))
     return out

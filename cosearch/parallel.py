@@ -12,7 +12,9 @@ docs/design.md section 9.
   another in a thread of its own (JAX releases the GIL while a device
   computes). A child's result does not depend on which device trained it
   (same program, same key, same data order), so the search is the same
-  whatever the number of devices or processes.
+  whatever the number of devices or processes. Batched children
+  (:mod:`cosearch.batched`) may instead run one batch per process on all its
+  devices at once (:meth:`Runtime.map_process_jobs`).
 * Several processes (hosts): :func:`initialize` joins JAX's multi-process
   runtime (``jax.distributed``). Results are all-gathered as small JSON
   records through the runtime's coordination service (its key-value store),
@@ -242,6 +244,30 @@ class Runtime:
             finally:
                 stop.set()
                 pool.shutdown(wait=False, cancel_futures=True)
+        everyone = self.gather(local, check)
+        return [everyone[j] for j in range(len(jobs))]
+
+    def map_process_jobs(
+        self,
+        fn: Callable[[Any, tuple[jax.Device, ...] | None], dict[str, Any]],
+        jobs: Sequence[Any],
+        check: str = "",
+    ) -> list[dict[str, Any]]:
+        """``fn(job, devices)`` for every job, over all processes, each job on
+        all of its process's local devices at once.
+
+        This process runs its share (:meth:`share`) one job after another
+        with ``devices`` = its local devices (None with one device: the
+        default device); results are gathered as in :meth:`map_jobs`.
+
+        Returns:
+          The results in job order (the same list on every process).
+
+        Raises:
+          DistributedError: another process was lost before sending its share.
+        """
+        devices = self.devices if len(self.devices) > 1 else None
+        local = {j: fn(jobs[j], devices) for j in self.share(len(jobs))}
         everyone = self.gather(local, check)
         return [everyone[j] for j in range(len(jobs))]
 

@@ -195,13 +195,13 @@ def _train(ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key
             )
         )
 
-    def train_together(chunk: tuple[int, ...], device) -> dict[str, Any]:
+    def train_together(chunk: tuple[int, ...], devices) -> dict[str, Any]:
         results = ctx.batched.train(
             [archs[i] for i in chunk],
             s.dataset,
             s.train_config,
             [jax.random.fold_in(key, i) for i in chunk],
-            device,
+            devices,
         )
         # The batch's wall time, shared out over its children.
         share = [r._replace(wall_s=r.wall_s / len(chunk)) for r in results]
@@ -212,14 +212,18 @@ def _train(ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key
     if ctx.batched is not None and jobs:
         together = [i for i in jobs if ctx.batched.supports(archs[i])]
         alone = [i for i in jobs if i not in together]
-        chunks = batched_lib.deal(archs, together, ctx.runtime.worker_count)
+        rt = ctx.runtime
+        dealt = batched_lib.deal(archs, together, len(rt.devices), rt.process_count)
         # The batches too must be the same on every process.
-        done = ctx.runtime.map_jobs(train_together, chunks, check=f"{names}|{chunks}")
-        by_child = {
-            i: r
-            for chunk, res in zip(chunks, done, strict=True)
-            for i, r in zip(chunk, res["children"], strict=True)
-        }
+        check = f"{names}|{dealt}"
+        by_child = {}
+        for chunks, run in (
+            (dealt.split, rt.map_process_jobs),
+            (dealt.single, rt.map_jobs),
+        ):
+            done = run(train_together, chunks, check=check) if chunks else []
+            for chunk, res in zip(chunks, done, strict=True):
+                by_child.update(zip(chunk, res["children"], strict=True))
         if alone:
             single = ctx.runtime.map_jobs(train_one, alone, check=names)
             by_child.update(zip(alone, single, strict=True))

@@ -390,7 +390,8 @@ class Trainer:
 
 
 def put(tree, device):
-    """``tree`` committed to ``device`` (unchanged when None)."""
+    """``tree`` committed to ``device`` (a device or a sharding; unchanged
+    when None)."""
     return tree if device is None else jax.device_put(tree, device)
 
 

@@ -23,8 +23,9 @@ import pytest
 from cosearch import batched, data, search
 from cosearch.hardware.architecture import Architecture
 from cosearch.train import TrainConfig, Trainer
+from tests.test_parallel import _env, _free_port
 from tests.test_search import quiet
-from tests.tiny_search import tiny
+from tests.tiny_search import tiny, tiny_flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KMAX, CMAX = 5, 12
@@ -127,13 +128,31 @@ def test_one_program_per_stride_pattern_and_batch_size(synthetic):
     bt.train([Architecture.parse(PREDICTABLE[0])], synthetic, CONFIG, _keys(1))
     assert bt.trace_count == 6
     assert batched.padded_size(3) == 4 and batched.padded_size(65) == 64
+    assert batched.padded_size(3, devices=2) == 4  # two per device
+    assert batched.padded_size(5, devices=2) == 8
+    assert batched.padded_size(3, devices=3) == 3
+    assert batched.padded_size(200, devices=2) == 128
 
 
-def test_deal_groups_by_strides_and_spreads_over_workers():
+def test_deal_groups_by_strides_and_spreads_over_devices():
     archs = [Architecture.parse(t) for t in FIXED + PREDICTABLE]
-    assert batched.deal(archs, range(5), 1) == [(0, 1, 2), (3, 4)]
-    assert batched.deal(archs, range(5), 2) == [(0, 1), (2,), (3,), (4,)]
-    assert batched.deal(archs, [4, 0], 8) == [(4,), (0,)]
+    one = batched.deal(archs, range(5))
+    assert one == batched.Dealt([], [(0, 1, 2), (3, 4)])
+    # One device per process: one batch per device of the run.
+    assert batched.deal(archs, range(5), 1, 2).single == [(0, 1), (2,), (3,), (4,)]
+    # Two devices: groups that fill them are split over them; smaller ones
+    # (the single child of a pattern) run one batch per device.
+    three = [*archs, Architecture.parse("3,8,2;1,4,1;3,4,1")]
+    assert batched.deal(three, range(6), 2) == batched.Dealt(
+        [(0, 1, 2), (3, 4)], [(5,)]
+    )
+    # Two processes of two devices: a group of three fills only one process.
+    assert batched.deal(three, range(6), 2, 2) == batched.Dealt(
+        [(0, 1, 2), (3, 4)], [(5,)]
+    )
+    assert batched.deal(three, [0, 1, 2, 0], 1, 4).single == [(0,), (1,), (2,), (0,)]
+    assert batched.deal(archs, [4, 0], 8) == batched.Dealt([], [(4,), (0,)])
+    assert batched.deal(archs * 2, range(10), 2, 2).split[:2] == [(0, 1, 2), (5, 6, 7)]
 
 
 def test_batched_mode_is_checked():
@@ -192,8 +211,9 @@ _TWO_DEVICES = textwrap.dedent(
 
 
 def test_batched_search_over_two_devices(searches, synthetic, tmp_path):
-    """An episode's batch split over two devices (three children: batches of
-    two and one) gives the search of one device, to float tolerance."""
+    """An episode's children over two devices (a batch of two or three split
+    over both, a lone child on one) give the search of one device, to float
+    tolerance."""
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
     proc = subprocess.run(
         [sys.executable, "-c", _TWO_DEVICES, str(tmp_path)],
@@ -205,3 +225,84 @@ def test_batched_search_over_two_devices(searches, synthetic, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     _same_search(searches["on"], _history(tmp_path), len(synthetic.val.labels))
+
+
+def test_batched_search_over_two_processes_of_two_devices(
+    searches, synthetic, tmp_path
+):
+    """Two processes of two devices each: batches dealt over the processes
+    and split over each one's devices (or one per device) give the search of
+    one device, to float tolerance."""
+    port = _free_port()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "experiments.search",
+                *tiny_flags(**{"train.batched": "on"}),
+                f"--workdir={tmp_path}",
+                f"--coordinator_address=localhost:{port}",
+                "--num_processes=2",
+                f"--process_id={pid}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(2),
+            cwd=ROOT,
+        )
+        for pid in (0, 1)
+    ]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][1][-3000:]
+    _same_search(searches["on"], _history(tmp_path), len(synthetic.val.labels))
+
+
+_SPLIT = textwrap.dedent(
+    """
+    import jax
+    import numpy as np
+    from cosearch import batched, data
+    from cosearch.hardware.architecture import Architecture
+    from tests.test_batched import CMAX, CONFIG, FIXED, KMAX, _keys
+
+    devices = jax.local_devices()
+    assert len(devices) == 2
+    archs = [Architecture.parse(t) for t in FIXED]
+    dataset = data.load("synthetic", seed=0)
+    bt = batched.BatchedTrainer(KMAX, CMAX)
+    here = bt.train(archs, dataset, CONFIG, _keys(3))
+    traced = bt.trace_count
+    split = bt.train(archs, dataset, CONFIG, _keys(3), devices)
+    assert bt.trace_count == traced + 2, bt.trace_count  # one step, one evaluation
+    second = bt.train(archs, dataset, CONFIG, _keys(3), devices[1])
+    for a, b, c in zip(here, split, second, strict=True):
+        np.testing.assert_allclose(b.loss_curve, a.loss_curve, rtol=1e-5)
+        np.testing.assert_allclose(c.loss_curve, a.loss_curve, rtol=1e-5)
+        assert abs(b.val_accuracy - a.val_accuracy) <= 1 / len(dataset.val.labels)
+    (programs,) = [p for (_, on), p in bt._cache.items() if len(on) == 2]
+    for program in (programs.step, programs.evaluate):
+        text = program.as_text()
+        for op in ("all-gather", "all-reduce", "all-to-all", "collective-permute"):
+            assert op not in text, op
+        assert "num_partitions=2" in text
+    print("split ok")
+    """
+)
+
+
+def test_a_batch_split_over_two_devices_trains_as_on_one():
+    """The children axis split over two devices (jax.sharding, one program):
+    the same children as on one device, no collective in the program, one
+    compile for both devices."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _SPLIT],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_env(2),
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "split ok" in proc.stdout
