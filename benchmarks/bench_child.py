@@ -64,6 +64,9 @@ _SPACES = flags.DEFINE_list("spaces", ["default", "cifar10"], "config spaces")
 _TRAIN_STEPS = flags.DEFINE_integer(
     "train_steps", 0, "optimizer steps per child (0: the config's proxy budget)"
 )
+_VAL_IMAGES = flags.DEFINE_integer(
+    "val_images", 0, "validation images per child (0: the whole split)"
+)
 
 NUM_CLASSES = 10
 SWITCH_PAUSE_S = 0.3  # idle time before each timed round (see _timed)
@@ -215,13 +218,20 @@ def timing_dataset(name: str) -> data_lib.Dataset:
     return data_lib.Dataset("random", split(2560), split(1000), split(10), 10, shape)
 
 
-def bench_batched(name: str, counts, steps: int, smoke: bool) -> dict:
+def bench_batched(
+    name: str, counts, steps: int, smoke: bool, val_images: int = 0
+) -> dict:
     """Children per hour of both paths for each K in ``counts``."""
     cfg = SPACE_CONFIGS[name].get_config()
     space, train = cfg.space, cfg.train
     if smoke:
         space.depth, space.kernels, space.filters = 2, (1, 3), (4, 8)
     dataset = timing_dataset("cifar10" if smoke else name)
+    if val_images:
+        val = dataset.val
+        dataset = dataset._replace(
+            val=data_lib.Split(val.images[:val_images], val.labels[:val_images])
+        )
     budget = TrainConfig(
         steps=steps or (int(train.steps) or None),
         epochs=int(train.epochs),
@@ -241,7 +251,8 @@ def bench_batched(name: str, counts, steps: int, smoke: bool) -> dict:
         ]
         keys = [jax.random.key(i) for i in range(k)]
         t0 = time.perf_counter()
-        together = BatchedTrainer(kmax, cmax).train(archs, dataset, budget, keys)
+        batched_trainer = BatchedTrainer(kmax, cmax)
+        together = batched_trainer.train(archs, dataset, budget, keys)
         batched_s = time.perf_counter() - t0
         trainer = Trainer()
         t0 = time.perf_counter()
@@ -254,6 +265,7 @@ def bench_batched(name: str, counts, steps: int, smoke: bool) -> dict:
             "children": k,
             "batched_s": batched_s,
             "batched_compile_s": together[0].compile_s,
+            "batched_step_bytes": batched_trainer.step_bytes(),
             "per_arch_s": alone_s,
             "per_arch_compile_s": sum(r.compile_s for r in alone),
             "batched_children_per_hour": 3600.0 * k / batched_s,
@@ -279,6 +291,7 @@ def bench_batched(name: str, counts, steps: int, smoke: bool) -> dict:
         "kernels": list(space.kernels),
         "filters": list(space.filters),
         "input_shape": list(dataset.input_shape),
+        "val_images": len(dataset.val.labels),
         "steps_per_child": budget.total_steps(len(dataset.train)),
         "batch_size": budget.batch_size,
         "counts": rows,
@@ -292,14 +305,18 @@ def main_batched() -> None:
     else:
         spaces, steps = _SPACES.value, _TRAIN_STEPS.value
     unknown = [s for s in spaces if s not in SPACE_CONFIGS]
-    if unknown or any(k < 1 for k in counts) or steps < 0:
+    val_images = _VAL_IMAGES.value
+    if unknown or any(k < 1 for k in counts) or steps < 0 or val_images < 0:
         raise common.UsageError(
-            f"--spaces from {sorted(SPACE_CONFIGS)}, --counts >= 1, --train_steps >= 0"
+            f"--spaces from {sorted(SPACE_CONFIGS)}, --counts >= 1, --train_steps "
+            ">= 0, --val_images >= 0"
         )
     result = {
         "benchmark": "bench_child_batched",
         "smoke": _SMOKE.value,
-        "spaces": {s: bench_batched(s, counts, steps, _SMOKE.value) for s in spaces},
+        "spaces": {
+            s: bench_batched(s, counts, steps, _SMOKE.value, val_images) for s in spaces
+        },
         "load_avg_1min": os.getloadavg()[0],
         **common.environment(),
     }

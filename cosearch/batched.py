@@ -24,6 +24,9 @@ input shape, classes, training config, K), not on kernels and channels:
   failure;
 * K is padded to one of :data:`BATCH_SIZES` (the filler children repeat the
   first one and are discarded), so a search compiles a handful of programs;
+  a training step holds K times a child's batch, while evaluation shares
+  ``eval_batch_size`` image-evaluations among the children
+  (:func:`eval_images`);
 * on several devices one program holds the batch, its children axis split
   over the devices with ``jax.sharding`` (each device trains
   ``K / D`` children; a child's computation never crosses devices, so the
@@ -96,6 +99,13 @@ def padded_size(count: int, devices: int = 1) -> int:
         if share <= size:
             return size * max(devices, 1)
     return BATCH_SIZES[-1] * max(devices, 1)
+
+
+def eval_images(eval_batch_size: int, size: int, devices: int = 1) -> int:
+    """Validation images per evaluation step of a batch of ``size`` children
+    over ``devices``: ``eval_batch_size`` image-evaluations per device, shared
+    by its children (so memory does not grow with K), at least one."""
+    return max(1, int(eval_batch_size) * max(devices, 1) // max(size, 1))
 
 
 # The children axis of a batch split over several devices.
@@ -364,6 +374,25 @@ class BatchedTrainer:
             self._cache[key] = programs
             return programs, time.perf_counter() - t0
 
+    def step_bytes(self) -> int:
+        """Device memory the largest training-step program compiled so far
+        needs (arguments, outputs and temporaries, per device; 0 if the
+        backend does not say)."""
+        most = 0
+        with self._lock:
+            programs = list(self._cache.values())
+        for p in programs:
+            stats = p.step.memory_analysis()
+            if stats is not None:
+                used = (
+                    stats.argument_size_in_bytes
+                    + stats.output_size_in_bytes
+                    + stats.temp_size_in_bytes
+                    - stats.alias_size_in_bytes
+                )
+                most = max(most, int(used))
+        return most
+
     def _compile(self, shape: _Shape, placement: Placement) -> _Programs:
         model = PaddedChild(
             shape.strides,
@@ -419,7 +448,8 @@ class BatchedTrainer:
         p_spec, s_spec = stacked(one["params"]), stacked(one["batch_stats"])
         o_spec = stacked(jax.eval_shape(tx.init, one["params"]))
         m_specs = (spec((k, depth, kmax, kmax)), spec((k, depth, cmax)))
-        b, e = shape.config.batch_size, shape.config.eval_batch_size
+        b = shape.config.batch_size
+        e = eval_images(shape.config.eval_batch_size, k, placement.count)
         # Every output keeps the children axis where the inputs have it.
         out = (
             {} if placement.children is None else {"out_shardings": placement.children}
@@ -585,7 +615,7 @@ class BatchedTrainer:
                 taps,
                 channels,
                 dataset,
-                config.eval_batch_size,
+                eval_images(config.eval_batch_size, size, placement.count),
                 placement,
             )
         wall = time.perf_counter() - t0
