@@ -7,30 +7,17 @@ the chip. :class:`BatchedTrainer` trains K children at once under
 ``jax.vmap`` in one program that depends only on (depth, stride pattern,
 input shape, classes, training config, K), not on kernels and channels:
 
-* every layer's parameters are padded to the space's largest kernel
-  ``max_kernel`` (odd; a child's k x k kernel sits at the centre of the
-  window, which with the padding ``(K - 1) // 2`` of :mod:`cosearch.conv`
-  gives exactly the child's convolution) and channel count
-  ``max_filters``; the dense head's inputs are padded the same way;
-* per child, a tap mask multiplies the kernel (padded taps are zero forward
-  and get a zero gradient) and a channel mask multiplies each layer's output
-  after batch norm (padded channels are zero forward, so their batch-norm
-  statistics, their kernels, biases and scales and the head's padded inputs
-  all get zero gradients); padded parameters start at zero and stay there
-  under momentum and weight decay;
+* every child is padded to the space's largest kernel and channel count,
+  with masks so that it computes exactly its own network
+  (:mod:`cosearch.padded_child`);
 * each child keeps its own initial weights (its unbatched initialisation,
   embedded), its own shuffling key, its own optimizer state (the update is
   vmapped too, so clipping and schedules are per child) and its own NaN/inf
   failure;
-* K is padded to one of :data:`BATCH_SIZES` (the filler children repeat the
-  first one and are discarded), so a search compiles a handful of programs;
-  a training step holds K times a child's batch, while evaluation shares
-  ``eval_batch_size`` image-evaluations among the children
-  (:func:`eval_images`);
-* on several devices one program holds the batch, its children axis split
-  over the devices with ``jax.sharding`` (each device trains
-  ``K / D`` children; a child's computation never crosses devices, so the
-  partitioned program exchanges nothing), compiled once for all of them.
+* K is padded to a few sizes and the batch placed on one device or split
+  over several (:mod:`cosearch.child_batches`); a training step holds K
+  times a child's batch, while evaluation shares ``eval_batch_size``
+  image-evaluations among the children (:func:`eval_images`).
 
 What a child computes is its own network; the values differ from an
 unbatched run only by float rounding (sums over padded zeros in another
@@ -47,15 +34,21 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosearch.child import BN_EPSILON, BN_MOMENTUM, HEAD, init_variables, make_model
-from cosearch.conv import conv2d, out_size
+from cosearch.child import init_variables, make_model
+from cosearch.child_batches import (
+    BATCH_SIZES,
+    Placement,
+    eval_images,
+    group_key,
+    padded_size,
+)
 from cosearch.data import Dataset
 from cosearch.hardware.architecture import Architecture
+from cosearch.padded_child import PaddedChild, embed, masks
 from cosearch.train import (
     TrainConfig,
     TrainResult,
@@ -67,10 +60,6 @@ from cosearch.train import (
     sgd_step,
     training_split,
 )
-
-# Children per compiled program: a batch of K children runs in the smallest
-# of these that holds it (larger batches are split into chunks of the last).
-BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
 
 # train.batched values: "on", "off", or "auto" (see :func:`use_batched`).
 MODES = ("auto", "on", "off")
@@ -90,168 +79,6 @@ def use_batched(mode: str, backend: str | None = None) -> bool:
     return (backend or jax.default_backend()) != "cpu"
 
 
-def padded_size(count: int, devices: int = 1) -> int:
-    """The program size that holds ``count`` children split over ``devices``:
-    ``devices`` times the smallest of :data:`BATCH_SIZES` that holds a
-    device's share (at most the largest)."""
-    share = -(-count // max(devices, 1))
-    for size in BATCH_SIZES:
-        if share <= size:
-            return size * max(devices, 1)
-    return BATCH_SIZES[-1] * max(devices, 1)
-
-
-def eval_images(eval_batch_size: int, size: int, devices: int = 1) -> int:
-    """Validation images per evaluation step of a batch of ``size`` children
-    over ``devices``: ``eval_batch_size`` image-evaluations per device, shared
-    by its children (so memory does not grow with K), at least one."""
-    return max(1, int(eval_batch_size) * max(devices, 1) // max(size, 1))
-
-
-# The children axis of a batch split over several devices.
-CHILDREN_AXIS = "children"
-
-
-class Placement(NamedTuple):
-    """Where a batch's arrays live.
-
-    Attributes:
-      devices: the devices (empty: JAX's default device, uncommitted).
-      mesh: the devices as a 1-D mesh over :data:`CHILDREN_AXIS` (None for
-        fewer than two).
-      children: the sharding of arrays with a leading children axis.
-      replicated: the sharding of arrays every child reads (evaluation data).
-    """
-
-    devices: tuple[Any, ...]
-    mesh: Any
-    children: Any
-    replicated: Any
-
-    @classmethod
-    def of(cls, devices) -> Placement:
-        """The placement on ``devices``: None (the default device), one
-        device, or a sequence of devices (the children axis split over them).
-        """
-        if devices is None:
-            return cls((), None, None, None)
-        if not isinstance(devices, Sequence):
-            devices = (devices,)
-        devices = tuple(devices)
-        if not devices:
-            return cls((), None, None, None)
-        if len(devices) == 1:
-            one = jax.sharding.SingleDeviceSharding(devices[0])
-            return cls(devices, None, one, one)
-        mesh = jax.sharding.Mesh(np.asarray(devices), (CHILDREN_AXIS,))
-        spec = jax.sharding.PartitionSpec
-        return cls(
-            devices,
-            mesh,
-            jax.sharding.NamedSharding(mesh, spec(CHILDREN_AXIS)),
-            jax.sharding.NamedSharding(mesh, spec()),
-        )
-
-    def split(self, fn, shared: int = 0):
-        """``fn`` (vmapped over children) run by every device on its own
-        children: the leading children axis of each argument (but the last
-        ``shared``, which every device reads whole) and of each output is
-        split over the mesh, and nothing crosses devices. ``fn`` itself
-        without a mesh."""
-        if self.mesh is None:
-            return fn
-        spec = jax.sharding.PartitionSpec
-        own, whole = spec(CHILDREN_AXIS), spec()
-
-        def split_fn(*args):
-            specs = (own,) * (len(args) - shared) + (whole,) * shared
-            return jax.shard_map(fn, mesh=self.mesh, in_specs=specs, out_specs=own)(
-                *args
-            )
-
-        return split_fn
-
-    @property
-    def count(self) -> int:
-        """Devices the children axis is split over (1 for the default)."""
-        return max(len(self.devices), 1)
-
-    @property
-    def default(self):
-        """The device eager work goes to (None: JAX's default)."""
-        return self.devices[0] if len(self.devices) == 1 else None
-
-
-def group_key(arch: Architecture) -> tuple[int, ...]:
-    """Children with equal keys (the stride of every layer, hence the depth)
-    can share a program."""
-    return tuple(s for _, _, s in arch.layers)
-
-
-class _MaskedConv(nn.Module):
-    """Padded same-padded conv with bias; the kernel times a tap mask."""
-
-    features: int
-    kernel: int
-    stride: int
-    grad_impl: str
-
-    @nn.compact
-    def __call__(self, x, taps):
-        ci = x.shape[-1]
-        shape = (self.kernel, self.kernel, ci, self.features)
-        w = self.param("kernel", nn.initializers.zeros, shape, jnp.float32)
-        b = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
-        w = w * taps[:, :, None, None]
-        return conv2d(x, w.astype(x.dtype), self.stride, self.grad_impl) + b
-
-
-class PaddedChild(nn.Module):
-    """The child network padded to ``max_kernel`` and ``max_filters``.
-
-    Parameters are named as in :class:`cosearch.child.ChildCNN` (``Conv_i``,
-    ``BatchNorm_i``, ``head``), so a child's own variables embed leaf by leaf.
-
-    Attributes:
-      strides: stride of every layer.
-      max_kernel: padded kernel size (odd).
-      max_filters: padded channel count.
-      num_classes: outputs of the head.
-      grad_impl: conv gradient implementation.
-    """
-
-    strides: tuple[int, ...]
-    max_kernel: int
-    max_filters: int
-    num_classes: int
-    grad_impl: str = "auto"
-
-    @nn.compact
-    def __call__(self, x, taps, channels, train: bool):
-        """Logits ``[N, classes]`` of one child.
-
-        Args:
-          x: ``[N, H, W, C]`` images.
-          taps: ``[L, max_kernel, max_kernel]`` 1.0 inside each layer's kernel.
-          channels: ``[L, max_filters]`` 1.0 for each layer's real channels.
-          train: batch statistics (and their update) when True.
-        """
-        for i, s in enumerate(self.strides):
-            x = _MaskedConv(
-                self.max_filters, self.max_kernel, s, self.grad_impl, name=f"Conv_{i}"
-            )(x, taps[i])
-            x = nn.relu(x)
-            x = nn.BatchNorm(
-                use_running_average=not train,
-                momentum=BN_MOMENTUM,
-                epsilon=BN_EPSILON,
-                name=f"BatchNorm_{i}",
-            )(x)
-            x = x * channels[i]
-        x = x.reshape(x.shape[0], -1)
-        return nn.Dense(self.num_classes, name=HEAD)(x)
-
-
 class _Shape(NamedTuple):
     """What a batched program depends on."""
 
@@ -269,69 +96,6 @@ class _Programs(NamedTuple):
     step: Any
     evaluate: Any
     init_opt: Any
-
-
-def masks(
-    arch: Architecture, max_kernel: int, max_filters: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(taps ``[L, Kmax, Kmax]``, channels ``[L, Cmax]``) float32 of ``arch``."""
-    taps = np.zeros((arch.depth, max_kernel, max_kernel), np.float32)
-    channels = np.zeros((arch.depth, max_filters), np.float32)
-    for i, (k, f, _) in enumerate(arch.layers):
-        off = (max_kernel - k) // 2
-        taps[i, off : off + k, off : off + k] = 1.0
-        channels[i, :f] = 1.0
-    return taps, channels
-
-
-def _padded(values, size: int, fill: float) -> np.ndarray:
-    """``values`` (a vector) followed by ``fill`` up to ``size``, float32."""
-    out = np.full(size, fill, np.float32)
-    out[: len(values)] = np.asarray(values)
-    return out
-
-
-def embed(
-    variables: dict,
-    arch: Architecture,
-    input_shape: Sequence[int],
-    max_kernel: int,
-    max_filters: int,
-) -> dict:
-    """A child's own ``{"params", "batch_stats"}`` padded to the batched
-    network's shapes (NumPy); padded entries are 0 (moving variances 1)."""
-    params, stats = variables["params"], variables["batch_stats"]
-    out_p: dict[str, Any] = {}
-    out_s: dict[str, Any] = {}
-    prev = int(input_shape[2])  # the child's input channels of layer i
-    padded_in = prev  # the padded network's
-    h, w = int(input_shape[0]), int(input_shape[1])
-    for i, (k, f, s) in enumerate(arch.layers):
-        off = (max_kernel - k) // 2
-        kern = np.zeros((max_kernel, max_kernel, padded_in, max_filters), np.float32)
-        kern[off : off + k, off : off + k, :prev, :f] = params[f"Conv_{i}"]["kernel"]
-        bias = _padded(params[f"Conv_{i}"]["bias"], max_filters, 0.0)
-        out_p[f"Conv_{i}"] = {"kernel": kern, "bias": bias}
-        bn, st = params[f"BatchNorm_{i}"], stats[f"BatchNorm_{i}"]
-        out_p[f"BatchNorm_{i}"] = {
-            "scale": _padded(bn["scale"], max_filters, 0.0),
-            "bias": _padded(bn["bias"], max_filters, 0.0),
-        }
-        out_s[f"BatchNorm_{i}"] = {
-            "mean": _padded(st["mean"], max_filters, 0.0),
-            "var": _padded(st["var"], max_filters, 1.0),
-        }
-        prev, padded_in = f, max_filters
-        h, w = out_size(h, s), out_size(w, s)
-    head = np.asarray(params[HEAD]["kernel"])
-    classes = head.shape[-1]
-    padded = np.zeros((h * w, max_filters, classes), np.float32)
-    padded[:, :prev, :] = head.reshape(h * w, prev, classes)
-    out_p[HEAD] = {
-        "kernel": padded.reshape(h * w * max_filters, classes),
-        "bias": np.asarray(params[HEAD]["bias"], np.float32),
-    }
-    return {"params": out_p, "batch_stats": out_s}
 
 
 class BatchedTrainer:
@@ -641,52 +405,3 @@ class BatchedTrainer:
                 part = programs.evaluate(params, stats, taps, channels, x, y, m)
             total = total + np.asarray(part, np.int64)
         return total
-
-
-class Dealt(NamedTuple):
-    """An episode's children as batches (tuples of indices).
-
-    Attributes:
-      split: batches each run by one process on all its local devices, the
-        children axis split over them (one program, compiled once).
-      single: batches each run on one device, one thread per device, as
-        single children are.
-    """
-
-    split: list[tuple[int, ...]]
-    single: list[tuple[int, ...]]
-
-
-def deal(
-    archs: Sequence[Architecture],
-    indices: Sequence[int],
-    devices: int = 1,
-    processes: int = 1,
-) -> Dealt:
-    """``indices`` of ``archs`` as batches for ``processes`` processes of
-    ``devices`` local devices each.
-
-    Children are grouped by stride pattern (:func:`group_key`, in first-seen
-    order). A group with at least ``devices`` (> 1) children fills every
-    device of a process: it is split into at most ``processes`` contiguous,
-    near-equal batches of at least ``devices`` children, each split over a
-    process's devices (:attr:`Dealt.split`). A smaller group (or any group on
-    one device per process) is split into at most ``devices * processes``
-    batches, one per device (:attr:`Dealt.single`), so that groups too small
-    to fill a process's devices run side by side. Which batch a child lands
-    in does not change its result (up to float rounding; see the module
-    doc).
-    """
-    devices, processes = max(int(devices), 1), max(int(processes), 1)
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i in indices:
-        groups.setdefault(group_key(archs[i]), []).append(i)
-    out = Dealt([], [])
-    for members in groups.values():
-        if devices > 1 and len(members) >= devices:
-            into, parts = out.split, min(processes, len(members) // devices)
-        else:
-            into, parts = out.single, min(devices * processes, len(members))
-        for part in np.array_split(np.asarray(members), parts):
-            into.append(tuple(int(i) for i in part))
-    return out

@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosearch import batched as batched_lib
+from cosearch import child_batches
 from cosearch import controller as controller_lib
 from cosearch import predictor as predictor_lib
 from cosearch import reward as reward_lib
@@ -213,7 +213,7 @@ def _train(ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key
         together = [i for i in jobs if ctx.batched.supports(archs[i])]
         alone = [i for i in jobs if i not in together]
         rt = ctx.runtime
-        dealt = batched_lib.deal(archs, together, len(rt.devices), rt.process_count)
+        dealt = child_batches.deal(archs, together, len(rt.devices), rt.process_count)
         # The batches too must be the same on every process.
         check = f"{names}|{dealt}"
         by_child = {}

@@ -20,7 +20,7 @@ import jax
 import numpy as np
 import pytest
 
-from cosearch import batched, data, search
+from cosearch import batched, child_batches, data, search
 from cosearch.hardware.architecture import Architecture
 from cosearch.train import TrainConfig, Trainer
 from tests.test_parallel import _env, _free_port
@@ -127,32 +127,45 @@ def test_one_program_per_stride_pattern_and_batch_size(synthetic):
     assert bt.trace_count == 4
     bt.train([Architecture.parse(PREDICTABLE[0])], synthetic, CONFIG, _keys(1))
     assert bt.trace_count == 6
-    assert batched.padded_size(3) == 4 and batched.padded_size(65) == 64
-    assert batched.padded_size(3, devices=2) == 4  # two per device
-    assert batched.padded_size(5, devices=2) == 8
-    assert batched.padded_size(3, devices=3) == 3
-    assert batched.padded_size(200, devices=2) == 128
+    assert child_batches.padded_size(3) == 4 and child_batches.padded_size(65) == 64
+    assert child_batches.padded_size(3, devices=2) == 4  # two per device
+    assert child_batches.padded_size(5, devices=2) == 8
+    assert child_batches.padded_size(3, devices=3) == 3
+    assert child_batches.padded_size(200, devices=2) == 128
 
 
 def test_deal_groups_by_strides_and_spreads_over_devices():
     archs = [Architecture.parse(t) for t in FIXED + PREDICTABLE]
-    one = batched.deal(archs, range(5))
-    assert one == batched.Dealt([], [(0, 1, 2), (3, 4)])
+    one = child_batches.deal(archs, range(5))
+    assert one == child_batches.Dealt([], [(0, 1, 2), (3, 4)])
     # One device per process: one batch per device of the run.
-    assert batched.deal(archs, range(5), 1, 2).single == [(0, 1), (2,), (3,), (4,)]
+    assert child_batches.deal(archs, range(5), 1, 2).single == [
+        (0, 1),
+        (2,),
+        (3,),
+        (4,),
+    ]
     # Two devices: groups that fill them are split over them; smaller ones
     # (the single child of a pattern) run one batch per device.
     three = [*archs, Architecture.parse("3,8,2;1,4,1;3,4,1")]
-    assert batched.deal(three, range(6), 2) == batched.Dealt(
+    assert child_batches.deal(three, range(6), 2) == child_batches.Dealt(
         [(0, 1, 2), (3, 4)], [(5,)]
     )
     # Two processes of two devices: a group of three fills only one process.
-    assert batched.deal(three, range(6), 2, 2) == batched.Dealt(
+    assert child_batches.deal(three, range(6), 2, 2) == child_batches.Dealt(
         [(0, 1, 2), (3, 4)], [(5,)]
     )
-    assert batched.deal(three, [0, 1, 2, 0], 1, 4).single == [(0,), (1,), (2,), (0,)]
-    assert batched.deal(archs, [4, 0], 8) == batched.Dealt([], [(4,), (0,)])
-    assert batched.deal(archs * 2, range(10), 2, 2).split[:2] == [(0, 1, 2), (5, 6, 7)]
+    assert child_batches.deal(three, [0, 1, 2, 0], 1, 4).single == [
+        (0,),
+        (1,),
+        (2,),
+        (0,),
+    ]
+    assert child_batches.deal(archs, [4, 0], 8) == child_batches.Dealt([], [(4,), (0,)])
+    assert child_batches.deal(archs * 2, range(10), 2, 2).split[:2] == [
+        (0, 1, 2),
+        (5, 6, 7),
+    ]
 
 
 def test_batched_mode_is_checked():
