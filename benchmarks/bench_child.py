@@ -65,7 +65,7 @@ _TRAIN_STEPS = flags.DEFINE_integer(
     "train_steps", 0, "optimizer steps per child (0: the config's proxy budget)"
 )
 _VAL_IMAGES = flags.DEFINE_integer(
-    "val_images", 0, "validation images per child (0: the whole split)"
+    "val_images", 0, "with --batched: validation images per child (0: the whole split)"
 )
 
 NUM_CLASSES = 10

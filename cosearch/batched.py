@@ -96,6 +96,7 @@ class _Programs(NamedTuple):
     step: Any
     evaluate: Any
     init_opt: Any
+    eval_images: int  # validation images per evaluation step
 
 
 class BatchedTrainer:
@@ -112,7 +113,8 @@ class BatchedTrainer:
             raise ValueError(f"max_kernel must be odd and positive, got {max_kernel}")
         self.max_kernel = int(max_kernel)
         self.max_filters = int(max_filters)
-        self._cache: dict[_Shape, _Programs] = {}
+        # Programs by (shape, devices).
+        self._cache: dict[tuple[_Shape, tuple[Any, ...]], _Programs] = {}
         self._lock = threading.Lock()
         self._locks: dict[Any, threading.Lock] = {}
         self.trace_count = 0
@@ -135,7 +137,8 @@ class BatchedTrainer:
                 return self._cache[key], 0.0
             t0 = time.perf_counter()
             programs = self._compile(shape, placement)
-            self._cache[key] = programs
+            with self._lock:
+                self._cache[key] = programs
             return programs, time.perf_counter() - t0
 
     def step_bytes(self) -> int:
@@ -213,7 +216,9 @@ class BatchedTrainer:
         o_spec = stacked(jax.eval_shape(tx.init, one["params"]))
         m_specs = (spec((k, depth, kmax, kmax)), spec((k, depth, cmax)))
         b = shape.config.batch_size
-        e = eval_images(shape.config.eval_batch_size, k, placement.count)
+        e = eval_images(
+            shape.config.eval_batch_size, k, placement.count, shape.config.batch_size
+        )
         # Every output keeps the children axis where the inputs have it.
         out = (
             {} if placement.children is None else {"out_shardings": placement.children}
@@ -243,7 +248,7 @@ class BatchedTrainer:
             )
             .compile()
         )
-        return _Programs(step_c, eval_c, jax.vmap(tx.init))
+        return _Programs(step_c, eval_c, jax.vmap(tx.init), e)
 
     def train(
         self,
@@ -267,9 +272,9 @@ class BatchedTrainer:
             program; up to 64 children per device in it).
 
         Returns:
-          One :class:`TrainResult` per child; ``wall_s`` and ``compile_s``
-          are the whole batch's (of the up to 64 children per device it ran
-          with).
+          One :class:`TrainResult` per child; ``wall_s`` is its share of its
+          program's run (the run's wall time over the children it trained,
+          up to 64 per device), ``compile_s`` that program's compile time.
         """
         archs = list(archs)
         if len(archs) != len(keys):
@@ -379,17 +384,16 @@ class BatchedTrainer:
                 taps,
                 channels,
                 dataset,
-                eval_images(config.eval_batch_size, size, placement.count),
                 placement,
             )
-        wall = time.perf_counter() - t0
+        share = (time.perf_counter() - t0) / count
         nval = max(int(dataset.val.labels.shape[0]), 1)
         return [
             TrainResult(
                 val_accuracy=0.0 if failed[c] else float(correct[c]) / nval,
                 loss_curve=losses[c],
                 steps=len(losses[c]),
-                wall_s=wall,
+                wall_s=share,
                 compile_s=compile_s,
                 failed=failed[c],
                 reason=reason[c],
@@ -397,9 +401,10 @@ class BatchedTrainer:
             for c in range(count)
         ]
 
-    def _correct(self, programs, params, stats, taps, channels, dataset, eb, placement):
+    def _correct(self, programs, params, stats, taps, channels, dataset, placement):
         total = np.zeros(taps.shape[0], np.int64)
-        for x, y, m in eval_batches(dataset.val.images, dataset.val.labels, eb):
+        val = dataset.val
+        for x, y, m in eval_batches(val.images, val.labels, programs.eval_images):
             x, y, m = put((x, y, m), placement.replicated)
             with jax.default_device(placement.default):
                 part = programs.evaluate(params, stats, taps, channels, x, y, m)

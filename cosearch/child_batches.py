@@ -39,11 +39,20 @@ def padded_size(count: int, devices: int = 1) -> int:
     return BATCH_SIZES[-1] * max(devices, 1)
 
 
-def eval_images(eval_batch_size: int, size: int, devices: int = 1) -> int:
+def eval_images(
+    eval_batch_size: int, size: int, devices: int = 1, batch_size: int = 1
+) -> int:
     """Validation images per evaluation step of a batch of ``size`` children
-    over ``devices``: ``eval_batch_size`` image-evaluations per device, shared
-    by its children (so memory does not grow with K), at least one."""
-    return max(1, int(eval_batch_size) * max(devices, 1) // max(size, 1))
+    over ``devices``.
+
+    ``eval_batch_size`` image-evaluations per device, shared by its children,
+    so that evaluation's memory does not grow with K; but never fewer images
+    than a training step's ``batch_size`` (capped at ``eval_batch_size``):
+    the training step already holds that many per child, with gradients, so
+    this costs no more memory and keeps the evaluation steps few.
+    """
+    share = int(eval_batch_size) * max(devices, 1) // max(size, 1)
+    return max(1, share, min(int(batch_size), int(eval_batch_size)))
 
 
 def group_key(arch: Architecture) -> tuple[int, ...]:
@@ -150,10 +159,11 @@ def deal(
     ``devices`` local devices each.
 
     Children are grouped by stride pattern (:func:`group_key`, in first-seen
-    order). A group with at least ``devices`` (> 1) children fills every
-    device of a process: it is split into at most ``processes`` contiguous,
-    near-equal batches of at least ``devices`` children, each split over a
-    process's devices (:attr:`Dealt.split`). A smaller group (or any group on
+    order). A group with at least ``devices`` (> 1) children fills the
+    devices of a process: it is split into ``min(processes, ceil(n /
+    devices))`` contiguous, near-equal batches, each split over one process's
+    devices (:attr:`Dealt.split`; a batch short of a multiple of
+    ``devices`` runs with filler children). A smaller group (or any group on
     one device per process) is split into at most ``devices * processes``
     batches, one per device (:attr:`Dealt.single`), so that groups too small
     to fill a process's devices run side by side. Which batch a child lands
@@ -167,7 +177,7 @@ def deal(
     out = Dealt([], [])
     for members in groups.values():
         if devices > 1 and len(members) >= devices:
-            into, parts = out.split, min(processes, len(members) // devices)
+            into, parts = out.split, min(processes, -(-len(members) // devices))
         else:
             into, parts = out.single, min(devices * processes, len(members))
         for part in np.array_split(np.asarray(members), parts):

@@ -203,9 +203,8 @@ def _train(ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key
             [jax.random.fold_in(key, i) for i in chunk],
             devices,
         )
-        # The batch's wall time, shared out over its children.
-        share = [r._replace(wall_s=r.wall_s / len(chunk)) for r in results]
-        return {"children": [record(r) for r in share]}
+        # wall_s: each child's share of its program's run.
+        return {"children": [record(r) for r in results]}
 
     # Every process must deal out the same children (checked by the gather).
     names = ";".join(f"{i}:{archs[i]}" for i in jobs)

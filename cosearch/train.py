@@ -60,7 +60,8 @@ class TrainConfig:
         "Child training proxy").
       weight_decay: L2 weight decay on conv and dense kernels (coupled for
         SGD, decoupled AdamW for Adam); 0 turns it off.
-      eval_batch_size: images per evaluation batch.
+      eval_batch_size: images per evaluation batch (batched training shares
+        them among a program's children: ``cosearch.child_batches.eval_images``).
       train_examples: if set, use only this many training examples (a fixed,
         seed-independent prefix of the split).
       check_every: steps between NaN/inf checks of the loss.

@@ -5,6 +5,30 @@ import os
 import subprocess
 import sys
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def host_devices_env(devices: int = 1) -> dict[str, str]:
+    """This environment with ``devices`` virtual CPU devices for JAX."""
+    flag = f"--xla_force_host_platform_device_count={devices}"
+    return dict(os.environ, XLA_FLAGS=flag)
+
+
+def run_script(code: str, *args: str, devices: int = 1, timeout=600) -> str:
+    """``python -c code args...`` from the repository root with ``devices``
+    host devices (fixed when JAX starts, hence a fresh process); asserts it
+    succeeded and returns its stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=host_devices_env(devices),
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
 
 def run_module(module: str, *args: str, clear_xla_flags: bool = False, timeout=300):
     """``python -m module args...`` with captured text output.

@@ -12,8 +12,6 @@ its validation accuracy to one image (a logit near a tie may flip).
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -23,11 +21,11 @@ import pytest
 from cosearch import batched, child_batches, data, search
 from cosearch.hardware.architecture import Architecture
 from cosearch.train import TrainConfig, Trainer
-from tests.test_parallel import _env, _free_port
+from tests.launch import run_script
+from tests.test_parallel import _free_port, launch
 from tests.test_search import quiet
-from tests.tiny_search import tiny, tiny_flags
+from tests.tiny_search import tiny
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KMAX, CMAX = 5, 12
 CONFIG = TrainConfig(
     steps=6, batch_size=32, learning_rate=0.05, eval_batch_size=64, check_every=3
@@ -136,36 +134,61 @@ def test_one_program_per_stride_pattern_and_batch_size(synthetic):
 
 def test_deal_groups_by_strides_and_spreads_over_devices():
     archs = [Architecture.parse(t) for t in FIXED + PREDICTABLE]
-    one = child_batches.deal(archs, range(5))
-    assert one == child_batches.Dealt([], [(0, 1, 2), (3, 4)])
+    deal, dealt = child_batches.deal, child_batches.Dealt
+    assert deal(archs, range(5)) == dealt([], [(0, 1, 2), (3, 4)])
     # One device per process: one batch per device of the run.
-    assert child_batches.deal(archs, range(5), 1, 2).single == [
-        (0, 1),
-        (2,),
-        (3,),
-        (4,),
-    ]
+    assert deal(archs, range(5), 1, 2).single == [(0, 1), (2,), (3,), (4,)]
     # Two devices: groups that fill them are split over them; smaller ones
     # (the single child of a pattern) run one batch per device.
     three = [*archs, Architecture.parse("3,8,2;1,4,1;3,4,1")]
-    assert child_batches.deal(three, range(6), 2) == child_batches.Dealt(
-        [(0, 1, 2), (3, 4)], [(5,)]
-    )
-    # Two processes of two devices: a group of three fills only one process.
-    assert child_batches.deal(three, range(6), 2, 2) == child_batches.Dealt(
-        [(0, 1, 2), (3, 4)], [(5,)]
-    )
-    assert child_batches.deal(three, [0, 1, 2, 0], 1, 4).single == [
-        (0,),
-        (1,),
-        (2,),
-        (0,),
-    ]
-    assert child_batches.deal(archs, [4, 0], 8) == child_batches.Dealt([], [(4,), (0,)])
-    assert child_batches.deal(archs * 2, range(10), 2, 2).split[:2] == [
-        (0, 1, 2),
-        (5, 6, 7),
-    ]
+    assert deal(three, range(6), 2) == dealt([(0, 1, 2), (3, 4)], [(5,)])
+    # Two processes of two devices: a group of three goes to both processes.
+    assert deal(three, range(6), 2, 2) == dealt([(0, 1), (2,), (3, 4)], [(5,)])
+    assert deal(three, [0, 1, 2, 0], 1, 4).single == [(0,), (1,), (2,), (0,)]
+    assert deal(archs, [4, 0], 8) == dealt([], [(4,), (0,)])
+    assert deal(archs * 2, range(10), 2, 2).split[:2] == [(0, 1, 2), (5, 6, 7)]
+    # 15 children of one pattern, two processes of 8 devices: both processes
+    # get a batch (8 and 7, the second with a filler), not one of 15.
+    many = [archs[0]] * 15
+    assert [len(b) for b in deal(many, range(15), 8, 2).split] == [8, 7]
+
+
+def test_evaluation_shares_its_batch_among_children():
+    # 500 image-evaluations per device shared by the children, never fewer
+    # images than a training step's batch (nor more than eval_batch_size).
+    assert child_batches.eval_images(500, 1) == 500
+    assert child_batches.eval_images(500, 4) == 125
+    assert child_batches.eval_images(500, 64, batch_size=64) == 64
+    assert child_batches.eval_images(500, 8, devices=2, batch_size=64) == 125
+    assert child_batches.eval_images(32, 64, batch_size=64) == 32
+    assert child_batches.eval_images(3, 64) == 1
+
+
+def test_placement_of_none_one_and_no_devices():
+    device = jax.local_devices()[0]
+    for where in (None, ()):
+        p = child_batches.Placement.of(where)
+        assert (p.devices, p.count, p.default, p.children) == ((), 1, None, None)
+    for where in (device, [device]):
+        p = child_batches.Placement.of(where)
+        assert p.devices == (device,) and p.count == 1 and p.default == device
+        assert p.mesh is None and p.children.device_set == {device}
+        assert p.split(len) is len  # nothing to split over one device
+
+
+def test_more_children_than_a_program_holds_run_in_chunks(synthetic, monkeypatch):
+    """Past the largest batch size a group runs as several programs, each
+    child's result in its place."""
+    archs = [Architecture.parse(t) for t in FIXED]
+    keys = _keys(3)
+    whole = batched.BatchedTrainer(KMAX, CMAX).train(archs, synthetic, CONFIG, keys)
+    monkeypatch.setattr(batched, "BATCH_SIZES", (1, 2))
+    monkeypatch.setattr(child_batches, "BATCH_SIZES", (1, 2))
+    bt = batched.BatchedTrainer(KMAX, CMAX)
+    chunked = bt.train(archs, synthetic, CONFIG, keys)  # 2 + 1
+    assert bt.trace_count == 4  # sizes 2 and 1, step and evaluation each
+    for a, b in zip(chunked, whole, strict=True):
+        _close(a, b, len(synthetic.val.labels))
 
 
 def test_batched_mode_is_checked():
@@ -214,11 +237,16 @@ _TWO_DEVICES = textwrap.dedent(
     """
     import sys
     import jax
-    from cosearch import search
+    from cosearch import child_batches, search
     from tests.tiny_search import tiny
 
     assert len(jax.local_devices()) == 2
+    # Both ways of running a batch over two devices happen at this seed.
+    dealt = []
+    real_deal = child_batches.deal
+    child_batches.deal = lambda *a: dealt.append(real_deal(*a)) or dealt[-1]
     search.run(tiny(**{"train.batched": "on"}), sys.argv[1], log=lambda _: None)
+    assert any(d.split for d in dealt) and any(d.single for d in dealt), dealt
     """
 )
 
@@ -227,16 +255,7 @@ def test_batched_search_over_two_devices(searches, synthetic, tmp_path):
     """An episode's children over two devices (a batch of two or three split
     over both, a lone child on one) give the search of one device, to float
     tolerance."""
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    proc = subprocess.run(
-        [sys.executable, "-c", _TWO_DEVICES, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_script(_TWO_DEVICES, str(tmp_path), devices=2)
     _same_search(searches["on"], _history(tmp_path), len(synthetic.val.labels))
 
 
@@ -247,26 +266,8 @@ def test_batched_search_over_two_processes_of_two_devices(
     and split over each one's devices (or one per device) give the search of
     one device, to float tolerance."""
     port = _free_port()
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "experiments.search",
-                *tiny_flags(**{"train.batched": "on"}),
-                f"--workdir={tmp_path}",
-                f"--coordinator_address=localhost:{port}",
-                "--num_processes=2",
-                f"--process_id={pid}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(2),
-            cwd=ROOT,
-        )
-        for pid in (0, 1)
-    ]
+    on = {"train.batched": "on"}
+    procs = [launch(tmp_path, port, pid, devices=2, **on) for pid in (0, 1)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-3000:]
     _same_search(searches["on"], _history(tmp_path), len(synthetic.val.labels))
@@ -306,16 +307,7 @@ _SPLIT = textwrap.dedent(
 
 
 def test_a_batch_split_over_two_devices_trains_as_on_one():
-    """The children axis split over two devices (jax.sharding, one program):
+    """The children axis split over two devices (jax.shard_map, one program):
     the same children as on one device, no collective in the program, one
     compile for both devices."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _SPLIT],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=_env(2),
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "split ok" in proc.stdout
+    assert "split ok" in run_script(_SPLIT, devices=2)

@@ -23,15 +23,8 @@ import pytest
 from cosearch import parallel, search
 from cosearch.metrics import read_jsonl
 from cosearch.records import without_timing
+from tests.launch import ROOT, host_devices_env, run_script
 from tests.tiny_search import tiny, tiny_flags
-
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _env(devices: int = 1) -> dict[str, str]:
-    return dict(
-        os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}"
-    )
 
 
 def _history(workdir) -> list[dict]:
@@ -79,6 +72,13 @@ def test_search_refuses_a_device_count_this_process_lacks(tmp_path):
         search.run(tiny(**{"parallel.devices": 64}), str(tmp_path))
 
 
+def test_process_jobs_on_one_device_get_the_default_device():
+    rt = parallel.Runtime.create()
+    seen = []
+    out = rt.map_process_jobs(lambda j, d: seen.append(d) or {"j": j}, [3, 1, 2])
+    assert out == [{"j": 3}, {"j": 1}, {"j": 2}] and seen == [None] * 3
+
+
 def test_process_shares_deal_jobs_round_robin():
     shares = [parallel.Runtime((None,), p, 3).share(8) for p in range(3)]
     assert shares == [[0, 3, 6], [1, 4, 7], [2, 5]]
@@ -118,6 +118,9 @@ _FOUR_DEVICES = textwrap.dedent(
     out = rt.map_jobs(job, list(range(10)))
     assert out == [{"j": j, "square": j * j} for j in range(10)], out
     assert seen == {j: j % 4 for j in range(10)}, seen
+    # Jobs that each use all of the process's devices at once.
+    got = rt.map_process_jobs(lambda j, d: {"j": j, "on": [x.id for x in d]}, [7, 8])
+    assert got == [{"j": 7, "on": [0, 1, 2, 3]}, {"j": 8, "on": [0, 1, 2, 3]}], got
     search.run(tiny(), sys.argv[1], log=lambda _: None)
     search.run(tiny(**json.loads(sys.argv[3])), sys.argv[2], log=lambda _: None)
     print(json.dumps({"devices": len(rt.devices)}))
@@ -132,33 +135,29 @@ def test_search_on_four_devices_equals_one_device(reference, tmp_path):
     one = tmp_path / "sequential_one_device"
     search.run(tiny(**SEQUENTIAL), str(one), log=lambda _: None)
     four = tmp_path / "four"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _FOUR_DEVICES,
-            str(four),
-            str(tmp_path / "sequential_four"),
-            json.dumps(SEQUENTIAL),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=_env(4),
-        cwd=_ROOT,
+    out = run_script(
+        _FOUR_DEVICES,
+        str(four),
+        str(tmp_path / "sequential_four"),
+        json.dumps(SEQUENTIAL),
+        devices=4,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"devices": 4}
+    assert json.loads(out.strip().splitlines()[-1]) == {"devices": 4}
     assert _history(four) == reference
     assert _history(tmp_path / "sequential_four") == _history(one)
 
 
-def _launch(workdir, port: int, pid: int, *extra: str) -> subprocess.Popen:
+def launch(
+    workdir, port: int, pid: int, *extra: str, devices: int = 1, **overrides
+) -> subprocess.Popen:
+    """Process ``pid`` of a two-process tiny search (``overrides`` of its
+    config as in :func:`tests.tiny_search.tiny`) with ``devices`` host
+    devices, started."""
     cmd = [
         sys.executable,
         "-m",
         "experiments.search",
-        *tiny_flags(),
+        *tiny_flags(**overrides),
         f"--workdir={workdir}",
         f"--coordinator_address=localhost:{port}",
         "--num_processes=2",
@@ -170,15 +169,15 @@ def _launch(workdir, port: int, pid: int, *extra: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(1),
-        cwd=_ROOT,
+        env=host_devices_env(devices),
+        cwd=ROOT,
     )
 
 
 def test_a_lost_process_ends_the_run_clearly_and_the_run_resumes(reference, tmp_path):
     port = _free_port()
     beat = "--heartbeat_timeout_s=6"
-    procs = [_launch(tmp_path, port, pid, beat) for pid in (0, 1)]
+    procs = [launch(tmp_path, port, pid, beat) for pid in (0, 1)]
     metrics = os.path.join(tmp_path, "metrics.jsonl")
     deadline = time.time() + 300
     try:
@@ -204,7 +203,7 @@ def test_a_lost_process_ends_the_run_clearly_and_the_run_resumes(reference, tmp_
     # The same two commands resume (process 0 restores and hands the state to
     # process 1) and end with the history of an uninterrupted run.
     port = _free_port()
-    procs = [_launch(tmp_path, port, pid) for pid in (0, 1)]
+    procs = [launch(tmp_path, port, pid) for pid in (0, 1)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-2000:]
     assert "resuming" in outs[0][0]
@@ -214,7 +213,7 @@ def test_a_lost_process_ends_the_run_clearly_and_the_run_resumes(reference, tmp_
 def test_an_error_on_one_process_is_reported_by_the_other(tmp_path):
     port = _free_port()
     bad = ["--config.data.name=fashion_mnist", f"--config.data.data_dir={tmp_path}/no"]
-    procs = [_launch(tmp_path, port, 0), _launch(tmp_path, port, 1, *bad)]
+    procs = [launch(tmp_path, port, 0), launch(tmp_path, port, 1, *bad)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert procs[1].returncode == 2, outs[1][1][-2000:]
     assert procs[0].returncode == 3, outs[0][1][-2000:]

@@ -106,7 +106,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # make full-rate SGD steps blow the loss up; BUILD_NOTES.md).
     c.train.head_lr_scale = 0.05
     c.train.weight_decay = 5e-4  # L2 weight decay on kernels
-    c.train.eval_batch_size = 500  # images per evaluation batch
+    c.train.eval_batch_size = 500  # images per evaluation batch (per program, batched)
     # An episode's children trained together, one compiled program per stride
     # pattern (cosearch/batched.py): on | off | auto (on except on the CPU,
     # where the padded FLOPs cost more than the compiles they save).

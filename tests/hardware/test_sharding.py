@@ -2,9 +2,6 @@
 exploration): same results as one device, mesh choice."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -12,25 +9,13 @@ import numpy as np
 import pytest
 
 from cosearch.hardware.sharding import batch_mesh, pad_batch, padded_mesh
-
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.launch import run_script
 
 
 def _run_child(code: str, devices: int) -> dict:
     """Runs ``code`` with ``devices`` host devices; its last stdout line (JSON)."""
-    env = dict(
-        os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=_ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_script(code, devices=devices, timeout=300)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 # Runs in a child process: the host device count is fixed when JAX starts.
