@@ -31,7 +31,8 @@ def run_script(code: str, *args: str, devices: int = 1, timeout=600) -> str:
 
 
 def run_module(module: str, *args: str, clear_xla_flags: bool = False, timeout=300):
-    """``python -m module args...`` with captured text output.
+    """``python -m module args...`` from the repository root, with captured
+    text output.
 
     ``clear_xla_flags`` drops XLA_FLAGS from the environment, so that the
     launcher's own choice of host device count is what runs.
@@ -45,6 +46,7 @@ def run_module(module: str, *args: str, clear_xla_flags: bool = False, timeout=3
         text=True,
         timeout=timeout,
         env=env,
+        cwd=ROOT,
     )
 
 

@@ -1,17 +1,12 @@
 """The controller benchmark's real entry point, in smoke mode."""
 
 import json
-import subprocess
-import sys
+
+from tests.launch import run_module
 
 
 def _run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_controller", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_module("benchmarks.bench_controller", *args, timeout=300)
 
 
 def test_smoke_writes_and_prints_the_json(tmp_path):

@@ -1,8 +1,6 @@
 """The best-design launcher: JSON and tables, and one-line errors."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -10,6 +8,7 @@ from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.devices import Library
 from cosearch.hardware.layer_model import Tiling, accelerator_resources, layer_cost
 from experiments.best_design import format_tables
+from tests.launch import run_module
 
 SIX = "3,36,1;5,36,1;1,64,1;3,48,2;7,24,1;1,64,1"
 GRID = {
@@ -24,12 +23,7 @@ GRID = {
 
 
 def _run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "experiments.best_design", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_module("experiments.best_design", *args, timeout=300)
 
 
 @pytest.fixture(scope="module")

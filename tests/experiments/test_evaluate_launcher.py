@@ -1,8 +1,6 @@
 """The evaluator launcher: its real entry point, and its one-line errors."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -19,17 +17,13 @@ from experiments.evaluate import (
     parse_tilings,
     report,
 )
+from tests.launch import run_module
 
 LAYERS = "3,36,1;5,36,1;1,64,1;3,48,2;7,24,1;1,64,1"
 
 
 def _run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "experiments.evaluate", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_module("experiments.evaluate", *args, timeout=300)
 
 
 def test_json_figures_of_a_given_design():

@@ -9,21 +9,15 @@ import pytest
 
 from cosearch import comparison
 from experiments import compare
+from tests.launch import ROOT, run_module
 from tests.test_search import quiet
 from tests.tiny_search import tiny
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE = "--config=experiments/configs/default.py:smoke"
 
 
 def launch(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "experiments.search", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_module("experiments.search", *args, timeout=120)
 
 
 @pytest.mark.parametrize(
