@@ -50,6 +50,7 @@ from cosearch.data import Dataset
 from cosearch.hardware.architecture import Architecture
 from cosearch.padded_child import PaddedChild, embed, masks
 from cosearch.train import (
+    ProgramCache,
     TrainConfig,
     TrainResult,
     epoch_order,
@@ -113,10 +114,8 @@ class BatchedTrainer:
             raise ValueError(f"max_kernel must be odd and positive, got {max_kernel}")
         self.max_kernel = int(max_kernel)
         self.max_filters = int(max_filters)
-        # Programs by (shape, devices).
-        self._cache: dict[tuple[_Shape, tuple[Any, ...]], _Programs] = {}
-        self._lock = threading.Lock()
-        self._locks: dict[Any, threading.Lock] = {}
+        self._cache = ProgramCache()  # _Programs by (shape, devices)
+        self._lock = threading.Lock()  # guards trace_count
         self.trace_count = 0
 
     def supports(self, arch: Architecture) -> bool:
@@ -130,25 +129,14 @@ class BatchedTrainer:
         """The (cached) programs of ``shape`` on ``placement``'s devices and
         the seconds spent compiling."""
         key = (shape, placement.devices)
-        with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            if key in self._cache:
-                return self._cache[key], 0.0
-            t0 = time.perf_counter()
-            programs = self._compile(shape, placement)
-            with self._lock:
-                self._cache[key] = programs
-            return programs, time.perf_counter() - t0
+        return self._cache.get(key, lambda: self._compile(shape, placement))
 
     def step_bytes(self) -> int:
         """Device memory the largest training-step program compiled so far
         needs (arguments, outputs and temporaries, per device; 0 if the
         backend does not say)."""
         most = 0
-        with self._lock:
-            programs = list(self._cache.values())
-        for p in programs:
+        for _, p in self._cache.items():
             stats = p.step.memory_analysis()
             if stats is not None:
                 used = (

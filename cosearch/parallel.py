@@ -184,11 +184,6 @@ class Runtime:
         """Devices to shard the fast level over (None: the default device)."""
         return self.devices if len(self.devices) > 1 else None
 
-    @property
-    def worker_count(self) -> int:
-        """Devices over every process (each trains its own children)."""
-        return len(self.devices) * self.process_count
-
     def share(self, count: int) -> list[int]:
         """Indices of the ``count`` jobs this process runs (``j % P``)."""
         return list(range(self.process_index, count, self.process_count))

@@ -15,7 +15,7 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -202,6 +202,37 @@ def make_optimizer(config: TrainConfig, total_steps: int):
     return optax.chain(*parts)
 
 
+class ProgramCache:
+    """Compiled programs by key, built once each and safe to use from several
+    threads: threads asking for one key wait for a single build, threads
+    asking for different keys build concurrently. Shared by the
+    per-architecture and the batched trainers."""
+
+    def __init__(self):
+        self._items: dict[Any, Any] = {}
+        self._locks: dict[Any, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, build: Callable[[], Any]) -> tuple[Any, float]:
+        """(the programs of ``key``, seconds ``build()`` took; 0.0 when
+        cached)."""
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key in self._items:
+                return self._items[key], 0.0
+            t0 = time.perf_counter()
+            built = build()
+            with self._lock:
+                self._items[key] = built
+            return built, time.perf_counter() - t0
+
+    def items(self) -> list[tuple[Any, Any]]:
+        """(key, programs) pairs built so far."""
+        with self._lock:
+            return list(self._items.items())
+
+
 class Trainer:
     """Trains children, compiling once per distinct (architecture, shapes, config).
 
@@ -211,9 +242,8 @@ class Trainer:
     """
 
     def __init__(self):
-        self._cache: dict[Any, _Programs] = {}
-        self._locks: dict[Any, threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._cache = ProgramCache()
+        self._lock = threading.Lock()  # guards trace_count
         self.trace_count = 0
 
     def programs(
@@ -241,20 +271,13 @@ class Trainer:
           inputs); ``programs.evaluate(params, stats, x [E, H, W, C], y [E],
           mask [E])`` returns the number of correct unmasked predictions.
         """
-        cache_key = (
-            layers, tuple(input_shape), num_classes, config, total_steps, device
-        )  # fmt: skip
-        with self._lock:
-            lock = self._locks.setdefault(cache_key, threading.Lock())
-        with lock:
-            if cache_key in self._cache:
-                return self._cache[cache_key], 0.0
-            t0 = time.perf_counter()
-            programs = self._compile(
+        key = (layers, tuple(input_shape), num_classes, config, total_steps, device)
+        return self._cache.get(
+            key,
+            lambda: self._compile(
                 layers, input_shape, num_classes, config, total_steps, device
-            )
-            self._cache[cache_key] = programs
-            return programs, time.perf_counter() - t0
+            ),
+        )
 
     def _compile(self, layers, input_shape, num_classes, config, total_steps, device):
         model = make_model(layers, num_classes, config.grad_impl)
