@@ -49,8 +49,8 @@ from cosearch.child_batches import (
 from cosearch.data import Dataset
 from cosearch.hardware.architecture import Architecture
 from cosearch.padded_child import PaddedChild, embed, masks
-from cosearch.train import (
-    ProgramCache,
+from cosearch.train import ProgramCache
+from cosearch.train_steps import (
     TrainConfig,
     TrainResult,
     epoch_order,
@@ -155,6 +155,7 @@ class BatchedTrainer:
             shape.max_filters,
             shape.num_classes,
             shape.config.grad_impl,
+            shape.config.head,
         )
         tx = make_optimizer(shape.config, shape.total_steps)
 
@@ -314,7 +315,7 @@ class BatchedTrainer:
         padded = []
         for a, (init_key, _) in zip(archs, split, strict=True):
             own = init_variables(
-                make_model(a, dataset.num_classes, config.grad_impl),
+                make_model(a, dataset.num_classes, config.grad_impl, config.head),
                 dataset.input_shape,
                 init_key,
             )

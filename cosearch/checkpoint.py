@@ -22,6 +22,22 @@ class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be used (corrupt, or made by another config)."""
 
 
+def this_process_only() -> ocp.options.MultiprocessingOptions:
+    """Orbax options under which this process saves and restores alone: no
+    barrier with the other processes of a multi-process run (only process 0
+    writes results, and the others may have left already)."""
+    me = jax.process_index()
+    return ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+
+
+def standard_checkpointer() -> ocp.StandardCheckpointer:
+    """A StandardCheckpointer for one pytree that never waits for other
+    processes (:func:`this_process_only`)."""
+    if jax.process_count() == 1:
+        return ocp.StandardCheckpointer()
+    return ocp.StandardCheckpointer(multiprocessing_options=this_process_only())
+
+
 class Checkpointer:
     """Saves and restores numbered checkpoints under ``directory``.
 
@@ -41,10 +57,7 @@ class Checkpointer:
             os.makedirs(self.directory, exist_ok=True)
             options.create = False
             options.enable_async_checkpointing = False  # saves block anyway
-            me = jax.process_index()
-            options.multiprocessing_options = ocp.options.MultiprocessingOptions(
-                primary_host=me, active_processes={me}
-            )
+            options.multiprocessing_options = this_process_only()
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=options,

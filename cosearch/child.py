@@ -1,7 +1,10 @@
 """Child CNN of the search space (docs/design.md section 2) and its parameter count.
 
-Each layer is Conv(k x k, same padding, bias) -> ReLU -> BatchNorm; the head
-is Flatten -> Dense(num_classes). No pooling, no skip connections.
+Each layer is Conv(k x k, same padding, bias) -> ReLU -> BatchNorm. The head
+is one of :data:`HEADS`: ``"flatten"`` (Flatten -> Dense(num_classes), the
+paper's child) or ``"gap"`` (global average pooling -> Dense(num_classes):
+the classifier sees only what the conv layers, which the accelerator runs,
+computed). No pooling between layers, no skip connections.
 """
 
 from __future__ import annotations
@@ -25,6 +28,24 @@ BN_EPSILON = 1e-3
 
 # Name of the dense head in the parameter tree.
 HEAD = "head"
+
+# Heads of a child: Flatten -> Dense, or global average pooling -> Dense.
+HEADS = ("flatten", "gap")
+
+
+def check_head(head: str) -> str:
+    """``head`` if it is one of :data:`HEADS`; raises ValueError otherwise."""
+    if head not in HEADS:
+        raise ValueError(f"head {head!r}: expected one of {HEADS}")
+    return head
+
+
+def pool_features(x, head: str):
+    """``[N, H, W, C]`` features -> ``[N, D]`` head inputs: flattened
+    (``D = H W C``) or averaged over the map (``D = C``)."""
+    if head == "gap":
+        return x.mean(axis=(1, 2))
+    return x.reshape(x.shape[0], -1)
 
 
 # Initial weights are drawn in fixed-size chunks so that one compiled sampler
@@ -98,11 +119,13 @@ class ChildCNN(nn.Module):
       layers: per layer (kernel, filters, stride).
       num_classes: outputs of the Dense head.
       grad_impl: conv gradient implementation (see :func:`cosearch.conv.conv2d`).
+      head: one of :data:`HEADS`.
     """
 
     layers: tuple[ConvSpec, ...]
     num_classes: int
     grad_impl: str = "auto"
+    head: str = "flatten"
 
     @nn.compact
     def __call__(self, x, train: bool):
@@ -124,7 +147,7 @@ class ChildCNN(nn.Module):
                 momentum=BN_MOMENTUM,
                 epsilon=BN_EPSILON,
             )(x)
-        x = x.reshape(x.shape[0], -1)
+        x = pool_features(x, self.head)
         return nn.Dense(self.num_classes, kernel_init=lecun_normal, name=HEAD)(x)
 
 
@@ -132,9 +155,10 @@ def make_model(
     arch: Architecture | Sequence[Sequence[int]],
     num_classes: int,
     grad_impl: str = "auto",
+    head: str = "flatten",
 ) -> ChildCNN:
-    """The :class:`ChildCNN` of ``arch``."""
-    return ChildCNN(as_layers(arch), int(num_classes), grad_impl)
+    """The :class:`ChildCNN` of ``arch`` with ``head`` (one of :data:`HEADS`)."""
+    return ChildCNN(as_layers(arch), int(num_classes), grad_impl, check_head(head))
 
 
 def init_variables(model: ChildCNN, input_shape: Sequence[int], key: jax.Array) -> dict:
@@ -166,17 +190,20 @@ def count_params(
     layers: Architecture | Sequence[Sequence[int]],
     input_shape: Sequence[int],
     num_classes: int,
+    head: str = "flatten",
 ) -> int:
     """Parameters in the Keras "Total params" convention.
 
     Per conv layer ``K*K*Ci*Co + Co`` (kernel, bias) plus ``4*Co`` for
     BatchNorm (scale, offset and the two moving statistics, which Keras counts
-    as non-trainable parameters); head ``H'*W'*C_last*classes + classes``.
+    as non-trainable parameters); head ``D*classes + classes`` with ``D =
+    H'*W'*C_last`` (flatten) or ``C_last`` (gap).
 
     Args:
       layers: an Architecture or a list of (kernel, filters, stride).
       input_shape: (height, width, channels).
       num_classes: outputs of the head.
+      head: one of :data:`HEADS`.
     """
     ci = int(input_shape[2])
     total = 0
@@ -184,4 +211,5 @@ def count_params(
         total += k * k * ci * f + f + 4 * f
         ci = f
     h, w = output_hw(layers, input_shape)
-    return total + h * w * ci * num_classes + num_classes
+    inputs = ci if check_head(head) == "gap" else h * w * ci
+    return total + inputs * num_classes + num_classes

@@ -1,11 +1,14 @@
 """Strategies run and compared over seeds at equal trained children.
 
-Input: for each (strategy, seed) run, its history (history.jsonl) and metrics
-(metrics.jsonl). Output: per-run facts, their mean and spread over seeds per
-strategy, comparison.md / comparison.json and the best-so-far plot.
-:func:`run_strategies` runs the searches and writes them.
+Input: for each (strategy, seed) run, its history (history.jsonl), metrics
+(metrics.jsonl) and final training (best_designs.json). Output: per-run
+facts, their mean and spread over seeds per strategy, comparison.md /
+comparison.json and the best-so-far plot. :func:`run_strategies` runs the
+searches (each with its final phase) and writes them.
 
-The measures (``margin`` = the OptHW accuracy margin, a fraction):
+The measures on the search's proxy accuracy (``margin`` = the OptHW accuracy
+margin, a fraction; the measures on final test accuracy are
+:mod:`cosearch.final.compare`'s):
 
 - ``best_accuracy``: best accuracy among pairs meeting the specs (OptSW);
 - ``fps_at_baseline`` / ``gops_per_w_at_baseline``: the best throughput and
@@ -25,28 +28,31 @@ The measures (``margin`` = the OptHW accuracy margin, a fraction):
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from cosearch import report
+from cosearch import plots, report
 from cosearch import search as search_lib
+from cosearch.config_checks import SearchConfigError
 from cosearch.fileio import atomic_write_json, atomic_write_text
+from cosearch.final.compare import final_facts, final_markdown
 from cosearch.metrics import read_jsonl
-from cosearch.search_setup import STRATEGIES, SearchConfigError
+from cosearch.search_setup import STRATEGIES, build
 from cosearch.stats import mean_spread
 
 BASELINE = "hw_aware"
 MEASURES = (
-    ("best_accuracy", "best accuracy at spec", 100.0, "{:.2f}%"),
+    ("best_accuracy", "best proxy accuracy at spec", 100.0, "{:.2f}%"),
     ("fps_at_baseline", "images/s at hw_aware's accuracy", 1.0, "{:,.0f}"),
     ("fps_vs_baseline", "images/s vs hw_aware", 100.0, "{:+.1f}%"),
     ("gops_per_w_at_baseline", "GOPS/W at hw_aware's accuracy", 1.0, "{:.2f}"),
     ("gops_per_w_vs_baseline", "GOPS/W vs hw_aware", 100.0, "{:+.1f}%"),
     ("children_to_baseline", "children to reach hw_aware's accuracy", 1.0, "{:.1f}"),
-    ("mean_accuracy", "mean accuracy of children at spec", 100.0, "{:.2f}%"),
+    ("mean_accuracy", "mean proxy accuracy of children at spec", 100.0, "{:.2f}%"),
     ("median_fps", "median images/s of children at spec", 1.0, "{:,.0f}"),
     ("at_spec", "children at spec", 1.0, "{:.1f}"),
     ("children_trained", "children trained", 1.0, "{:.1f}"),
@@ -218,6 +224,12 @@ def markdown(
         "measure does not exist (e.g. no pair reaches hw_aware's accuracy) is "
         "left out of it, and the last column says in how many seeds it exists.",
         "",
+        "## On the search's proxy accuracy",
+        "",
+        "Accuracy here is what the search measured: the short child training, "
+        "scored on the validation split (a ranking signal, not a trained "
+        "model's accuracy; the final test accuracy follows in its own section).",
+        "",
     ]
     header = (
         ["strategy"]
@@ -261,7 +273,7 @@ def markdown(
     diffs = []
     for other in ("random", "hw_aware", "sequential"):
         for key, label in (
-            ("best_accuracy", "best accuracy at spec"),
+            ("best_accuracy", "best proxy accuracy at spec"),
             ("mean_accuracy", "mean accuracy of children at spec"),
             ("hypervolume", "hypervolume"),
         ):
@@ -289,82 +301,32 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
-def save_best_so_far_plot(path: str, facts) -> None:
-    """Best accuracy at spec so far against children trained: per strategy
-    each seed (thin), and the mean over seeds (bold) with the min-max band
-    where every seed has a pair at spec."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    colors = {
-        "coexplore": "tab:blue",
-        "hw_aware": "tab:orange",
-        "sequential": "tab:green",
-        "random": "tab:red",
-    }
-    for name, by_seed in facts.items():
-        curves = [dict(f["curve"]) for f in by_seed.values()]
-        most = max((max(c, default=0) for c in curves), default=0)
-        if most == 0:
-            continue
-        xs = np.arange(1, most + 1)
-        table = np.full((len(curves), most), np.nan)
-        for r, curve in enumerate(curves):
-            value = np.nan
-            for x in xs:
-                if x in curve and curve[x] is not None:
-                    value = 100 * curve[x]
-                table[r, x - 1] = value
-        color = colors.get(name)
-        for row in table:  # each seed, thin
-            ax.step(xs, row, where="post", color=color, lw=0.7, alpha=0.5)
-        # The mean only where every seed has a pair at spec (a mean over the
-        # seeds that have one would jump as seeds join), and the band.
-        every = ~np.isnan(table).any(axis=0)
-        if every.any():
-            full = np.where(np.isnan(table), 0.0, table)
-            mean, lo, hi = (
-                np.where(every, f(full, axis=0), np.nan)
-                for f in (np.mean, np.min, np.max)
-            )
-            ax.step(xs, mean, where="post", color=color, lw=2, label=f"{name} (mean)")
-            ax.fill_between(xs, lo, hi, step="post", color=color, alpha=0.15)
-        else:
-            ax.plot([], [], color=color, lw=0.7, label=f"{name} (seeds; no mean)")
-    ax.set_xlabel("children trained")
-    ax.set_ylabel("best accuracy at spec so far (%)")
-    ax.set_title(
-        "best-so-far accuracy at spec: each seed (thin), mean and min-max band\n"
-        "where every seed has a pair at spec"
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    report._save(fig, path)
-
-
 def write(
     workdir: str,
-    runs: Mapping[str, Mapping[int, tuple[list, list]]],
+    runs: Mapping[str, Mapping[int, tuple]],
     settings: dict[str, Any],
     margin: float,
     objective: str = "throughput",
+    tie_margin: float | None = None,
 ) -> str:
     """comparison.md, comparison.json, comparison.png (fronts of the first
     seed) and best_so_far.png from ``runs[strategy][seed] = (history,
-    metrics)``; returns the markdown."""
+    metrics[, final])``, ``final`` a run's final view (best_designs.json) or
+    None; ``tie_margin``: of final accuracies. Returns the markdown."""
     facts: dict[str, dict[int, dict[str, Any]]] = {}
     for name, by_seed in runs.items():
         facts[name] = {}
-        for seed, (history, metrics) in by_seed.items():
+        for seed, (history, metrics, *final) in by_seed.items():
             base = runs.get(BASELINE, {}).get(seed)
             facts[name][seed] = run_facts(
                 history, metrics, None if base is None else base[0], margin, objective
             )
+            if final and tie_margin is not None:
+                base_final = None if base is None or len(base) < 3 else base[2]
+                facts[name][seed].update(final_facts(final[0], base_final, tie_margin))
     text = markdown(facts, settings, margin)
+    if tie_margin is not None:
+        text += "\n".join(final_markdown(facts, tie_margin))
     atomic_write_text(os.path.join(workdir, "comparison.md"), text)
     atomic_write_json(
         os.path.join(workdir, "comparison.json"),
@@ -380,7 +342,7 @@ def write(
     )
     first = min({s for by_seed in runs.values() for s in by_seed}, default=None)
     if first is not None:
-        report.save_plot(
+        plots.save_plot(
             os.path.join(workdir, "comparison.png"),
             [
                 (name, by_seed[first][0])
@@ -389,7 +351,7 @@ def write(
             ],
             f"strategies, seed {first}: accuracy vs hardware efficiency",
         )
-    save_best_so_far_plot(os.path.join(workdir, "best_so_far.png"), facts)
+    plots.save_best_so_far_plot(os.path.join(workdir, "best_so_far.png"), facts)
     return text
 
 
@@ -423,6 +385,7 @@ def run_strategies(
             runs[name][seed] = (
                 read_jsonl(os.path.join(sub, "history.jsonl")),
                 read_jsonl(os.path.join(sub, "metrics.jsonl")),
+                final_view(sub),
             )
     s = config.search
     settings = {
@@ -438,10 +401,35 @@ def run_strategies(
         "data": config.data.name,
         "depth": config.space.depth,
     }
+    final = build(config).final if int(config.final.max_designs) > 0 else None
+    if final is not None:
+        settings["final training"] = (
+            f"{final.train.steps} steps, {final.seeds} seeds, up to "
+            f"{final.max_designs} architectures per run, tie margin "
+            f"{100 * final.margin:.2f} points"
+        )
     return write(
         workdir,
         runs,
         settings,
         float(config.search.opt_hw_margin),
         objective=config.reward.objective,
+        tie_margin=None if final is None else final.margin,
     )
+
+
+def final_view(workdir: str) -> dict[str, Any] | None:
+    """A run's final view from its best_designs.json (None before a final
+    training)."""
+    path = os.path.join(workdir, "best_designs.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        best = json.load(f)
+    if "finalized" not in best:
+        return None
+    return {
+        "designs": best["finalized"],
+        "OptSW": best["OptSW"],
+        **best["final_training"],
+    }

@@ -25,8 +25,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
-from cosearch.child import BN_EPSILON, BN_MOMENTUM, HEAD
-from cosearch.conv import conv2d, out_size
+from cosearch.child import BN_EPSILON, BN_MOMENTUM, HEAD, pool_features
+from cosearch.conv import conv2d
 from cosearch.hardware.architecture import Architecture
 
 
@@ -60,6 +60,7 @@ class PaddedChild(nn.Module):
       max_filters: padded channel count.
       num_classes: outputs of the head.
       grad_impl: conv gradient implementation.
+      head: one of :data:`cosearch.child.HEADS`.
     """
 
     strides: tuple[int, ...]
@@ -67,6 +68,7 @@ class PaddedChild(nn.Module):
     max_filters: int
     num_classes: int
     grad_impl: str = "auto"
+    head: str = "flatten"
 
     @nn.compact
     def __call__(self, x, taps, channels, train: bool):
@@ -90,7 +92,7 @@ class PaddedChild(nn.Module):
                 name=f"BatchNorm_{i}",
             )(x)
             x = x * channels[i]
-        x = x.reshape(x.shape[0], -1)
+        x = pool_features(x, self.head)
         return nn.Dense(self.num_classes, name=HEAD)(x)
 
 
@@ -128,8 +130,7 @@ def embed(
     out_s: dict[str, Any] = {}
     prev = int(input_shape[2])  # the child's input channels of layer i
     padded_in = prev  # the padded network's
-    h, w = int(input_shape[0]), int(input_shape[1])
-    for i, (k, f, s) in enumerate(arch.layers):
+    for i, (k, f, _) in enumerate(arch.layers):
         off = (max_kernel - k) // 2
         kern = np.zeros((max_kernel, max_kernel, padded_in, max_filters), np.float32)
         kern[off : off + k, off : off + k, :prev, :f] = params[f"Conv_{i}"]["kernel"]
@@ -145,13 +146,14 @@ def embed(
             "var": _padded(st["var"], max_filters, 1.0),
         }
         prev, padded_in = f, max_filters
-        h, w = out_size(h, s), out_size(w, s)
     head = np.asarray(params[HEAD]["kernel"])
     classes = head.shape[-1]
-    padded = np.zeros((h * w, max_filters, classes), np.float32)
-    padded[:, :prev, :] = head.reshape(h * w, prev, classes)
+    # One position per head input row: the map's (flatten) or one (gap).
+    positions = head.shape[0] // prev
+    padded = np.zeros((positions, max_filters, classes), np.float32)
+    padded[:, :prev, :] = head.reshape(positions, prev, classes)
     out_p[HEAD] = {
-        "kernel": padded.reshape(h * w * max_filters, classes),
+        "kernel": padded.reshape(positions * max_filters, classes),
         "bias": np.asarray(params[HEAD]["bias"], np.float32),
     }
     return {"params": out_p, "batch_stats": out_s}

@@ -7,6 +7,7 @@ records of history.jsonl (docs/design.md section 8), and back into host
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -104,3 +105,14 @@ def architecture_from_record(record: dict[str, Any]) -> Architecture:
 def without_timing(record: dict[str, Any]) -> dict[str, Any]:
     """The record less its machine-dependent timings (for exact comparisons)."""
     return {k: v for k, v in record.items() if k != TIMING_KEY}
+
+
+def scored_pairs(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pairs with an accuracy that met the specs (trained or cached)."""
+    return [
+        h
+        for h in history
+        if h.get("status") in ("trained", "cached")
+        and h.get("accuracy") is not None
+        and h.get("meets_specs", True)
+    ]

@@ -1,4 +1,7 @@
-"""Results a person reads: best designs, Pareto front, report.md, pareto.png.
+"""Results a person reads: best designs, Pareto front, report.md, the JSON files.
+
+:func:`write_outputs` also draws the figures (pareto.png, learning.png) with
+:mod:`cosearch.plots`.
 
 Input is the search history: one dict per evaluated pair, as written to
 history.jsonl (keys used here: ``status`` in {"pruned", "trained", "cached",
@@ -18,7 +21,8 @@ import numpy as np
 from cosearch import pareto
 from cosearch.fileio import atomic_write_json, atomic_write_text
 from cosearch.hardware.specs import OBJECTIVE_FIGURE
-from cosearch.records import FIGURE_KEYS
+from cosearch.plots import LEARNING_SERIES, save_learning_plot, save_plot
+from cosearch.records import FIGURE_KEYS, scored_pairs
 
 # The record key of each hardware objective's figure.
 OBJECTIVE_KEYS = {obj: FIGURE_KEYS[fig] for obj, (fig, _) in OBJECTIVE_FIGURE.items()}
@@ -36,6 +40,8 @@ class Summary:
       hypervolume: volume dominated by the front against the origin, in
         accuracy x images/s x GOPS/W.
       counts: pairs by status, and children trained.
+      final: the final training of the run's designs
+        (:func:`cosearch.final.phase.final_view`), or None before one.
     """
 
     opt_sw: dict[str, Any] | None
@@ -43,20 +49,10 @@ class Summary:
     front: list[dict[str, Any]]
     hypervolume: float
     counts: dict[str, int]
+    final: dict[str, Any] | None = None
 
 
-def _scored(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Pairs with an accuracy that met the specs (trained or cached)."""
-    return [
-        h
-        for h in history
-        if h.get("status") in ("trained", "cached")
-        and h.get("accuracy") is not None
-        and h.get("meets_specs", True)
-    ]
-
-
-def _hw_value(pair: dict[str, Any], objective: str) -> float:
+def hw_value(pair: dict[str, Any], objective: str) -> float:
     """The objective's figure of a record, larger is better."""
     _, sign = OBJECTIVE_FIGURE[objective]
     value = pair[OBJECTIVE_KEYS[objective]]
@@ -83,12 +79,12 @@ def summarize(
     for h in history:
         counts[h["status"]] = counts.get(h["status"], 0) + 1
     counts["pairs"] = len(history)
-    scored = _scored(history)
+    scored = scored_pairs(history)
     opt_sw = opt_hw = None
     if scored:
-        opt_sw = max(scored, key=lambda h: (h["accuracy"], _hw_value(h, objective)))
+        opt_sw = max(scored, key=lambda h: (h["accuracy"], hw_value(h, objective)))
         near = [h for h in scored if h["accuracy"] >= opt_sw["accuracy"] - margin]
-        opt_hw = max(near, key=lambda h: (_hw_value(h, objective), h["accuracy"]))
+        opt_hw = max(near, key=lambda h: (hw_value(h, objective), h["accuracy"]))
     # The front over distinct (architecture, design) pairs.
     unique: dict[tuple, dict[str, Any]] = {}
     for h in scored:
@@ -112,14 +108,76 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def _pair_row(name: str, pair: dict[str, Any] | None) -> str:
+def _final_text(final: dict[str, Any] | None) -> str:
+    """``87.12% ± 0.31`` of a final-accuracy record (and how many seeds
+    failed, counted as 0), or "-"."""
+    if not final:
+        return "-"
+    text = f"{100 * final['mean']:.2f}% ± {100 * final['std']:.2f}"
+    if final.get("failed"):
+        text += f" ({final['failed']} failed, counted as 0)"
+    return text
+
+
+def _pair_row(name: str, pair: dict[str, Any] | None, finals=None) -> str:
+    """A best-designs row; with ``finals`` (final accuracy by architecture)
+    a final test accuracy column after the proxy's."""
+    empty = " - |" * (5 if finals is None else 6)
     if pair is None:
-        return f"| {name} | (none met the specs) | - | - | - | - |"
+        return f"| {name} | (none met the specs) |{empty[4:]}"
+    final = (
+        "" if finals is None else f" {_final_text(finals.get(pair['architecture']))} |"
+    )
     return (
-        f"| {name} | `{pair['architecture']}` | {100 * pair['accuracy']:.2f}% | "
-        f"{_fmt(pair['throughput_fps'], 1)} | {_fmt(pair['latency_ms'], 3)} | "
+        f"| {name} | `{pair['architecture']}` | {100 * pair['accuracy']:.2f}% |"
+        f"{final} {_fmt(pair['throughput_fps'], 1)} | {_fmt(pair['latency_ms'], 3)} | "
         f"{_fmt(pair['gops_per_w'], 2)} |"
     )
+
+
+def final_markdown(summary: Summary) -> list[str]:
+    """Rows of report.md's "Final training" section."""
+    f = summary.final
+    if f is None:
+        return []
+    st = f["settings"]
+    train = st["train"]
+    finals = f["accuracy"]
+    lines = [
+        "## Final training",
+        "",
+        f"The designs below were trained again with the final budget: "
+        f"{st['steps']} steps of {train['batch_size']} images (learning rate "
+        f"{train['learning_rate']:g}, {train['warmup_steps']} warm-up steps) on "
+        f"the {st['train_images']:,} training and validation images, over "
+        f"{st['seeds']} seeds, and scored on the {st['test_images']:,} test "
+        "images, which the search never reads. *Proxy* accuracy is what the "
+        "search measured (the short child training, on the validation split); "
+        "*final* accuracy is the test accuracy, mean ± standard deviation over "
+        f"the seeds. Final accuracies within {100 * f['tie_margin']:.2f} points "
+        "of each other are ties (twice the standard deviation of a difference "
+        "of two means, from the measured seed-to-seed noise).",
+        "",
+        "| role | architecture | proxy accuracy | final test accuracy | seeds "
+        "| images/s | GOPS/W |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for d in f["designs"]:
+        acc = finals.get(d["architecture"])
+        pair = d["pair"]
+        lines.append(
+            f"| {d['role']} | `{d['architecture']}` | "
+            f"{100 * d['proxy_accuracy']:.2f}% | {_final_text(acc)} | "
+            f"{acc['seeds'] if acc else '-'} | "
+            f"{_fmt(pair.get('throughput_fps'), 1)} | "
+            f"{_fmt(pair.get('gops_per_w'), 2)} |"
+        )
+    lines.append("")
+    for text in f["statements"]:
+        lines.append(f"- {text[0].upper()}{text[1:]}.")
+    if f["statements"]:
+        lines.append("")
+    return lines
 
 
 def stage_table(pair: dict[str, Any]) -> list[str]:
@@ -154,17 +212,43 @@ def report_markdown(
     lines = [f"# {title}", ""]
     for key, value in run_info.items():
         lines.append(f"- {key}: {_fmt(value)}")
-    lines += [
-        "",
-        "## Best designs",
-        "",
-        "| | architecture | accuracy | images/s | latency ms | GOPS/W |",
-        "|---|---|---|---|---|---|",
-        _pair_row("OptSW", summary.opt_sw),
-        _pair_row("OptHW", summary.opt_hw),
-        "",
-    ]
-    for name, pair in (("OptSW", summary.opt_sw), ("OptHW", summary.opt_hw)):
+    final = summary.final
+    finals = None if final is None else final["accuracy"]
+    if final is None:
+        best = [("OptSW", summary.opt_sw), ("OptHW", summary.opt_hw)]
+        lines += [
+            "",
+            "## Best designs",
+            "",
+            "Accuracy is the search's proxy: the short child training, scored "
+            "on the validation split (no final training was run).",
+            "",
+            "| | architecture | proxy accuracy | images/s | latency ms | GOPS/W |",
+            "|---|---|---|---|---|---|",
+        ]
+    else:
+        best = [("OptSW", final["OptSW"]), ("OptHW", final["OptHW"])]
+        lines += [
+            "",
+            "## Best designs",
+            "",
+            "OptSW and OptHW chosen on final test accuracy among the finalized "
+            'designs (see "Final training"); the search\'s own choices on proxy '
+            "accuracy follow them.",
+            "",
+            "| | architecture | proxy accuracy | final test accuracy | images/s | "
+            "latency ms | GOPS/W |",
+            "|---|---|---|---|---|---|---|",
+        ]
+    lines += [_pair_row(name, pair, finals) for name, pair in best]
+    if final is not None:
+        lines += [
+            _pair_row("OptSW by proxy", summary.opt_sw, finals),
+            _pair_row("OptHW by proxy", summary.opt_hw, finals),
+        ]
+    lines.append("")
+    lines += final_markdown(summary)
+    for name, pair in best:
         if pair is not None:
             lines += [f"### {name}: per-FPGA configuration", ""]
             lines += stage_table(pair) + [""]
@@ -180,117 +264,21 @@ def report_markdown(
         *learning_markdown(metrics),
         "## Pareto front (accuracy, throughput, energy efficiency)",
         "",
-        "| architecture | accuracy | images/s | latency ms | GOPS/W | stages |",
-        "|---|---|---|---|---|---|",
+        "Over proxy accuracy; the final test accuracy where the design was finalized.",
+        "",
+        "| architecture | proxy accuracy | final test accuracy | images/s | "
+        "latency ms | GOPS/W | stages |",
+        "|---|---|---|---|---|---|---|",
     ]
     for p in summary.front:
+        acc = None if finals is None else finals.get(p["architecture"])
         lines.append(
             f"| `{p['architecture']}` | {100 * p['accuracy']:.2f}% | "
+            f"{_final_text(acc)} | "
             f"{_fmt(p['throughput_fps'], 1)} | {_fmt(p['latency_ms'], 3)} | "
             f"{_fmt(p['gops_per_w'], 2)} | {len(p['design']['stages'])} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def front_2d(xs: Sequence[float], ys: Sequence[float]) -> tuple[list, list]:
-    """The (x, y) points of a 2-D front (both maximised), by ascending x."""
-    pts = np.array([xs, ys], np.float64).T.reshape(-1, 2)
-    keep = pareto.non_dominated(pts) if len(pts) else np.zeros(0, bool)
-    front = sorted(map(tuple, pts[keep]))
-    return [p[0] for p in front], [p[1] for p in front]
-
-
-def plot_pairs(ax_pair, series: Sequence[tuple[str, Sequence[dict[str, Any]]]]):
-    """Scatter accuracy vs throughput and vs GOPS/W on two axes, fronts drawn.
-
-    Args:
-      ax_pair: two matplotlib axes.
-      series: (label, history) per series. Pairs meeting the specs are
-        filled (the front is drawn through them), trained pairs missing the
-        specs hollow; pruned pairs were never trained: they are drawn with an
-        'x' on a strip below the lowest accuracy.
-    """
-    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
-    accs = [
-        100 * h["accuracy"]
-        for _, hist in series
-        for h in hist
-        if h.get("accuracy") is not None
-    ]
-    low, high = (min(accs), max(accs)) if accs else (0.0, 100.0)
-    strip = low - 0.08 * max(high - low, 1.0)  # where pruned pairs are drawn
-    for (label, history), color in zip(series, colors * 4, strict=False):
-        scored = _scored(history)
-        missed = [  # trained, but its hardware misses the specs
-            h
-            for h in history
-            if h.get("accuracy") is not None and not h.get("meets_specs", True)
-        ]
-        pruned = [h for h in history if h.get("status") == "pruned"]
-        for ax, key in zip(ax_pair, ("throughput_fps", "gops_per_w"), strict=True):
-            xs = [h[key] for h in scored]
-            ys = [100 * h["accuracy"] for h in scored]
-            if missed:
-                ax.scatter(
-                    [h[key] for h in missed],
-                    [100 * h["accuracy"] for h in missed],
-                    s=14,
-                    alpha=0.6,
-                    facecolors="none",
-                    edgecolors=color,
-                    label=f"{label} trained, misses specs",
-                )
-            if scored:
-                ax.scatter(
-                    xs, ys, s=14, alpha=0.5, color=color, label=f"{label} meets specs"
-                )
-                fx, fy = front_2d(xs, ys)
-                # Attainment staircase: each front point holds to its left.
-                ax.step(
-                    fx, fy, where="pre", color=color, lw=1.5, label=f"{label} front"
-                )
-            if pruned:
-                ax.scatter(
-                    [h[key] for h in pruned],
-                    [strip] * len(pruned),
-                    marker="x",
-                    s=14,
-                    alpha=0.5,
-                    color=color,
-                    label=f"{label} pruned",
-                )
-    for ax, name in zip(
-        ax_pair, ("throughput (images/s)", "energy eff. (GOPS/W)"), strict=True
-    ):
-        ax.set_xlabel(name)
-        ax.set_ylabel("validation accuracy (%); x = pruned, not trained")
-        ax.grid(alpha=0.3)
-    ax_pair[0].legend(fontsize=7, loc="best")
-
-
-def save_plot(path: str, series, title: str) -> None:
-    """Write the accuracy-vs-hardware figure of ``series`` to ``path`` (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    plot_pairs(axes, series)
-    fig.suptitle(title)
-    fig.tight_layout()
-    _save(fig, path)
-
-
-# Per-episode series of metrics.jsonl drawn by learning.png, with labels.
-LEARNING_SERIES = (
-    ("pruned_share", "share of proposals pruned"),
-    ("reward_mean", "mean reward of the proposals"),
-    ("entropy", "policy entropy (nats / sequence)"),
-    ("arch_entropy", "architecture-token entropy (nats)"),
-    ("median_mmacs", "median MMACs of the proposals"),
-    ("best_accuracy_at_spec", "best accuracy at spec so far (%)"),
-)
 
 
 def thirds(metrics: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -326,7 +314,7 @@ def learning_markdown(metrics: Sequence[dict[str, Any]]) -> list[str]:
         "to the smallest; learning.png draws every episode.",
         "",
         "| episodes | pruned share | mean reward | entropy | architecture "
-        "entropy | median MMACs | best at spec | children trained |",
+        "entropy | median MMACs | best proxy at spec | children trained |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for part in thirds(metrics):
@@ -343,53 +331,6 @@ def learning_markdown(metrics: Sequence[dict[str, Any]]) -> list[str]:
     return lines + [""]
 
 
-def save_learning_plot(path: str, metrics: Sequence[dict[str, Any]], title: str):
-    """learning.png: each series of LEARNING_SERIES against the episode (top
-    row) and against the children trained so far (bottom row)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, len(LEARNING_SERIES), figsize=(21, 6.5))
-    episodes = [m["episode"] for m in metrics]
-    children = [m.get("children_trained_total", 0) for m in metrics]
-    for col, (key, label) in enumerate(LEARNING_SERIES):
-        scale = 100.0 if key == "best_accuracy_at_spec" else 1.0
-        ys = [np.nan if m.get(key) is None else scale * float(m[key]) for m in metrics]
-        for row, (xs, xlabel) in enumerate(
-            ((episodes, "episode"), (children, "children trained"))
-        ):
-            ax = axes[row, col]
-            if key == "best_accuracy_at_spec":
-                ax.step(xs, ys, where="post", color="tab:blue")
-            else:
-                ax.plot(xs, ys, ".", ms=3, alpha=0.5, color="tab:blue")
-                if len(ys) >= 5:  # a moving mean over ~1/10 of the run
-                    k = max(len(ys) // 10, 3)
-                    v = np.asarray(ys, np.float64)
-                    ok = np.isfinite(v)
-                    num = np.convolve(np.where(ok, v, 0.0), np.ones(k), "same")
-                    den = np.convolve(ok.astype(float), np.ones(k), "same")
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        ax.plot(xs, num / den, color="tab:orange", lw=1.5)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(label, fontsize=8)
-            ax.grid(alpha=0.3)
-    fig.suptitle(title)
-    fig.tight_layout()
-    _save(fig, path)
-
-
-def _save(fig, path: str) -> None:
-    import matplotlib.pyplot as plt
-
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
 def write_outputs(
     workdir: str,
     history: Sequence[dict[str, Any]],
@@ -397,28 +338,59 @@ def write_outputs(
     objective: str = "throughput",
     margin: float = 0.01,
     metrics: Sequence[dict[str, Any]] = (),
+    final: dict[str, Any] | None = None,
 ) -> Summary:
     """Write pareto.json, best_designs.json, report.md, pareto.png and, with
-    ``metrics`` (metrics.jsonl), learning.png."""
-    summary = summarize(history, objective, margin)
+    ``metrics`` (metrics.jsonl), learning.png.
+
+    With ``final`` (:func:`cosearch.final.phase.final_view`), every design
+    that was finalized carries its final test accuracy (``final``) beside
+    its proxy ``accuracy``, and best_designs.json's OptSW and OptHW are those
+    chosen on final accuracy (the proxy's choices stay, as ``proxy_OptSW``
+    and ``proxy_OptHW``)."""
+    summary = dataclasses.replace(summarize(history, objective, margin), final=final)
+    finals = {} if final is None else final["accuracy"]
+
+    def with_final(pair):
+        if pair is None or final is None:
+            return pair
+        return {**pair, "final": finals.get(pair["architecture"])}
+
     atomic_write_json(
         os.path.join(workdir, "pareto.json"),
         {
             "objectives": list(FRONT_KEYS),
+            "accuracy": "proxy (validation split); final: test split, see "
+            "best_designs.json",
             "hypervolume": summary.hypervolume,
             "hypervolume_reference": [0.0] * len(FRONT_KEYS),
-            "front": summary.front,
+            "front": [with_final(p) for p in summary.front],
         },
     )
-    atomic_write_json(
-        os.path.join(workdir, "best_designs.json"),
-        {
-            "objective": objective,
-            "opt_hw_accuracy_margin": margin,
-            "OptSW": summary.opt_sw,
-            "OptHW": summary.opt_hw,
-        },
-    )
+    best = {
+        "objective": objective,
+        "opt_hw_accuracy_margin": margin,
+        "OptSW": summary.opt_sw,
+        "OptHW": summary.opt_hw,
+    }
+    if final is not None:
+        best.update(
+            {
+                "chosen_on": "final test accuracy",
+                "OptSW": final["OptSW"],
+                "OptHW": final["OptHW"],
+                "proxy_OptSW": with_final(summary.opt_sw),
+                "proxy_OptHW": with_final(summary.opt_hw),
+                "final_training": {
+                    k: final[k]
+                    for k in ("settings", "settings_id", "tie_margin", "statements")
+                },
+                "finalized": final["designs"],
+            }
+        )
+    else:
+        best["chosen_on"] = "proxy accuracy (no final training)"
+    atomic_write_json(os.path.join(workdir, "best_designs.json"), best)
     atomic_write_text(
         os.path.join(workdir, "report.md"),
         report_markdown(summary, run_info, metrics=metrics),
@@ -427,6 +399,12 @@ def write_outputs(
         os.path.join(workdir, "pareto.png"),
         [(run_info.get("strategy", "search"), history)],
         f"{run_info.get('strategy', 'search')}: accuracy vs hardware efficiency",
+        finalized=None
+        if final is None
+        else [
+            {**d["pair"], "final": finals.get(d["architecture"])}
+            for d in final["designs"]
+        ],
     )
     if metrics:
         save_learning_plot(

@@ -1,10 +1,11 @@
-"""The search loop: episodes, budgets, checkpoints, resume and outputs.
+"""The search loop: episodes, budgets, the workdir lock and progress lines.
 
 ``run(config, workdir)`` drives the configured strategy (see
 :mod:`cosearch.strategies`) episode by episode (docs/design.md section 1) and
 keeps the run's outputs in ``workdir`` (section 8): config.json,
 metrics.jsonl, history.jsonl, pareto.json, best_designs.json, report.md,
-pareto.png and orbax checkpoints under checkpoints/.
+pareto.png and orbax checkpoints under checkpoints/. The run's state, its
+checkpoints, resume and outputs are :mod:`cosearch.run_state`'s.
 
 Determinism: one root key from the seed; episode ``e`` uses
 ``fold_in(root, e)``. A checkpoint holds the controller state, the accuracy
@@ -24,9 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,48 +33,26 @@ from typing import Any
 import jax
 import numpy as np
 from absl import logging
-from flax import serialization
 
 from cosearch import parallel, predictor, reinforce
 from cosearch import report as report_lib
 from cosearch.batched import BatchedTrainer
-from cosearch.checkpoint import Checkpointer, CheckpointError
+from cosearch.config_checks import SearchConfigError
 from cosearch.errors import InputError
 from cosearch.fileio import atomic_write_json
 from cosearch.hardware.architecture import Architecture
-from cosearch.metrics import JsonlWriter, read_jsonl
+from cosearch.reachability import check_specs_reachable
+from cosearch.run_state import RunState, check_workdir, clear_outputs, config_dict
 from cosearch.search_setup import (
-    STRATEGY_FIELDS,
-    SearchConfigError,
     Setup,
     WorkdirBusyError,
     build,
-    check_specs_reachable,
     parallel_settings,
 )
 from cosearch.strategies import Context, fixed_design, run_episode
 from cosearch.train import Trainer
 
-# Config fields that may change between a run and its resumption.
-RESUMABLE_FIELDS = (
-    "search.episodes",
-    "search.max_children",
-    "search.max_wall_s",
-    "search.max_idle_episodes",
-    "search.checkpoint_every",
-    "parallel.devices",
-)
 LOCK_FILE = ".lock"
-OUTPUT_FILES = (
-    "config.json",
-    "metrics.jsonl",
-    "history.jsonl",
-    "pareto.json",
-    "best_designs.json",
-    "report.md",
-    "pareto.png",
-    "learning.png",
-)
 
 
 @functools.lru_cache(maxsize=1)
@@ -97,72 +74,6 @@ def _batched_trainer(max_kernel: int, max_filters: int) -> BatchedTrainer:
     return BatchedTrainer(max_kernel, max_filters)
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
-    return out
-
-
-def config_dict(config) -> dict[str, Any]:
-    """The config as plain JSON-ready nested dicts."""
-    return json.loads(config.to_json_best_effort())
-
-
-def _relevant(flat: dict[str, Any], strategy: str) -> dict[str, Any]:
-    """The fields of a flat config a resumed run must share with its checkpoint:
-    all but the budget (RESUMABLE_FIELDS) and the fields that only other
-    strategies read (search_setup.STRATEGY_FIELDS)."""
-    ignored = set(RESUMABLE_FIELDS)
-    for owner, fields in STRATEGY_FIELDS.items():
-        if owner != strategy:
-            ignored.update(fields)
-    return {k: v for k, v in flat.items() if k not in ignored}
-
-
-def _fingerprint(config) -> dict[str, Any]:
-    return _relevant(_flat(config_dict(config)), config.strategy)
-
-
-def _check_workdir(workdir: str) -> None:
-    try:
-        os.makedirs(workdir, exist_ok=True)
-    except OSError as e:
-        raise SearchConfigError(f"workdir {workdir}: cannot create it ({e})") from None
-    probe = os.path.join(workdir, ".write-test")
-    try:
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.unlink(probe)
-    except OSError as e:
-        raise SearchConfigError(f"workdir {workdir} is not writable ({e})") from None
-
-
-def _clear(workdir: str) -> None:
-    """Remove a previous run's outputs (the --fresh flag)."""
-    shutil.rmtree(os.path.join(workdir, "checkpoints"), ignore_errors=True)
-    for name in OUTPUT_FILES:
-        path = os.path.join(workdir, name)
-        if os.path.exists(path):
-            os.unlink(path)
-
-
-def _train_state(state: reinforce.ReinforceState) -> dict[str, Any]:
-    """The array part of the controller state as nested dicts (what a
-    checkpoint stores; optimizer named tuples become dicts)."""
-    return serialization.to_state_dict(
-        {
-            "params": state.params,
-            "opt_state": state.opt_state,
-            "baseline": state.baseline,
-            "step": state.step,
-        }
-    )
-
-
 def _format_s(seconds: float) -> str:
     seconds = max(0.0, seconds)
     if seconds < 60:
@@ -172,11 +83,9 @@ def _format_s(seconds: float) -> str:
     return f"{seconds // 3600:.0f}h{(seconds % 3600) // 60:02.0f}m"
 
 
-class _Run:
-    """The mutable state of one search (host side).
-
-    Only the writer process (process 0) has the logs and the checkpointer.
-    """
+class _Run(RunState):
+    """A search's state (:class:`cosearch.run_state.RunState`) with its
+    episode step and budgets."""
 
     def __init__(
         self,
@@ -186,20 +95,7 @@ class _Run:
         runtime: parallel.Runtime,
         fixed=None,
     ):
-        self.setup = setup
-        self.workdir = workdir
-        self.log = log
-        self.runtime = runtime
-        self.writer = runtime.writer
-        self.root = jax.random.key(setup.seed)
-        init_key, self.loop_key = jax.random.split(self.root)
-        self.state = reinforce.init(setup.reinforce_config, setup.controller, init_key)
-        self.history = self.metrics = self.ckpt = None
-        if self.writer:
-            self.history = JsonlWriter(os.path.join(workdir, "history.jsonl"))
-            self.metrics = JsonlWriter(os.path.join(workdir, "metrics.jsonl"))
-            self.ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
-        self.ctx = Context(
+        ctx = Context(
             setup,
             shared_trainer(),
             {},
@@ -208,135 +104,7 @@ class _Run:
             runtime=runtime,
             batched=shared_batched_trainer(setup) if setup.batched_training else None,
         )
-        self.episode = 0  # next episode to run
-        self.children_trained = 0
-        self.idle_episodes = 0  # episodes in a row that trained no new child
-        self.best_at_spec = None  # best accuracy meeting the specs so far
-        self.settled_cache: dict[str, Any] = {}  # the cache after the last episode
-        self.elapsed_s = 0.0  # wall time of earlier sessions of this run
-        self.saved_episode = -1
-
-    def progress(self) -> dict[str, Any]:
-        """Where the run stands (restored by :meth:`_apply`)."""
-        return {
-            "episode": self.episode,
-            "children_trained": self.children_trained,
-            "idle_episodes": self.idle_episodes,
-            "best_at_spec": self.best_at_spec,
-            "elapsed_s": self.elapsed_s,
-            # As it was at the end of the last whole episode: an interrupted
-            # episode's children are trained again on resume.
-            "cache": self.settled_cache,
-        }
-
-    def _apply(self, progress: dict[str, Any]) -> None:
-        self.episode = int(progress["episode"])
-        self.children_trained = int(progress["children_trained"])
-        self.idle_episodes = int(progress["idle_episodes"])
-        self.best_at_spec = progress["best_at_spec"]
-        self.elapsed_s = float(progress["elapsed_s"])
-        self.ctx.cache = dict(progress["cache"])
-        self.settled_cache = dict(self.ctx.cache)
-
-    def record(self) -> dict[str, Any]:
-        """What a checkpoint stores besides the controller's arrays."""
-        return {
-            **self.progress(),
-            "history_bytes": self.history.position(),
-            "metrics_bytes": self.metrics.position(),
-            "config": _fingerprint(self.setup.config),
-        }
-
-    def save(self) -> None:
-        if self.writer:
-            self.ckpt.save(self.episode, _train_state(self.state), self.record())
-        self.saved_episode = self.episode
-
-    def close(self) -> None:
-        if self.writer:
-            self.ckpt.close()
-
-    def resume(self) -> bool:
-        """Restore the newest checkpoint (process 0), hand it to every other
-        process; False when there is none."""
-        resumed = self._restore() if self.writer else False
-        if self.runtime.process_count == 1:
-            return resumed
-        mine = None
-        if self.writer:
-            mine = json.dumps({"resumed": resumed, **self.progress()}).encode()
-            mine += b"\0" + serialization.to_bytes(_train_state(self.state))
-        head, _, arrays = self.runtime.broadcast(mine).partition(b"\0")
-        rec = json.loads(head)
-        if not self.writer:
-            state = serialization.from_bytes(_train_state(self.state), arrays)
-            self.state = self.state.replace(**_from_state_dict(self.state, state))
-            self._apply(rec)
-            self.saved_episode = self.episode if rec["resumed"] else -1
-        return bool(rec["resumed"])
-
-    def _restore(self) -> bool:
-        """Restore the newest usable checkpoint; False when there is none.
-
-        A damaged checkpoint, or one whose logs were cut shorter than it
-        records, is passed over for the one before it (the episodes after
-        that one are run again, with the same results); a checkpoint of
-        another config is an error.
-        """
-        steps = self.ckpt.all_steps()
-        if not steps:
-            if self.history.position() > 0:
-                raise CheckpointError(
-                    f"{self.workdir} holds results but no checkpoint; pass --fresh "
-                    "to start over there, or choose another --workdir"
-                )
-            return False
-        template = _train_state(self.state)
-        passed = []  # (step, why) of the checkpoints passed over
-        for step in steps:
-            try:
-                arrays, rec = self.ckpt.restore(step, template)
-            except CheckpointError as e:
-                passed.append((step, str(e)))
-                continue
-            self._check_config(rec)
-            logs = ((self.history, "history_bytes"), (self.metrics, "metrics_bytes"))
-            short = [w.path for w, key in logs if w.position() < int(rec[key])]
-            if short:
-                why = f"{', '.join(short)} cut shorter than checkpoint {step} records"
-                passed.append((step, why))
-                continue
-            self.state = self.state.replace(**_from_state_dict(self.state, arrays))
-            self._apply(rec)
-            self.history.truncate(int(rec["history_bytes"]))
-            self.metrics.truncate(int(rec["metrics_bytes"]))
-            self.saved_episode = self.episode
-            for newer, _ in passed:
-                self.ckpt.discard(newer)
-            if passed:
-                newest = passed[0][0]
-                self.log(
-                    f"checkpoint {newest} passed over ({passed[0][1]}); resuming "
-                    f"from checkpoint {step}: episodes {step + 1}-{newest} run "
-                    "again, with the same results"
-                )
-            return True
-        raise CheckpointError(
-            f"no usable checkpoint in {self.workdir}: "
-            + "; ".join(why for _, why in passed)
-            + "; pass --fresh to start over there, or choose another --workdir"
-        )
-
-    def _check_config(self, rec: dict[str, Any]) -> None:
-        want = _fingerprint(self.setup.config)
-        saved = _relevant(rec.get("config", {}), self.setup.strategy)
-        diff = sorted(k for k in set(want) | set(saved) if want.get(k) != saved.get(k))
-        if diff:
-            raise CheckpointError(
-                f"{self.workdir} holds a run of another config (differs in "
-                f"{', '.join(diff[:5])}); pass --fresh to start over, or use the "
-                "same config"
-            )
+        super().__init__(setup, workdir, log, runtime, ctx)
 
     def budget_left(self, started: float) -> str | None:
         """Why the run must stop now, or None."""
@@ -424,52 +192,6 @@ class _Run:
         self.settled_cache = dict(self.ctx.cache)
         return line
 
-    def write_outputs(self) -> report_lib.Summary | None:
-        """Report and plots from the logs (process 0; others return None)."""
-        if not self.writer:
-            return None
-        s = self.setup
-        history = read_jsonl(self.history.path)
-        metrics = read_jsonl(self.metrics.path)
-        info = {
-            "strategy": s.strategy,
-            "platform": f"{s.platform.name} ({', '.join(s.platform.device_names)})",
-            "data": s.dataset.name,
-            "specs": _spec_text(s),
-            "episodes": self.episode,
-            "proposals": len(history),
-            "children trained": self.children_trained,
-            "fast level s": sum(m["fast_s"] for m in metrics),
-            "slow level s": sum(m["slow_s"] for m in metrics),
-            "wall s": self.elapsed_s,
-        }
-        if self.ctx.fixed_design is not None:
-            info["fixed design"] = "; ".join(
-                f"{st.first}-{st.last} on {s.platform.devices[st.device].name}"
-                for st in self.ctx.fixed_design.stages
-            )
-        return report_lib.write_outputs(
-            self.workdir,
-            history,
-            info,
-            objective=s.objective,
-            margin=s.search.opt_hw_margin,
-            metrics=metrics,
-        )
-
-
-def _from_state_dict(state: reinforce.ReinforceState, arrays) -> dict[str, Any]:
-    """The fields of a controller state from :func:`_train_state`'s dicts."""
-    return serialization.from_state_dict(
-        {
-            "params": state.params,
-            "opt_state": state.opt_state,
-            "baseline": state.baseline,
-            "step": state.step,
-        },
-        arrays,
-    )
-
 
 def _runtime(config) -> parallel.Runtime:
     devices = parallel_settings(config).devices
@@ -477,18 +199,6 @@ def _runtime(config) -> parallel.Runtime:
         return parallel.Runtime.create(devices)
     except InputError as e:
         raise SearchConfigError(str(e)) from None
-
-
-def _spec_text(setup: Setup) -> str:
-    sp = setup.specs
-    parts = []
-    if sp.min_fps is not None:
-        parts.append(f">= {sp.min_fps:g} images/s")
-    if sp.max_latency_ms is not None:
-        parts.append(f"<= {sp.max_latency_ms:g} ms")
-    if sp.min_gops_per_w is not None:
-        parts.append(f">= {sp.min_gops_per_w:g} GOPS/W")
-    return ", ".join(parts) or "none"
 
 
 def run(
@@ -536,7 +246,7 @@ def _run(config, workdir, fresh, log, runtime) -> report_lib.Summary | None:
     fixed = fixed_design(setup) if setup.strategy == "hw_aware" else None
     if not runtime.writer:
         return _run_locked(setup, fixed, config, workdir, False, _silent, runtime)
-    _check_workdir(workdir)
+    check_workdir(workdir)
     with WorkdirLock(workdir):
         return _run_locked(setup, fixed, config, workdir, fresh, log, runtime)
 
@@ -579,7 +289,7 @@ class WorkdirLock:
 
 def _run_locked(setup, fixed, config, workdir, fresh, log, runtime):
     if fresh and runtime.writer:
-        _clear(workdir)
+        clear_outputs(workdir)
     run_ = _Run(setup, workdir, log, runtime, fixed)
     try:
         return _loop(run_, config, workdir, log)
@@ -630,7 +340,7 @@ def _progress_line(run_: _Run, line: dict[str, Any], eta: str) -> str:
         f"episode {run_.episode}{episodes}: pruned {line['pruned']}/"
         f"{line['proposals']} trained {line['trained']} cached {line['cached']} "
         f"failed {line['failed']} | children {run_.children_trained}{children} | "
-        f"reward {'-' if reward is None else f'{reward:+.3f}'} | best at spec "
+        f"reward {'-' if reward is None else f'{reward:+.3f}'} | best proxy at spec "
         + ("-" if best is None else f"{100 * best:.2f}%")
         + f" | fast {line['fast_s']:.2f}s slow {line['slow_s']:.1f}s | ETA {eta}"
     )
@@ -686,5 +396,11 @@ def _loop(run_: _Run, config, workdir: str, log) -> report_lib.Summary | None:
         run_.save()
     summary = run_.write_outputs()
     run_.runtime.finish()
-    log(f"done ({why}); results in {workdir}")
+    log(f"search done ({why}); results in {workdir}")
+    # The final phase: train the designs found again, score them on the test
+    # split; an interruption keeps every finished training (run again to go on).
+    final = run_.finalize(shared_trainer(), log)
+    if final is not None:
+        log(f"final training done; results in {workdir}")
+        summary = final
     return summary

@@ -15,20 +15,22 @@ import functools
 import os
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 from cosearch import batched as batched_lib
 from cosearch import controller as controller_lib
 from cosearch import data as data_lib
 from cosearch import reinforce
-from cosearch import space as space_lib
 from cosearch import train as train_lib
-from cosearch.errors import UserError
+from cosearch.config_checks import (
+    SearchConfigError,
+    check_finite,
+    choice,
+    field_error,
+    finite,
+    integer,
+)
+from cosearch.final import FinalSettings
 from cosearch.hardware import grid as grid_lib
 from cosearch.hardware import optimizer as optimizer_lib
-from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.devices import (
     HardwareConfigError,
     Platform,
@@ -38,6 +40,10 @@ from cosearch.hardware.devices import (
     resolve_platform,
 )
 from cosearch.hardware.specs import OBJECTIVE_FIGURE, Specs
+
+# can_meet_specs: also importable from here (experiments/proxy_fidelity.py).
+from cosearch.reachability import can_meet_specs as can_meet_specs
+from cosearch.reachability import check_specs_reachable
 from cosearch.reward import RewardConfig
 from cosearch.space import ArchSpace, HardwareSpace, SearchSpace
 
@@ -46,7 +52,7 @@ HW_OBJECTIVES = ("throughput", "energy")
 
 # Config fields that only some strategies read, by strategy (hw_aware's go
 # into Setup.hw_aware). A run of any other strategy ignores them, so they may
-# differ when it is resumed (cosearch.search).
+# differ when it is resumed (cosearch.run_state).
 STRATEGY_FIELDS: dict[str, tuple[str, ...]] = {
     "hw_aware": (
         "search.hw_aware_design",
@@ -54,10 +60,6 @@ STRATEGY_FIELDS: dict[str, tuple[str, ...]] = {
         "reward.hw_aware_w",
     ),
 }
-
-
-class SearchConfigError(UserError, ValueError):
-    """A config that cannot run; the message is one line naming the field."""
 
 
 class WorkdirBusyError(SearchConfigError):
@@ -146,7 +148,8 @@ class Setup:
       reinforce_config: REINFORCE hyperparameters.
       reward_config: normalisation bounds of the reward.
       dataset: the child data set.
-      train_config: the child-training budget.
+      train_config: the child-training budget (the proxy).
+      final: the final training of the designs a search finds.
       batched_training: train an episode's children together, one program
         per stride pattern (``train.batched``, resolved for this backend).
       input_shape: (height, width, channels) of the children's input.
@@ -169,6 +172,7 @@ class Setup:
     reward_config: RewardConfig
     dataset: Any
     train_config: Any
+    final: FinalSettings
     batched_training: bool
     input_shape: tuple[int, int, int]
     search: SearchSettings
@@ -195,27 +199,17 @@ class Setup:
 _LIMIT_FIGURES = ("throughput", "latency", "gops_per_w")
 
 
-def _err(field: str, message: str) -> SearchConfigError:
-    return SearchConfigError(f"config.{field}: {message}")
-
-
-def _choice(config, field: str, value: str, allowed) -> str:
-    if value not in allowed:
-        raise _err(field, f"{value!r} is not one of {', '.join(allowed)}")
-    return value
-
-
 def _specs(c) -> Specs:
     values = {}
     for name in ("min_fps", "max_latency_ms", "min_gops_per_w"):
-        v = _finite(c, f"specs.{name}")
+        v = finite(c, f"specs.{name}")
         if v < 0:
-            raise _err(f"specs.{name}", f"must be >= 0 (0 = no spec), got {v}")
+            raise field_error(f"specs.{name}", f"must be >= 0 (0 = no spec), got {v}")
         values[name] = v if v > 0 else None
     try:
         return Specs(**values)
     except ValueError as e:
-        raise _err("specs", str(e)) from None
+        raise field_error("specs", str(e)) from None
 
 
 def build(config) -> Setup:
@@ -225,13 +219,13 @@ def build(config) -> Setup:
       SearchConfigError: any problem, in one line naming the config field.
     """
     c = config
-    _check_finite(c)
-    seed = _integer(c, "seed")
-    strategy = _choice(c, "strategy", c.strategy, STRATEGIES)
-    objective = _choice(c, "reward.objective", c.reward.objective, HW_OBJECTIVES)
+    check_finite(c)
+    seed = integer(c, "seed")
+    strategy = choice(c, "strategy", c.strategy, STRATEGIES)
+    objective = choice(c, "reward.objective", c.reward.objective, HW_OBJECTIVES)
     bits = int(c.platform.bits)
     if bits not in (16, 32):
-        raise _err("platform.bits", f"must be 16 or 32, got {bits}")
+        raise field_error("platform.bits", f"must be 16 or 32, got {bits}")
     try:
         library = load_library(c.platform.hardware_file or None)
         platform = resolve_platform(c.platform.name, library)
@@ -250,7 +244,7 @@ def build(config) -> Setup:
         )
         hw_space = HardwareSpace.union(design_space.grids)
     except (ValueError, TypeError) as e:
-        raise _err("space", str(e)) from None
+        raise field_error("space", str(e)) from None
     full_space = SearchSpace(arch_space, hw_space)
     space = (
         full_space.architecture_only()
@@ -276,7 +270,7 @@ def build(config) -> Setup:
             optimizer=cc.optimizer,
         )
     except ValueError as e:
-        raise _err("controller", str(e)) from None
+        raise field_error("controller", str(e)) from None
     # The reward's efficiency floor: the spec on the objective's figure.
     figure_limits = dict(zip(_LIMIT_FIGURES, specs.limits(), strict=True))
     eff_lo = figure_limits[OBJECTIVE_FIGURE[objective][0]]
@@ -290,17 +284,19 @@ def build(config) -> Setup:
             acc_noise=float(c.reward.acc_noise),
         )
     except ValueError as e:
-        reward_error, reward_cfg = _err("reward", str(e)), None
+        reward_error, reward_cfg = field_error("reward", str(e)), None
     else:
         reward_error = None
     search = _search_settings(c)
     hw_aware = HwAwareSettings(
         design=str(c.search.hw_aware_design),
         reference=str(c.search.hw_aware_reference),
-        w=_finite(c, "reward.hw_aware_w"),
+        w=finite(c, "reward.hw_aware_w"),
     )
     dataset = _load_data(c, seed)
     train_config = _train_config(c)
+    final = _final_settings(c, train_config)
+    _check_batches(dataset, train_config, final)
     batched_training = _batched_training(c)
     setup = Setup(
         config=c,
@@ -317,6 +313,7 @@ def build(config) -> Setup:
         reward_config=reward_cfg,
         dataset=dataset,
         train_config=train_config,
+        final=final,
         batched_training=batched_training,
         input_shape=tuple(int(v) for v in dataset.input_shape),
         search=search,
@@ -337,81 +334,31 @@ def parallel_settings(config) -> ParallelSettings:
     try:
         return ParallelSettings(devices=int(devices))
     except (TypeError, ValueError):
-        raise _err(
+        raise field_error(
             "parallel.devices", f"expected an integer, got {devices!r}"
         ) from None
 
 
-def _leaves(node, prefix: str = ""):
-    """(dotted name, value) of every leaf of a (nested) config."""
-    for key in node.keys():
-        value = node[key]
-        name = f"{prefix}{key}"
-        if hasattr(value, "keys"):
-            yield from _leaves(value, f"{name}.")
-        elif isinstance(value, list | tuple):
-            for i, item in enumerate(value):
-                yield f"{name}[{i}]", item
-        else:
-            yield name, value
-
-
-def _check_finite(c) -> None:
-    """Refuse NaN and infinite numbers anywhere in the config."""
-    for name, value in _leaves(c):
-        if isinstance(value, float) and not np.isfinite(value):
-            raise _err(name, f"must be a finite number, got {value}")
-
-
-def _get(c, field: str) -> Any:
-    """The value of a dotted config field; a missing one is a user error."""
-    node = c
-    for part in field.split("."):
-        if not hasattr(node, "keys") or part not in node.keys():
-            raise _err(field, "missing from the config")
-        node = node[part]
-    return node
-
-
-def _integer(c, field: str) -> int:
-    node = _get(c, field)
-    if isinstance(node, int | np.integer) and not isinstance(node, bool):
-        return int(node)  # exact, however large
-    value = _finite(c, field)
-    if value != int(value):
-        raise _err(field, f"must be a whole number, got {value:g}")
-    return int(value)
-
-
-def _finite(c, field: str) -> float:
-    node = _get(c, field)
-    try:
-        value = float(node)
-    except (TypeError, ValueError):
-        raise _err(field, f"expected a number, got {node!r}") from None
-    if not np.isfinite(value):
-        raise _err(field, f"must be a finite number, got {value}")
-    return value
-
-
 def _search_settings(c) -> SearchSettings:
     def number(name: str, lowest: float) -> float:
-        value = _finite(c, f"search.{name}")
+        value = finite(c, f"search.{name}")
         if value < lowest:
-            raise _err(f"search.{name}", f"must be >= {lowest:g}, got {value:g}")
+            raise field_error(f"search.{name}", f"must be >= {lowest:g}, got {value:g}")
         return value
 
     def count(name: str, lowest: int) -> int:
         value = number(name, lowest)
         if value != int(value):
-            raise _err(f"search.{name}", f"must be a whole number, got {value:g}")
+            raise field_error(
+                f"search.{name}", f"must be a whole number, got {value:g}"
+            )
         return int(value)
 
     episodes = count("episodes", 0)
     max_children = count("max_children", 0)
     max_wall_s = number("max_wall_s", 0.0)
     if not (episodes or max_children or max_wall_s):
-        raise _err(
+        raise field_error(
             "search",
             "no budget: set episodes, max_children or max_wall_s (0 = no limit; "
             "at least one must be set)",
@@ -453,14 +400,14 @@ def _design_space_cached(platform, grid_file, stamp, bits, enforce_bram):
 def _load_data(c, seed: int):
     d = c.data
     if d.data_dir and not os.path.isdir(d.data_dir):
-        raise _err("data.data_dir", f"no such directory: {d.data_dir}")
-    val_fraction = _finite(c, "data.val_fraction")
+        raise field_error("data.data_dir", f"no such directory: {d.data_dir}")
+    val_fraction = finite(c, "data.val_fraction")
     try:
         return data_lib.load(
             d.name, data_dir=d.data_dir or None, val_fraction=val_fraction, seed=seed
         )
     except data_lib.DataError as e:
-        raise _err("data", str(e)) from None
+        raise field_error("data", str(e)) from None
 
 
 def _batched_training(c) -> bool:
@@ -468,10 +415,10 @@ def _batched_training(c) -> bool:
     try:
         on = batched_lib.use_batched(mode)
     except ValueError as e:
-        raise _err("train.batched", str(e)) from None
+        raise field_error("train.batched", str(e)) from None
     kernels = tuple(int(k) for k in c.space.kernels)
     if on and mode == "on" and any(k % 2 == 0 for k in kernels):
-        raise _err(
+        raise field_error(
             "train.batched",
             f"'on' needs odd kernels (centred in the padded window), got {kernels}",
         )
@@ -488,95 +435,59 @@ def _train_config(c):
     try:
         return train_lib.TrainConfig(**fields)
     except (TypeError, ValueError) as e:
-        raise _err("train", str(e)) from None
+        raise field_error("train", str(e)) from None
 
 
-def can_meet_specs(setup: Setup, archs) -> np.ndarray:
-    """``[B]`` bool: some design of the space makes the architecture meet the
-    specs (the fast level's verdict, without training)."""
-    opt = optimizer_lib.optimize(
-        arch_arrays(archs, setup.input_shape, xp=jnp),
-        setup.design_space,
-        setup.objective,
-        setup.specs,
-    )
-    return ~np.asarray(opt.pruned)
+# Fields of config.final that replace config.train's in the final budget.
+FINAL_TRAIN_FIELDS = (
+    "steps",
+    "batch_size",
+    "learning_rate",
+    "warmup_steps",
+    "head_lr_scale",
+    "weight_decay",
+)
 
 
-def lightest_architecture(space: ArchSpace) -> Architecture:
-    """The architecture with the fewest cycles on any accelerator.
-
-    Layer cycles never decrease with kernel size or channel counts, and
-    never increase with stride (docs/design.md section 4), so the smallest kernel,
-    fewest filters and largest stride everywhere bounds throughput from
-    above and latency from below over the whole space.
-    """
-    k, f, s = min(space.kernels), min(space.filters), max(space.strides)
-    return Architecture(tuple((k, f, s) for _ in range(space.depth)))
-
-
-def check_specs_reachable(setup: Setup) -> None:
-    """Refuse specs no architecture of the space could meet, before training.
-
-    Throughput and latency: the optimum of :func:`lightest_architecture` is
-    an upper (lower) bound over the whole space. Energy efficiency is not
-    monotone in the architecture, so it is probed: the lightest and the
-    heaviest architectures and 254 random ones (fixed seed); the run is
-    refused only when none of them reaches the spec with any design.
-
-    Raises:
-      SearchConfigError: naming the spec and the best value reachable.
-    """
-    sp = setup.specs
-    if not sp.any:
-        return
-    arch_space = setup.full_space.arch
-    light = lightest_architecture(arch_space)
-    probes = [light]
-    if sp.min_gops_per_w is not None:
-        heavy = Architecture(
-            tuple(
-                (max(arch_space.kernels), max(arch_space.filters), 1)
-                for _ in range(arch_space.depth)
-            )
+def _check_batches(dataset, train: Any, final: FinalSettings) -> None:
+    """Refuse a batch larger than the images it is drawn from, before a
+    search (the final training's after the search would be too late)."""
+    proxy_images = len(dataset.train)
+    if train.train_examples is not None:
+        proxy_images = min(proxy_images, train.train_examples)
+    if train.batch_size > proxy_images:
+        raise field_error(
+            "train.batch_size",
+            f"{train.batch_size} is more than the {proxy_images} training images",
         )
-        arch_only = setup.full_space.architecture_only()
-        tokens = space_lib.uniform_sample(arch_only, jax.random.key(setup.seed), 254)
-        probes += [heavy] + [a for a, _ in arch_only.decode_batch(tokens)]
-    arrays = arch_arrays(probes, setup.input_shape, xp=jnp)
-    needed = {
-        "throughput": sp.min_fps is not None,
-        "latency": sp.max_latency_ms is not None,
-        "energy": sp.min_gops_per_w is not None,
-    }
-    best = {
-        objective: optimizer_lib.optimize(
-            arrays, setup.design_space, objective=objective, specs=Specs()
+    final_images = len(dataset.train) + len(dataset.val)
+    if final.enabled and final.train.batch_size > final_images:
+        raise field_error(
+            "final.batch_size",
+            f"{final.train.batch_size} is more than the {final_images} training "
+            "and validation images",
         )
-        for objective, need in needed.items()
-        if need
-    }
-    if "throughput" in best:
-        fps = float(np.asarray(best["throughput"].throughput)[0])
-    if "latency" in best:
-        lat_ms = 1e3 * float(np.asarray(best["latency"].latency)[0])
-    if "energy" in best:
-        eff = float(np.nanmax(np.asarray(best["energy"].gops_per_w)))
-    if sp.min_fps is not None and fps < sp.min_fps:
-        raise _err(
-            "specs.min_fps",
-            f"{sp.min_fps:g} images/s is out of reach on {setup.platform.name}: the "
-            f"fastest architecture of the space reaches {fps:,.1f} images/s at best",
-        )
-    if sp.max_latency_ms is not None and lat_ms > sp.max_latency_ms:
-        raise _err(
-            "specs.max_latency_ms",
-            f"{sp.max_latency_ms:g} ms is out of reach on {setup.platform.name}: the "
-            f"lightest architecture of the space needs {lat_ms:.4f} ms at best",
-        )
-    if sp.min_gops_per_w is not None and eff < sp.min_gops_per_w:
-        raise _err(
-            "specs.min_gops_per_w",
-            f"{sp.min_gops_per_w:g} GOPS/W is out of reach on {setup.platform.name}: "
-            f"the best of {len(probes)} probed architectures reaches {eff:.2f} GOPS/W",
-        )
+
+
+def _final_settings(c, train_config) -> FinalSettings:
+    """``config.final``: the final budget is ``config.train`` with the fields
+    of :data:`FINAL_TRAIN_FIELDS` that ``config.final`` sets."""
+    f = c.get("final")
+    if f is None:
+        raise field_error("final", "missing from the config")
+    fields = {name: f[name] for name in FINAL_TRAIN_FIELDS if name in f.keys()}
+    if "steps" in fields and not fields["steps"]:
+        raise field_error("final.steps", f"must be >= 1, got {fields['steps']}")
+    # The final training uses every training and validation image.
+    fields["train_examples"] = None
+    try:
+        train = dataclasses.replace(train_config, **fields)
+    except (TypeError, ValueError) as e:
+        raise field_error("final", str(e)) from None
+    seeds = integer(c, "final.seeds")
+    max_designs = integer(c, "final.max_designs")
+    noise = finite(c, "final.noise")
+    try:
+        return FinalSettings(train, seeds, max_designs, noise)
+    except ValueError as e:
+        raise field_error("final", str(e)) from None

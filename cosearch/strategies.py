@@ -48,6 +48,7 @@ from cosearch import predictor as predictor_lib
 from cosearch import reward as reward_lib
 from cosearch import space as space_lib
 from cosearch.batched import BatchedTrainer
+from cosearch.config_checks import SearchConfigError
 from cosearch.explore import fast_explore
 from cosearch.hardware import cost_model
 from cosearch.hardware.architecture import Architecture, arch_arrays
@@ -60,6 +61,7 @@ from cosearch.hardware.design import (
 from cosearch.hardware.optimizer import optimize
 from cosearch.hardware.specs import meets_limits, objective_score, prune_reason_name
 from cosearch.parallel import Runtime
+from cosearch.reachability import can_meet_specs
 from cosearch.records import (
     TIMING_KEY,
     design_from_record,
@@ -67,7 +69,7 @@ from cosearch.records import (
     figure_fields,
     host,
 )
-from cosearch.search_setup import SearchConfigError, Setup, can_meet_specs
+from cosearch.search_setup import Setup
 from cosearch.train import Trainer
 
 

@@ -199,3 +199,29 @@ def write_benchmark(result: dict[str, Any], out: str | None) -> None:
     if out:
         atomic_write_text(out, text + "\n")
     print(text)
+
+
+def print_best(summary) -> None:
+    """OptSW and OptHW of a run's summary, in one line each: on final test
+    accuracy when the run has a final training, else on proxy accuracy."""
+    final = summary.final
+    pairs = (
+        [("OptSW", summary.opt_sw), ("OptHW", summary.opt_hw)]
+        if final is None
+        else [("OptSW", final["OptSW"]), ("OptHW", final["OptHW"])]
+    )
+    if pairs[0][1] is None:
+        print("no architecture met the specs")
+        return
+    for name, pair in pairs:
+        acc = f"proxy accuracy {100 * pair['accuracy']:.2f}%"
+        if pair.get("final"):
+            f = pair["final"]
+            acc = (
+                f"final test accuracy {100 * f['mean']:.2f}% ± {100 * f['std']:.2f} "
+                f"({f['seeds']} seeds; {acc})"
+            )
+        print(
+            f"{name} {pair['architecture']}: {acc}, "
+            f"{pair['throughput_fps']:,.1f} images/s, {pair['gops_per_w']:.2f} GOPS/W"
+        )

@@ -2,24 +2,28 @@ r"""How well does the search's proxy training rank architectures?
 
 Trains a fixed set of architectures of a config's space (by default only
 those the fast level keeps under the config's specs: the ones a search
-would train) with the config's child-training budget (the *proxy*) over
-several seeds, and with a much longer *reference* training over several
-seeds, then reports:
+would train) with the config's child-training budget (the *proxy*, scored
+on the validation split) over several seeds, and with the config's *final*
+training (``config.final``: training and validation images, scored on the
+test split; the reference) over several seeds, then reports:
 
 - noise: the pooled seed-to-seed standard deviation of an architecture's
-  validation accuracy;
+  accuracy;
 - signal: the standard deviation across architectures of the seed-mean
   accuracy; ``snr`` = signal / noise;
 - Kendall's tau between the proxy's ranking (seed mean, and each seed) and
-  the reference's, and between proxy seeds;
+  the reference's, between proxy seeds and between reference seeds;
 - failures and runs whose last training loss is above chance (ln classes);
 - seconds per child (compile apart).
 
     python -m experiments.proxy_fidelity --config=experiments/configs/default.py \
         --out=/tmp/fidelity.json
-    # proxy variants against a reference measured before (e.g. on a GPU):
+    # the final training alone (no proxy), e.g. on a GPU:
     python -m experiments.proxy_fidelity --config=experiments/configs/default.py \
-        --reference=experiments/results/proxy_reference.json \
+        --seeds= --out=/tmp/reference.json
+    # proxy variants against a reference measured before:
+    python -m experiments.proxy_fidelity --config=experiments/configs/default.py \
+        --reference=/tmp/reference.json \
         --variants='learning_rate=0.02;learning_rate=0.005,warmup_steps=5' \
         --out=/tmp/variants.json
 
@@ -42,6 +46,7 @@ from ml_collections import config_flags
 
 from cosearch import search_setup
 from cosearch import space as space_lib
+from cosearch.final import final_key, final_task
 from cosearch.hardware.architecture import Architecture
 from cosearch.stats import kendall_tau, seed_noise_signal
 from cosearch.train import TrainConfig, Trainer
@@ -64,12 +69,14 @@ _VARIANTS = flags.DEFINE_string(
     "';'-separated proxy variants, each 'field=value,...' "
     "overriding config.train ('' = config.train alone)",
 )
-_REF_STEPS = flags.DEFINE_integer("reference_steps", 1500, "reference budget, steps")
-_REF_SEEDS = flags.DEFINE_list("reference_seeds", ["0", "1"], "reference seeds")
+_REF_SEEDS = flags.DEFINE_list(
+    "reference_seeds", ["0", "1", "2"], "reference (final training) seeds"
+)
 _REF_OVERRIDES = flags.DEFINE_string(
     "reference_train",
-    "learning_rate=0.01,warmup_steps=100,head_lr_scale=0.1",
-    "'field=value,...' overrides of config.train for the reference",
+    "",
+    "'field=value,...' overrides of the final training (config.final) "
+    "for the reference",
 )
 _REFERENCE = flags.DEFINE_string(
     "reference",
@@ -131,14 +138,18 @@ def draw_architectures(setup, count: int, seed: int, feasible_only: bool):
     )
 
 
-def train_runs(trainer, setup, archs, config: TrainConfig, seeds, label: str):
-    """One record per (architecture, seed); child key = key(seed) for every
-    architecture (the same data order for all)."""
+def train_runs(
+    trainer, dataset, archs, config: TrainConfig, seeds, label: str, key_of=None
+):
+    """One record per (architecture, seed); the key of a seed, ``key_of(seed)``
+    (default ``key(seed)``), is the same for every architecture (the same
+    initial draw and data order for all)."""
+    key_of = key_of or jax.random.key
     runs = []
-    chance = math.log(setup.dataset.num_classes)
+    chance = math.log(dataset.num_classes)
     for i, arch in enumerate(archs):
         for seed in seeds:
-            res = trainer.train(arch, setup.dataset, config, jax.random.key(seed))
+            res = trainer.train(arch, dataset, config, key_of(seed))
             losses = res.loss_curve
             final = float(np.mean(losses[-5:])) if losses else float("nan")
             runs.append(
@@ -251,6 +262,12 @@ def read_reference(path: str) -> dict[str, Any]:
             f"--reference={path}: not a result of experiments.proxy_fidelity (it "
             "needs 'architectures' and 'reference' with 'runs', 'train', 'seeds')"
         )
+    if ref.get("scored_on") != "test":
+        raise common.UsageError(
+            f"--reference={path}: its reference was scored on the validation split "
+            "(made before the reference became the final training); measure it "
+            "again with --seeds="
+        )
     return earlier
 
 
@@ -273,9 +290,7 @@ def main(argv):
         checked_train_config(base, text, "--variants") for text in variants
     ]
     ref_config = checked_train_config(
-        {**base, "steps": _REF_STEPS.value},
-        _REF_OVERRIDES.value,
-        "--reference_steps/--reference_train",
+        dataclasses.asdict(setup.final.train), _REF_OVERRIDES.value, "--reference_train"
     )
     t0 = time.perf_counter()
     archs = draw_architectures(
@@ -294,12 +309,23 @@ def main(argv):
         ref_seeds = earlier["reference"]["seeds"]
     else:
         ref_settings = dataclasses.asdict(ref_config)
-        ref_runs = train_runs(trainer, setup, archs, ref_config, ref_seeds, "reference")
+        # The search's own final training: the same data and keys.
+        ref_runs = train_runs(
+            trainer,
+            final_task(setup.dataset),
+            archs,
+            ref_config,
+            ref_seeds,
+            "reference",
+            key_of=final_key,
+        )
     ref_table = accuracy_table(ref_runs, len(archs), ref_seeds)
     ref_noise, ref_signal = seed_noise_signal(ref_table)
     results = []
     for text, train_config in zip(variants, proxy_configs, strict=True):
-        runs = train_runs(trainer, setup, archs, train_config, seeds, text or "proxy")
+        runs = train_runs(
+            trainer, setup.dataset, archs, train_config, seeds, text or "proxy"
+        )
         results.append(
             {
                 "variant": text,
@@ -320,12 +346,19 @@ def main(argv):
         "arch_seed": _ARCH_SEED.value,
         "architectures": names,
         "validation_images": int(setup.dataset.val.labels.shape[0]),
+        "test_images": int(setup.dataset.test.labels.shape[0]),
+        "train_images": int(setup.dataset.train.labels.shape[0]),
         "seeds": seeds,
         "reference": {
             "train": ref_settings,
             "seeds": ref_seeds,
+            "scored_on": "test",
             "noise_std": ref_noise,
             "signal_std": ref_signal,
+            "accuracy_range": [
+                float(np.nanmin(ref_table.mean(axis=1))),
+                float(np.nanmax(ref_table.mean(axis=1))),
+            ],
             "mean_accuracy": [float(v) for v in ref_table.mean(axis=1)],
             "tau_between_seeds": [
                 kendall_tau(ref_table[:, a], ref_table[:, b])
@@ -338,6 +371,15 @@ def main(argv):
         "wall_s": time.perf_counter() - t0,
         "environment": common.environment(),
     }
+    ref = out["reference"]
+    taus = ref["tau_between_seeds"]
+    print(
+        f"reference (final training, test split): noise "
+        f"{100 * ref_noise:.2f} pt, signal {100 * ref_signal:.2f} pt, range "
+        f"{100 * ref['accuracy_range'][0]:.2f}-{100 * ref['accuracy_range'][1]:.2f}%, "
+        f"tau between seeds {', '.join(f'{t:+.2f}' for t in taus) or '-'}",
+        flush=True,
+    )
     for r in results:
         s = r["summary"]
         print(

@@ -102,14 +102,7 @@ def main(argv):
     if summary is None:  # not process 0: it writes the results
         print(f"process {jax.process_index()}: done; results in {_WORKDIR.value}")
         return
-    best = summary.opt_sw
-    if best is None:
-        print("no architecture met the specs")
-    else:
-        print(
-            f"OptSW {best['architecture']}: accuracy {100 * best['accuracy']:.2f}%, "
-            f"{best['throughput_fps']:,.1f} images/s, {best['gops_per_w']:.2f} GOPS/W"
-        )
+    common.print_best(summary)
     print(f"results: {_WORKDIR.value}/report.md")
 
 

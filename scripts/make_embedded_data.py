@@ -35,7 +35,7 @@ OUT_DIR = os.path.join(
     "data",
     "embedded",
 )
-MAX_BYTES = 5_000_000
+MAX_BYTES = 12_000_000
 
 LICENSE_HEADER = """\
 Fashion-MNIST subset shipped with cosearch
@@ -92,8 +92,8 @@ def main(argv=None) -> int:
     p.add_argument("--src", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--doc", default="/usr/share/doc/dataset-fashion-mnist")
     p.add_argument("--out_dir", default=OUT_DIR)
-    p.add_argument("--train_per_class", type=int, default=1000)
-    p.add_argument("--test_per_class", type=int, default=200)
+    p.add_argument("--train_per_class", type=int, default=2000)
+    p.add_argument("--test_per_class", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 

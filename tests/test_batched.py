@@ -50,7 +50,7 @@ def _close(together, alone, nval):
 
 
 # The accelerators' path (XLA's own conv gradient under vmap), and Adam with
-# clipping, warm-up and two epochs.
+# clipping, warm-up and two epochs; the gap head (CONFIG has the flatten one).
 OTHER = dataclasses.replace(
     CONFIG,
     steps=None,
@@ -61,6 +61,7 @@ OTHER = dataclasses.replace(
     warmup_steps=2,
     head_lr_scale=0.1,
     grad_impl="xla",
+    head="gap",
 )
 
 

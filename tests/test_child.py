@@ -104,3 +104,23 @@ def test_lecun_normal_scale_and_jit_agree():
     np.testing.assert_allclose(
         jax.jit(child.lecun_normal, static_argnums=1)(key, shape), w, rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "layers,flatten_params", [(RELEASED_6, PARAMS_6), (RELEASED_10, PARAMS_10)]
+)
+def test_the_gap_head_sees_the_last_layers_channels(layers, flatten_params):
+    # The gap head: C_last * 10 + 10 weights instead of H' * W' * C_last * 10
+    # + 10 (6 layers: 64 channels, 16x16 map; 10 layers: 36 channels, 32x32).
+    arch = Architecture(tuple(layers))
+    c_last, (h, w) = layers[-1][1], child.output_hw(layers, (32, 32, 3))
+    gap = child.count_params(arch, (32, 32, 3), 10, head="gap")
+    assert flatten_params - gap == h * w * c_last * 10 - c_last * 10
+    model = child.make_model(arch, 10, head="gap")
+    variables = jax.eval_shape(
+        lambda key: child.init_variables(model, (32, 32, 3), key), jax.random.key(0)
+    )
+    assert sum(v.size for v in jax.tree.leaves(variables)) == gap
+    assert variables["params"]["head"]["kernel"].shape == (c_last, 10)
+    with pytest.raises(ValueError, match="head 'pool'"):
+        child.make_model(arch, 10, head="pool")

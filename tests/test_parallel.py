@@ -201,13 +201,19 @@ def test_a_lost_process_ends_the_run_clearly_and_the_run_resumes(reference, tmp_
     assert steps and steps[0] == "1", steps
     assert all(s.isdigit() for s in steps), steps  # no half-written checkpoint
     # The same two commands resume (process 0 restores and hands the state to
-    # process 1) and end with the history of an uninterrupted run.
+    # process 1) and end with the history of an uninterrupted run; with the
+    # final phase on (final.* may change on resume), process 0 runs it alone
+    # after process 1 has left, its weights saved without waiting for it.
     port = _free_port()
-    procs = [launch(tmp_path, port, pid) for pid in (0, 1)]
+    final = {"final.max_designs": 2}
+    procs = [launch(tmp_path, port, pid, **final) for pid in (0, 1)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-2000:]
-    assert "resuming" in outs[0][0]
+    assert "resuming" in outs[0][0] and "final training done" in outs[0][0]
+    assert "final" not in outs[1][0]
     assert _history(tmp_path) == reference
+    runs = read_jsonl(os.path.join(tmp_path, "final", "runs.jsonl"))
+    assert runs and len(runs) % 2 == 0  # 2 seeds of each finalized architecture
 
 
 def test_an_error_on_one_process_is_reported_by_the_other(tmp_path):

@@ -7,8 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosearch import pareto, search
+from cosearch import pareto, run_state, search
 from cosearch.checkpoint import CheckpointError
+from cosearch.config_checks import SearchConfigError
 from cosearch.hardware import arch_arrays, cost_model, design_arrays, platform_arrays
 from cosearch.hardware.devices import resolve_platform
 from cosearch.metrics import read_jsonl
@@ -21,7 +22,6 @@ from cosearch.search_setup import (
     STRATEGIES,
     STRATEGY_FIELDS,
     HwAwareSettings,
-    SearchConfigError,
     build,
 )
 from tests.tiny_search import tiny
@@ -33,7 +33,7 @@ def quiet(_):
 
 def test_outputs_exist_and_agree(baseline_run):
     workdir, summary = baseline_run
-    for name in search.OUTPUT_FILES:
+    for name in run_state.OUTPUT_FILES:
         assert os.path.getsize(os.path.join(workdir, name)) > 0, name
     history = read_jsonl(os.path.join(workdir, "history.jsonl"))
     metrics = read_jsonl(os.path.join(workdir, "metrics.jsonl"))
@@ -138,7 +138,7 @@ def test_resume_fingerprint_follows_the_declared_strategy_fields():
     """A resumed run must share every config field with its checkpoint but
     the budget (RESUMABLE_FIELDS) and the fields declared as read by other
     strategies only (search_setup.STRATEGY_FIELDS), whatever their names."""
-    flat = search._flat(search.config_dict(tiny()))
+    flat = run_state._flat(run_state.config_dict(tiny()))
     declared = {f for fields in STRATEGY_FIELDS.values() for f in fields}
     assert declared <= set(flat)  # every declared field is a config field
     assert set(STRATEGY_FIELDS) <= set(STRATEGIES)
@@ -149,8 +149,12 @@ def test_resume_fingerprint_follows_the_declared_strategy_fields():
             if owner != strategy
             for f in fields
         }
-        kept = search._relevant(flat, strategy)
-        assert set(kept) == set(flat) - set(search.RESUMABLE_FIELDS) - others
+        kept = run_state._relevant(flat, strategy)
+        groups = {f for f in flat if f.startswith(run_state.RESUMABLE_GROUPS)}
+        assert groups and all(f.startswith("final.") for f in groups)
+        assert set(kept) == (
+            set(flat) - set(run_state.RESUMABLE_FIELDS) - others - groups
+        )
         assert set(STRATEGY_FIELDS.get(strategy, ())) <= set(kept)
 
 

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from cosearch import reinforce, search_setup
+from cosearch import reachability, reinforce, search_setup
 from cosearch.strategies import Context, fixed_design, run_episode
 from cosearch.train import Trainer
 from experiments.configs import default
@@ -86,7 +86,7 @@ def test_episodes_read_the_typed_settings_only(strategy):
     setup = search_setup.build(tiny(strategy=strategy))
     own = setup.hw_aware if strategy == "hw_aware" else _Unreadable("hw_aware")
     blind = dataclasses.replace(setup, config=_Unreadable("config"), hw_aware=own)
-    search_setup.check_specs_reachable(blind)
+    reachability.check_specs_reachable(blind)
     fixed = fixed_design(blind) if strategy == "hw_aware" else None
     ctx = Context(blind, Trainer(), {}, fixed_design=fixed, log=lambda _: None)
     state = reinforce.init(blind.reinforce_config, blind.controller, jax.random.key(0))

@@ -3,6 +3,7 @@
 import dataclasses
 
 import jax
+import numpy as np
 import pytest
 
 from cosearch import data, train
@@ -51,9 +52,13 @@ def test_repeated_architecture_does_not_recompile(synthetic):
 
 def test_nan_loss_is_reported_not_raised(synthetic):
     config = train.TrainConfig(
-        steps=30, batch_size=32, learning_rate=1e30, check_every=5, schedule="constant"
+        steps=30, batch_size=32, learning_rate=0.1, check_every=5, schedule="constant"
     )
-    result = train.train_child(TINY, synthetic, config, jax.random.key(0))
+    # Images holding NaN: the loss is NaN from the first step on.
+    images = synthetic.train.images.copy()
+    images[:, 0, 0, 0] = np.nan
+    poisoned = synthetic._replace(train=data.Split(images, synthetic.train.labels))
+    result = train.train_child(TINY, poisoned, config, jax.random.key(0))
     assert result.failed and result.val_accuracy == 0.0
     assert "loss became" in result.reason
     assert result.steps < 30  # stopped early
@@ -64,6 +69,21 @@ def test_adam_and_config_checks(synthetic):
     assert not train.train_child(TINY, synthetic, config, jax.random.key(0)).failed
     assert config.total_steps(1000) == 3
     assert dataclasses.replace(config, steps=None, epochs=2).total_steps(100) == 6
-    for bad in [dict(optimizer="rmsprop"), dict(schedule="step"), dict(batch_size=0)]:
+    for bad in [
+        dict(optimizer="rmsprop"),
+        dict(schedule="step"),
+        dict(batch_size=0),
+        dict(learning_rate=-1.0),
+        dict(learning_rate=0.0),
+        dict(learning_rate=float("nan")),
+        dict(learning_rate=100.0),
+        dict(momentum=5.0),
+        dict(momentum=-0.1),
+        dict(weight_decay=-1.0),
+        dict(head_lr_scale=0.0),
+        dict(head_lr_scale=1e30),
+        dict(head="pool"),
+        dict(train_examples=0),
+    ]:
         with pytest.raises(ValueError):
             train.TrainConfig(**bad)

@@ -15,6 +15,10 @@ TINY = {
     "train.steps": 4,
     "train.batch_size": 32,
     "train.eval_batch_size": 128,
+    # No final phase unless a test asks for one (tests/final).
+    "final.max_designs": 0,
+    "final.steps": 3,
+    "final.warmup_steps": 0,
 }
 
 

@@ -73,10 +73,13 @@ class Split(NamedTuple):
     Attributes:
       images: float32 ``[N, H, W, C]``, normalised (see module doc).
       labels: int32 ``[N]`` class indices.
+      index: int ``[N]`` position of each example in its source file (the
+        training or the test file), or None where there is none.
     """
 
     images: np.ndarray
     labels: np.ndarray
+    index: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -247,14 +250,14 @@ def load(
     )
     train_idx, val_idx = stratified_split(y_train, val_fraction, split_key)
 
-    def split(x, y):
-        return Split(normalise(x, stats), y.astype(np.int32))
+    def split(x, y, index):
+        return Split(normalise(x[index], stats), y[index].astype(np.int32), index)
 
     return Dataset(
         name=name,
-        train=split(x_train[train_idx], y_train[train_idx]),
-        val=split(x_train[val_idx], y_train[val_idx]),
-        test=split(x_test, y_test),
+        train=split(x_train, y_train, train_idx),
+        val=split(x_train, y_train, val_idx),
+        test=split(x_test, y_test, np.arange(y_test.shape[0])),
         num_classes=num_classes,
         input_shape=tuple(int(v) for v in x_train.shape[1:]),
     )

@@ -42,4 +42,13 @@ def get_config(arg: str | None = None):
     c.train.epochs = 25  # full child training
     c.train.batch_size = 128  # images per step
     c.train.learning_rate = 0.1  # peak SGD step size
+    # The paper's child: Flatten -> Dense head, its learning rate scaled down.
+    c.train.head = "flatten"
+    c.train.head_lr_scale = 0.05
+    c.data.val_fraction = 0.3  # held out of the 50,000 training images
+    c.final.steps = 20000  # about 50 epochs of the 50,000 images
+    c.final.batch_size = 128
+    c.final.learning_rate = 0.1
+    c.final.head_lr_scale = 0.05
+    c.final.noise = 0.005  # not measured on CIFAR-10 here (no data set)
     return c

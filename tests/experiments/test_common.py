@@ -4,13 +4,14 @@ import pytest
 
 from cosearch import parallel
 from cosearch.checkpoint import CheckpointError
+from cosearch.config_checks import SearchConfigError
 from cosearch.data import DataError
 from cosearch.errors import InputError, UserError
 from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.devices import HardwareConfigError
 from cosearch.hardware.specs import Specs, check_objective
 from cosearch.metrics import LogError
-from cosearch.search_setup import SearchConfigError, WorkdirBusyError
+from cosearch.search_setup import WorkdirBusyError
 from experiments import common
 
 

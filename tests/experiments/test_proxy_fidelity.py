@@ -16,7 +16,7 @@ def test_reference_then_proxy_against_it(tmp_path):
         "experiments.proxy_fidelity",
         *common,
         "--seeds=",
-        "--reference_steps=6",
+        "--reference_train=steps=6",
         "--reference_seeds=0,1",
         f"--out={ref}",
     )
@@ -24,6 +24,11 @@ def test_reference_then_proxy_against_it(tmp_path):
     reference = json.loads(ref.read_text())
     assert len(reference["architectures"]) == 3 and reference["proxies"] == []
     assert len(reference["reference"]["runs"]) == 6
+    # The reference is the config's final training, scored on the test split.
+    assert reference["reference"]["scored_on"] == "test"
+    assert reference["reference"]["train"]["steps"] == 6
+    assert reference["reference"]["train"]["batch_size"] == 32  # config.final's
+    assert "reference (final training, test split)" in proc.stdout
     out = tmp_path / "proxy.json"
     proc = run_module(
         "experiments.proxy_fidelity",
@@ -56,6 +61,9 @@ def test_reference_then_proxy_against_it(tmp_path):
     assert proc.returncode == 2 and "other architectures" in proc.stderr
     bad = run_module("experiments.proxy_fidelity", SMOKE, "--variants=lr=1")
     assert bad.returncode == 2 and "train override 'lr=1'" in bad.stderr
+    bad = run_module("experiments.proxy_fidelity", SMOKE, "--variants=learning_rate=-1")
+    assert bad.returncode == 2
+    assert "--variants: learning_rate must be in (0, 10]" in bad.stderr
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,16 @@ def launch(*args):
         (("--config=no/such.py", "--workdir=/tmp/x"), "no such config file"),
         ((SMOKE, "--workdir=/tmp/x", "--config.strategy=greedy"), "config.strategy"),
         ((SMOKE,), "--workdir is required"),
+        # Out-of-range training settings: refused, not "trained" to 0%.
+        (
+            (SMOKE, "--workdir=/tmp/x", "--config.train.learning_rate=-1"),
+            "config.train: learning_rate must be in (0, 10]",
+        ),
+        (
+            (SMOKE, "--workdir=/tmp/x", "--config.train.momentum=5"),
+            "config.train: momentum must be in [0, 1)",
+        ),
+        ((SMOKE, "--workdir=/tmp/x", "--config.final.seeds=1"), "seeds must be >= 2"),
         (
             (SMOKE, "--workdir=/tmp/x", "--coordinator_address=x", "--num_processes=2"),
             "coordinator address 'x': expected host:port",
@@ -88,7 +98,7 @@ def _launch_with(error: str):
     code = (
         "import sys\n"
         "from cosearch import search\n"
-        "from cosearch.search_setup import SearchConfigError\n"
+        "from cosearch.config_checks import SearchConfigError\n"
         "from experiments import common, search as launcher\n"
         "def fail(*args, **kwargs):\n"
         f"    raise {error}\n"

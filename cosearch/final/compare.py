@@ -1,0 +1,186 @@
+"""Strategies compared on final test accuracy (docs/design.md section 6.1).
+
+Each run of a comparison finalizes its designs (its OptSW and OptHW on proxy
+accuracy, then its front, up to ``final.max_designs``); here the runs of one
+seed are compared on what those final trainings measured:
+
+- ``final_best``: the best final test accuracy among the run's finalized
+  designs (all of them meet the specs), with its spread over seeds;
+- ``final_fps_at_baseline`` / ``final_gops_per_w_at_baseline``: the best
+  throughput and energy efficiency among the run's finalized designs whose
+  final accuracy reaches hw_aware's best final accuracy of the same seed
+  within the tie margin; ``*_vs_baseline`` their ratio to hw_aware's own
+  OptSW chosen on final accuracy (best_designs.json's ``OptSW``), less one;
+- ties: two final accuracies within the tie margin
+  (:func:`cosearch.final.settings.tie_margin`) are a tie, said in words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cosearch.final.results import compare_text
+from cosearch.stats import mean_spread
+
+FINAL_MEASURES = (
+    ("final_best", "best final test accuracy at spec", 100.0, "{:.2f}%"),
+    ("final_fps_at_baseline", "images/s at hw_aware's final accuracy", 1.0, "{:,.0f}"),
+    ("final_fps_vs_baseline", "images/s vs hw_aware", 100.0, "{:+.1f}%"),
+    (
+        "final_gops_per_w_at_baseline",
+        "GOPS/W at hw_aware's final accuracy",
+        1.0,
+        "{:.2f}",
+    ),
+    ("final_gops_per_w_vs_baseline", "GOPS/W vs hw_aware", 100.0, "{:+.1f}%"),
+)
+
+
+def _finalized(final: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The finalized pairs of a run's final view, each with its ``final``."""
+    if not final:
+        return []
+    out = []
+    for d in final["designs"]:
+        if d.get("final"):
+            out.append({**d["pair"], "final": d["final"]})
+    return out
+
+
+def _best(pairs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The most accurate pair on final accuracy, ties by throughput."""
+    return max(
+        pairs, key=lambda p: (p["final"]["mean"], p["throughput_fps"]), default=None
+    )
+
+
+def final_facts(
+    final: Mapping[str, Any] | None,
+    baseline_final: Mapping[str, Any] | None,
+    margin: float,
+) -> dict[str, Any]:
+    """The final-accuracy measures of one run (see the module docstring).
+
+    Args:
+      final: the run's final view (best_designs.json's ``finalized`` and
+        ``final_training``, as :func:`cosearch.final.phase.final_view`).
+      baseline_final: hw_aware's final view of the same seed, or None.
+      margin: the tie margin (fraction).
+    """
+    pairs = _finalized(final)
+    best = _best(pairs)
+    facts: dict[str, Any] = {key: None for key, *_ in FINAL_MEASURES}
+    facts["final_best_pair"] = None
+    if best is not None:
+        facts["final_best"] = best["final"]["mean"]
+        facts["final_best_pair"] = {
+            "architecture": best["architecture"],
+            "final": best["final"],
+            "proxy_accuracy": best["accuracy"],
+            "throughput_fps": best["throughput_fps"],
+            "gops_per_w": best["gops_per_w"],
+        }
+    base = None
+    if baseline_final:
+        base = baseline_final.get("OptSW") or _best(_finalized(baseline_final))
+        if base is not None and not base.get("final"):
+            base = None
+    facts["baseline_final"] = None if base is None else base["final"]["mean"]
+    if base is not None:
+        near = [
+            p for p in pairs if p["final"]["mean"] >= base["final"]["mean"] - margin
+        ]
+        for key, field in (("fps", "throughput_fps"), ("gops_per_w", "gops_per_w")):
+            value = max((p[field] for p in near), default=None)
+            facts[f"final_{key}_at_baseline"] = value
+            if value is not None and base[field] > 0:
+                facts[f"final_{key}_vs_baseline"] = value / base[field] - 1.0
+    return facts
+
+
+def _cell(values: Sequence[float | None], scale: float, fmt: str) -> str:
+    stats = mean_spread(values)
+    if stats["n"] == 0:
+        return "-"
+    mean = fmt.format(scale * stats["mean"])
+    if stats["n"] == 1:
+        return mean
+    sd = fmt.format(scale * stats["std"]).lstrip("+")
+    lo, hi = fmt.format(scale * stats["min"]), fmt.format(scale * stats["max"])
+    return f"{mean} ± {sd} [{lo}, {hi}]"
+
+
+def final_markdown(
+    facts: Mapping[str, Mapping[int, dict[str, Any]]], margin: float
+) -> list[str]:
+    """comparison.md's section on final test accuracy; [] when no run was
+    finalized."""
+    if not any(
+        f.get("final_best") is not None for s in facts.values() for f in s.values()
+    ):
+        return []
+    lines = [
+        "## Final test accuracy",
+        "",
+        "Each run's finalized designs (its OptSW and OptHW by proxy accuracy, "
+        "then its front, up to `final.max_designs`) trained with the final "
+        "budget and scored on the test split; cells over seeds as above. "
+        '"At hw_aware\'s final accuracy" = finalized designs whose final '
+        "accuracy is at least hw_aware's best final accuracy of the same seed, "
+        f"less the tie margin ({100 * margin:.2f} points).",
+        "",
+        "| strategy | " + " | ".join(label for _, label, *_ in FINAL_MEASURES) + " |",
+        "|---|" + "---|" * len(FINAL_MEASURES),
+    ]
+    for name, by_seed in facts.items():
+        cells = [
+            _cell([f.get(key) for f in by_seed.values()], scale, fmt)
+            for key, _, scale, fmt in FINAL_MEASURES
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Seed by seed (best final design: final test accuracy ± std over final "
+        "seeds, and the proxy accuracy the search measured for it):",
+        "",
+        "| seed | strategy | architecture | final test accuracy | proxy accuracy "
+        "| images/s | GOPS/W |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    seeds = sorted({s for by_seed in facts.values() for s in by_seed})
+    for seed in seeds:
+        for name, by_seed in facts.items():
+            p = by_seed.get(seed, {}).get("final_best_pair")
+            if p is None:
+                continue
+            f = p["final"]
+            lines.append(
+                f"| {seed} | {name} | `{p['architecture']}` | "
+                f"{100 * f['mean']:.2f}% ± {100 * f['std']:.2f} | "
+                f"{100 * p['proxy_accuracy']:.2f}% | {p['throughput_fps']:,.0f} | "
+                f"{p['gops_per_w']:.2f} |"
+            )
+    words = tie_statements(facts, margin)
+    if words:
+        lines += ["", *(f"- {w}" for w in words)]
+    return lines + [""]
+
+
+def tie_statements(
+    facts: Mapping[str, Mapping[int, dict[str, Any]]], margin: float
+) -> list[str]:
+    """Seed by seed, coexplore's best final accuracy against each other
+    strategy's, in words under the tie rule."""
+    out = []
+    mine = facts.get("coexplore", {})
+    for other in ("hw_aware", "random", "sequential"):
+        theirs = facts.get(other, {})
+        for seed in sorted(set(mine) & set(theirs)):
+            a, b = mine[seed].get("final_best"), theirs[seed].get("final_best")
+            if a is None or b is None:
+                continue
+            out.append(
+                f"seed {seed}: " + compare_text("coexplore", a, other, b, margin) + "."
+            )
+    return out

@@ -1,0 +1,158 @@
+"""Final training of a search's designs: train what is missing, keep it.
+
+:func:`finalize` takes the designs a user would take from a search (OptSW,
+OptHW, then the Pareto front; :func:`cosearch.final.results.picks`), trains
+each of their architectures with the final budget over the final seeds on
+the training and validation images, scores it on the test split, and saves
+the weights and a record of every run (:class:`FinalStore`). Runs already
+in the store with the same settings are not trained again, so an
+interrupted final training resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from cosearch.data import Dataset
+from cosearch.final.results import FinalAccuracy, aggregate, picks
+from cosearch.final.settings import FinalSettings, final_key, final_task
+from cosearch.final.store import FinalStore, fingerprint
+from cosearch.hardware.architecture import Architecture
+
+
+class FinalOutcome(NamedTuple):
+    """What a final training measured.
+
+    Attributes:
+      picks: (role, pair record) of the finalized designs, in order.
+      finals: final test accuracy by architecture (every seed measured).
+      settings: the final-training settings and data sizes (JSON).
+      settings_id: their fingerprint (names the weights' folder).
+      margin: the tie margin of two final accuracies (fraction).
+      trained: runs trained by this call (the rest were in the store).
+    """
+
+    picks: list[tuple[str, dict[str, Any]]]
+    finals: dict[str, FinalAccuracy]
+    settings: dict[str, Any]
+    settings_id: str
+    margin: float
+    trained: int
+
+
+def settings_record(final: FinalSettings, dataset: Dataset) -> dict[str, Any]:
+    """What a final run depends on besides its architecture and seed."""
+    images = len(dataset.train) + len(dataset.val)  # what final_task trains on
+    return {
+        "train": dataclasses.asdict(final.train),
+        "steps": final.train.total_steps(images),
+        "data": dataset.name,
+        "train_images": images,
+        "test_images": len(dataset.test),
+        "input_shape": list(dataset.input_shape),
+    }
+
+
+def _eta(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def finalize(
+    final: FinalSettings,
+    dataset: Dataset,
+    store: FinalStore,
+    designs: Sequence[tuple[str, dict[str, Any]]],
+    trainer: Any,
+    log: Callable[[str], None] = print,
+) -> FinalOutcome:
+    """Final-train the architectures of ``designs`` that the store lacks.
+
+    Args:
+      final: the final budget, seeds and tie noise.
+      dataset: the search's data set (its test split is read here).
+      store: where runs and weights are kept.
+      designs: (role, pair record) to finalize, e.g. from
+        :func:`cosearch.final.results.picks`.
+      trainer: a :class:`cosearch.train.Trainer`.
+      log: progress lines.
+
+    Returns:
+      The :class:`FinalOutcome`.
+    """
+    settings = settings_record(final, dataset)
+    settings_id = fingerprint(settings)
+    archs: list[str] = []
+    for _, pair in designs:
+        if pair["architecture"] not in archs:
+            archs.append(pair["architecture"])
+    done = {(r["architecture"], int(r["seed"])) for r in store.runs(settings_id)}
+    wanted = [(a, s) for a in archs for s in range(final.seeds)]
+    todo = [run for run in wanted if run not in done]
+    if todo:
+        log(
+            f"final training: {len(todo)} run(s) of {settings['steps']} steps "
+            f"({len(archs)} architecture(s) x {final.seeds} seeds; "
+            f"{len(wanted) - len(todo)} done before) on "
+            f"{settings['train_images']:,} images, scored on "
+            f"{settings['test_images']:,} test images"
+        )
+    task = final_task(dataset) if todo else None
+    spent: list[float] = []
+    for i, (arch, seed) in enumerate(todo):
+        res = trainer.train(
+            Architecture.parse(arch),
+            task,
+            final.train,
+            final_key(seed),
+            keep_variables=True,
+        )
+        losses = res.loss_curve
+        record = {
+            "architecture": arch,
+            "seed": seed,
+            "settings_id": settings_id,
+            "test_accuracy": res.val_accuracy,
+            "failed": res.failed,
+            "reason": res.reason,
+            "final_loss": float(np.mean(losses[-10:])) if losses else None,
+            "steps": res.steps,
+            "timing": {"wall_s": res.wall_s, "compile_s": res.compile_s},
+        }
+        store.save(record, res.variables)
+        spent.append(res.wall_s)
+        left = np.median(spent) * (len(todo) - i - 1)
+        status = (
+            f"failed ({res.reason})"
+            if res.failed
+            else (f"test {100 * res.val_accuracy:.2f}%")
+        )
+        log(
+            f"final {i + 1}/{len(todo)}: {arch} seed {seed}: {status} "
+            f"({res.wall_s:.0f} s) | ETA {_eta(left)}"
+        )
+    finals = aggregate(store.runs(settings_id), seeds=final.seeds)
+    return FinalOutcome(
+        picks=list(designs),
+        finals={a: finals[a] for a in archs if a in finals},
+        settings=settings,
+        settings_id=settings_id,
+        margin=final.margin,
+        trained=len(todo),
+    )
+
+
+def plan(
+    final: FinalSettings,
+    opt_sw: dict[str, Any] | None,
+    opt_hw: dict[str, Any] | None,
+    front: Sequence[dict[str, Any]],
+    max_designs: int | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The designs to finalize: :func:`picks` with ``final.max_designs``
+    (or ``max_designs`` when given)."""
+    count = final.max_designs if max_designs is None else max_designs
+    return picks(opt_sw, opt_hw, front, count)

@@ -1,0 +1,148 @@
+"""The final phase of a search: final trainings resumed, never redone, the
+test split read by it alone, results carrying both accuracies."""
+
+import json
+import os
+
+import pytest
+
+from cosearch import data, search
+from cosearch.final import phase
+from cosearch.final.store import FinalStore
+from cosearch.metrics import read_jsonl
+from cosearch.run_state import RUN_INFO_FILE
+from cosearch.search_setup import build
+from cosearch.train import Trainer
+from tests.tiny_search import tiny
+
+FINAL = {"final.max_designs": 2, "search.episodes": 2}
+
+
+def quiet(_):
+    pass
+
+
+class CountingTrainer:
+    """A Trainer that counts its runs and can be told to stop (Ctrl-C)
+    before a given run."""
+
+    def __init__(self, interrupt_at=None):
+        self.trainer = Trainer()
+        self.calls = 0
+        self.interrupt_at = interrupt_at
+
+    def train(self, *args, **kwargs):
+        if self.interrupt_at is not None and self.calls == self.interrupt_at:
+            raise KeyboardInterrupt
+        self.calls += 1
+        return self.trainer.train(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """A tiny search without its final phase, and its setup."""
+    workdir = str(tmp_path_factory.mktemp("final") / "run")
+    config = tiny(**FINAL)
+    config.final.max_designs = 0
+    search.run(config, workdir, log=quiet)
+    config.final.max_designs = 2
+    return workdir, build(config)
+
+
+def _copy(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return str(dst)
+
+
+def test_final_training_resumes_without_redoing_finished_runs(searched, tmp_path):
+    src, setup = searched
+    workdir = _copy(src, tmp_path / "run")
+    info = json.load(open(os.path.join(workdir, RUN_INFO_FILE)))
+    # Ctrl-C before the third of 2 architectures x 2 seeds.
+    first = CountingTrainer(interrupt_at=2)
+    with pytest.raises(KeyboardInterrupt):
+        phase.run_final(setup, workdir, info, first, log=quiet)
+    assert first.calls == 2 and len(FinalStore(workdir).runs()) == 2
+    second = CountingTrainer()
+    summary = phase.run_final(setup, workdir, info, second, log=quiet)
+    runs = FinalStore(workdir).runs()
+    assert second.calls == len(runs) - 2 and len(runs) == 4
+    assert len({(r["architecture"], r["seed"]) for r in runs}) == 4
+    third = CountingTrainer()
+    again = phase.run_final(setup, workdir, info, third, log=quiet)
+    assert third.calls == 0
+    assert again.final["accuracy"] == summary.final["accuracy"]
+    # A run's weights are kept and restore.
+    variables = FinalStore(workdir).load(runs[0])
+    assert set(variables) == {"params", "batch_stats"} and "head" in variables["params"]
+
+
+def test_results_carry_proxy_and_final_accuracy(searched, tmp_path):
+    src, setup = searched
+    workdir = _copy(src, tmp_path / "run")
+    info = json.load(open(os.path.join(workdir, RUN_INFO_FILE)))
+    summary = phase.run_final(setup, workdir, info, Trainer(), log=quiet)
+    best = json.load(open(os.path.join(workdir, "best_designs.json")))
+    assert best["chosen_on"] == "final test accuracy"
+    for key in ("OptSW", "OptHW", "proxy_OptSW", "proxy_OptHW"):
+        pair = best[key]
+        assert 0 <= pair["accuracy"] <= 1  # the proxy's, on validation
+        assert pair["final"]["seeds"] == 2 and 0 <= pair["final"]["mean"] <= 1
+    assert best["final_training"]["settings"]["test_images"] == len(setup.dataset.test)
+    front = json.load(open(os.path.join(workdir, "pareto.json")))["front"]
+    finalized = {d["architecture"] for d in best["finalized"]}
+    for p in front:
+        assert (p["final"] is not None) == (p["architecture"] in finalized)
+    report = open(os.path.join(workdir, "report.md")).read()
+    assert "## Final training" in report and "final test accuracy" in report
+    assert "proxy accuracy" in report and "tie" in report
+    f = summary.final["OptSW"]["final"]
+    assert f"{100 * f['mean']:.2f}% ± {100 * f['std']:.2f}" in report
+
+
+class Poisoned:
+    """Stands for the test split: any use of it fails the test."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the test split was read ({name})")
+
+    def __len__(self):
+        raise AssertionError("the test split was read (len)")
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("the test split was read (array)")
+
+
+def test_the_search_never_reads_the_test_split(monkeypatch, tmp_path):
+    real_load = data.load
+
+    def load(*args, **kwargs):
+        ds = real_load(*args, **kwargs)
+        return ds._replace(test=data.Split(Poisoned(), Poisoned()))
+
+    monkeypatch.setattr(data, "load", load)
+    # A whole search (no final phase) reads no test image...
+    search.run(tiny(), str(tmp_path / "search"), log=quiet)
+    # ...and the final phase does (so the poison would have been noticed).
+    with pytest.raises(AssertionError, match="test split was read"):
+        search.run(tiny(**FINAL), str(tmp_path / "final"), log=quiet)
+
+
+def test_a_search_runs_its_final_phase_and_fresh_clears_it(tmp_path):
+    workdir = str(tmp_path / "run")
+    summary = search.run(tiny(**FINAL), workdir, log=quiet)
+    assert summary.final is not None and summary.final["OptSW"]["final"]
+    runs = read_jsonl(os.path.join(workdir, "final", "runs.jsonl"))
+    assert len(runs) == 4
+    # Run again: the search is done and nothing is trained again.
+    again = search.run(tiny(**FINAL), workdir, log=quiet)
+    assert again.final["accuracy"] == summary.final["accuracy"]
+    assert len(read_jsonl(os.path.join(workdir, "final", "runs.jsonl"))) == 4
+    # Final settings may change on resume; the old runs are not reused.
+    more = search.run(tiny(**FINAL, **{"final.steps": 4}), workdir, log=quiet)
+    assert len(read_jsonl(os.path.join(workdir, "final", "runs.jsonl"))) == 8
+    assert more.final["settings"]["train"]["steps"] == 4
+    search.run(tiny(**FINAL), workdir, fresh=True, log=quiet)
+    assert len(read_jsonl(os.path.join(workdir, "final", "runs.jsonl"))) == 4
