@@ -1,4 +1,4 @@
-"""Strategies compared on final test accuracy (docs/design.md section 6.1).
+"""Strategies compared on final test accuracy (docs/design.md section 6).
 
 Each run of a comparison finalizes its designs (its OptSW and OptHW on proxy
 accuracy, then its front, up to ``final.max_designs``); here the runs of one

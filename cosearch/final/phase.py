@@ -45,12 +45,14 @@ def final_view(outcome: FinalOutcome, objective: str, margin: float) -> dict[str
         pairs, finals, lambda p: report_lib.hw_value(p, objective), margin
     )
     statements = []
+    said: frozenset[str] = frozenset()
     if opt_sw is not None and opt_hw is not None:
         if opt_sw["architecture"] != opt_hw["architecture"]:
             a = finals[opt_sw["architecture"]].mean
             b = finals[opt_hw["architecture"]].mean
             statements.append(compare_text("OptSW", a, "OptHW", b, outcome.margin))
-    statements += ranking_statements(pairs, finals, outcome.margin)
+            said = frozenset((opt_sw["architecture"], opt_hw["architecture"]))
+    statements += ranking_statements(pairs, finals, outcome.margin, said)
     return {
         "settings": {**outcome.settings, "seeds": _seeds(finals)},
         "settings_id": outcome.settings_id,
@@ -75,11 +77,15 @@ def final_view(outcome: FinalOutcome, objective: str, margin: float) -> dict[str
 
 
 def ranking_statements(
-    pairs: list[dict[str, Any]], finals: dict[str, FinalAccuracy], margin: float
+    pairs: list[dict[str, Any]],
+    finals: dict[str, FinalAccuracy],
+    margin: float,
+    said: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Sentences on the finalized architectures in order of final accuracy:
-    each against the next (tie or not), and whether the proxy ranked them
-    the same way."""
+    each against the next (tie or not; not the pair ``said``, already
+    compared as OptSW and OptHW), and whether the proxy ranked them the same
+    way."""
     best_proxy: dict[str, float] = {}
     for p in pairs:
         if p["architecture"] in finals:
@@ -89,6 +95,7 @@ def ranking_statements(
     out = [
         compare_text(f"`{a}`", finals[a].mean, f"`{b}`", finals[b].mean, margin)
         for a, b in zip(order, order[1:], strict=False)
+        if frozenset((a, b)) != said
     ]
     if len(order) >= 2:
         by_proxy = sorted(order, key=lambda a: -best_proxy[a])

@@ -146,3 +146,24 @@ def test_a_search_runs_its_final_phase_and_fresh_clears_it(tmp_path):
     assert more.final["settings"]["train"]["steps"] == 4
     search.run(tiny(**FINAL), workdir, fresh=True, log=quiet)
     assert len(read_jsonl(os.path.join(workdir, "final", "runs.jsonl"))) == 4
+
+
+def test_ranking_statements_order_ties_and_skip_the_pair_already_said():
+    from cosearch.final.results import FinalAccuracy
+
+    def acc(mean):
+        return FinalAccuracy(mean, 0.0, mean, mean, 2, 0)
+
+    finals = {"a": acc(0.85), "b": acc(0.845), "c": acc(0.82)}
+    pairs = [
+        {"architecture": "a", "accuracy": 0.70},
+        {"architecture": "b", "accuracy": 0.74},
+        {"architecture": "c", "accuracy": 0.60},
+    ]
+    words = phase.ranking_statements(pairs, finals, 0.012)
+    assert words[0].startswith("`a` and `b` tie")
+    assert words[1].startswith("`b` is more accurate than `c`")
+    assert "another order" in words[2] and words[2].index("`b`") < words[2].index("`a`")
+    # The OptSW/OptHW pair, already compared by its roles, is not said twice.
+    skipped = phase.ranking_statements(pairs, finals, 0.012, frozenset(("a", "b")))
+    assert skipped == words[1:]
