@@ -23,6 +23,12 @@ the same run, each path with fresh compile caches:
 
 The default space trains on the embedded data; the cifar10 space on random
 32x32x3 images of 10 classes (the timing depends only on the shapes).
+
+With ``--proxy``: children per hour of the search's own proxy training,
+JAX against PyTorch, compile included (:mod:`benchmarks.child_proxy`):
+
+    python -m benchmarks.bench_child --proxy --num_archs=8 --arch_seed=123 \
+        --out=/tmp/bench_child_proxy.json
 """
 
 from __future__ import annotations
@@ -36,9 +42,11 @@ import jax.numpy as jnp
 import numpy as np
 from absl import flags
 
+from benchmarks import child_proxy
+from benchmarks.torch_peer import torch_stepper, torch_version
 from cosearch import data as data_lib
 from cosearch.batched import BatchedTrainer
-from cosearch.child import as_layers, output_hw
+from cosearch.child import as_layers
 from cosearch.hardware.architecture import Architecture
 from cosearch.train import TrainConfig, Trainer
 from experiments import common
@@ -56,6 +64,12 @@ _GRAD = flags.DEFINE_string("grad_impl", "auto", "conv gradient: auto|im2col|xla
 _TORCH = flags.DEFINE_bool("torch", True, "measure the PyTorch peer if installed")
 _SMOKE = flags.DEFINE_bool("smoke", False, "tiny run for tests")
 _OUT = flags.DEFINE_string("out", None, "write the JSON here")
+_PROXY = flags.DEFINE_bool(
+    "proxy",
+    False,
+    "children per hour of the search's proxy training, JAX vs PyTorch "
+    "(benchmarks/child_proxy.py)",
+)
 _BATCHED = flags.DEFINE_bool(
     "batched", False, "children per hour: batched program vs one per architecture"
 )
@@ -100,40 +114,6 @@ def jax_stepper(layers, shape, batch, grad_impl):
     return step, compile_s
 
 
-def torch_stepper(layers, shape, batch):
-    """step(): one PyTorch training step of the same network, or None."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(os.cpu_count())
-    torch.manual_seed(0)
-    h, w, c = shape
-    mods, ci = [], c
-    for k, f, s in layers:
-        mods += [
-            torch.nn.Conv2d(ci, f, k, s, (k - 1) // 2),
-            torch.nn.ReLU(),
-            torch.nn.BatchNorm2d(f, eps=1e-3, momentum=0.1),
-        ]
-        ci = f
-    oh, ow = output_hw(layers, shape)
-    net = torch.nn.Sequential(
-        *mods, torch.nn.Flatten(), torch.nn.Linear(oh * ow * ci, NUM_CLASSES)
-    )
-    opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
-    x = torch.randn(batch, c, h, w)
-    y = torch.arange(batch) % NUM_CLASSES
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(net(x), y)
-        loss.backward()
-        opt.step()
-
-    return step
-
-
 def _timed(fn, n):
     """Seconds of ``n`` calls of ``fn``, after a pause and one untimed call.
 
@@ -154,7 +134,11 @@ def _timed(fn, n):
 def bench_shape(layers, shape, batch, rounds, steps, grad_impl, use_torch):
     """Figures for one input shape (see module doc)."""
     jstep, compile_s = jax_stepper(layers, shape, batch, grad_impl)
-    tstep = torch_stepper(layers, shape, batch) if use_torch else None
+    tstep = None
+    if use_torch:
+        tstep = torch_stepper(
+            layers, shape, batch, LEARNING_RATE, MOMENTUM, NUM_CLASSES
+        )
     warm = 2
     _timed(jstep, warm)
     if tstep is not None:
@@ -323,11 +307,8 @@ def main_batched() -> None:
     common.write_benchmark(result, _OUT.value)
 
 
-def main(argv):
-    del argv
-    if _BATCHED.value:
-        main_batched()
-        return
+def warm_steps() -> dict:
+    """The warm-step figures of the flags' design and shapes (module doc)."""
     arch = Architecture.parse(_ARCH.value)
     shapes = [common.parse_ints(s, "--shapes", 3) for s in _SHAPES.value]
     batch, rounds, steps = _BATCH.value, _ROUNDS.value, _STEPS.value
@@ -337,15 +318,10 @@ def main(argv):
     if batch < 1 or rounds < 1 or steps < 1:
         raise common.UsageError("--batch, --rounds, --steps_per_round must be >= 1")
     layers = as_layers(arch)
-    try:
-        import torch
-
-        torch_version = torch.__version__ if _TORCH.value else None
-    except ImportError:
-        torch_version = None
+    version = torch_version() if _TORCH.value else None
     per_shape = {
         "x".join(map(str, s)): bench_shape(
-            layers, s, batch, rounds, steps, _GRAD.value, torch_version is not None
+            layers, s, batch, rounds, steps, _GRAD.value, version is not None
         )
         for s in shapes
     }
@@ -355,7 +331,7 @@ def main(argv):
         "arch": str(arch),
         "grad_impl": _GRAD.value,
         "smoke": _SMOKE.value,
-        "torch_version": torch_version,
+        "torch_version": version,
         "torch_threads": os.cpu_count(),
         "shapes": per_shape,
         # Headline: the first shape (28x28x1 by default).
@@ -366,7 +342,17 @@ def main(argv):
         "load_avg_1min": os.getloadavg()[0],
         **common.environment(),
     }
-    common.write_benchmark(result, _OUT.value)
+    return result
+
+
+def main(argv):
+    del argv
+    if _PROXY.value:
+        child_proxy.main(_SMOKE.value, _TORCH.value, warm_steps, _OUT.value)
+    elif _BATCHED.value:
+        main_batched()
+    else:
+        common.write_benchmark(warm_steps(), _OUT.value)
 
 
 if __name__ == "__main__":

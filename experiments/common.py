@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import jax
+import numpy as np
 from absl import app, flags, logging
 
+from cosearch import search_setup
+from cosearch import space as space_lib
 from cosearch.errors import InputError, UserError
 from cosearch.fileio import atomic_write_text
-from cosearch.hardware.architecture import check_input_shape
+from cosearch.hardware.architecture import Architecture, check_input_shape
 
 # Errors a user can cause (cosearch.errors); launchers report them in one
 # line, no traceback. Anything else is a bug and keeps its traceback.
@@ -225,3 +228,29 @@ def print_best(summary) -> None:
             f"{name} {pair['architecture']}: {acc}, "
             f"{pair['throughput_fps']:,.1f} images/s, {pair['gops_per_w']:.2f} GOPS/W"
         )
+
+
+def draw_architectures(
+    setup: Any, count: int, seed: int, feasible_only: bool
+) -> list[Architecture]:
+    """``count`` distinct architectures of a search setup's space, uniformly
+    drawn from ``seed``; with ``feasible_only`` only those some design makes
+    meet the specs (experiments.proxy_fidelity, benchmarks.bench_child)."""
+    arch_space = setup.full_space.architecture_only()
+    key = jax.random.key(seed)
+    found: list[Architecture] = []
+    for round_ in range(64):
+        round_key = jax.random.fold_in(key, round_)
+        tokens = space_lib.uniform_sample(arch_space, round_key, 256)
+        archs = [a for a, _ in arch_space.decode_batch(tokens)]
+        keep = np.ones(len(archs), bool)
+        if feasible_only and setup.specs.any:
+            keep = search_setup.can_meet_specs(setup, archs)
+        for arch, ok in zip(archs, keep, strict=True):
+            if ok and arch not in found:
+                found.append(arch)
+                if len(found) == count:
+                    return found
+    raise UsageError(
+        f"found only {len(found)} distinct architectures meeting the specs"
+    )

@@ -45,9 +45,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from cosearch import search_setup
-from cosearch import space as space_lib
 from cosearch.final import final_key, final_task
-from cosearch.hardware.architecture import Architecture
 from cosearch.stats import kendall_tau, seed_noise_signal
 from cosearch.train import TrainConfig, Trainer
 from experiments import common
@@ -113,29 +111,6 @@ def parse_overrides(text: str) -> dict[str, Any]:
         except ValueError:
             raise common.UsageError(f"train override {part!r}: bad value") from None
     return out
-
-
-def draw_architectures(setup, count: int, seed: int, feasible_only: bool):
-    """``count`` distinct architectures of the space, uniformly drawn; with
-    ``feasible_only`` only those some design makes meet the specs."""
-    arch_space = setup.full_space.architecture_only()
-    key = jax.random.key(seed)
-    found: list[Architecture] = []
-    for round_ in range(64):
-        round_key = jax.random.fold_in(key, round_)
-        tokens = space_lib.uniform_sample(arch_space, round_key, 256)
-        archs = [a for a, _ in arch_space.decode_batch(tokens)]
-        keep = np.ones(len(archs), bool)
-        if feasible_only and setup.specs.any:
-            keep = search_setup.can_meet_specs(setup, archs)
-        for arch, ok in zip(archs, keep, strict=True):
-            if ok and arch not in found:
-                found.append(arch)
-                if len(found) == count:
-                    return found
-    raise common.UsageError(
-        f"found only {len(found)} distinct architectures meeting the specs"
-    )
 
 
 def train_runs(
@@ -293,7 +268,7 @@ def main(argv):
         dataclasses.asdict(setup.final.train), _REF_OVERRIDES.value, "--reference_train"
     )
     t0 = time.perf_counter()
-    archs = draw_architectures(
+    archs = common.draw_architectures(
         setup, _NUM_ARCHS.value, _ARCH_SEED.value, _FEASIBLE.value
     )
     names = [str(a) for a in archs]
