@@ -149,4 +149,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, compile_cache=False)

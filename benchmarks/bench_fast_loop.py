@@ -449,4 +449,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    common.run(main)
+    common.run(main, compile_cache=False)

@@ -22,6 +22,7 @@ from cosearch import space as space_lib
 from cosearch.errors import InputError, UserError
 from cosearch.fileio import atomic_write_text
 from cosearch.hardware.architecture import Architecture, check_input_shape
+from cosearch.runtime import compile_counts, enable_compile_cache
 
 # Errors a user can cause (cosearch.errors); launchers report them in one
 # line, no traceback. Anything else is a bug and keeps its traceback.
@@ -104,20 +105,41 @@ def _parse_flags(argv: list[str]) -> list[str]:
     raise AssertionError("unreachable")
 
 
-def run(main: Callable[[Sequence[str]], Any]) -> None:
-    """``absl.app.run(main)`` where user errors and bad flags end in one line."""
+def run(main: Callable[[Sequence[str]], Any], compile_cache: bool = True) -> None:
+    """``absl.app.run(main)`` where user errors and bad flags end in one line.
+
+    Args:
+      main: the launcher's main.
+      compile_cache: turn on the persistent compilation cache
+        (:func:`cosearch.runtime.enable_compile_cache`) before ``main``.
+        Benchmarks pass False (they time compilations; JAX's own settings,
+        if any, stay as they are).
+    """
 
     def guarded(argv):
         if not flags.FLAGS["verbosity"].present:
             # Progress is printed; library INFO logs (JAX backends, orbax) are
             # noise for a user. --verbosity=0 brings them back.
             logging.set_verbosity(logging.WARNING)
+        if compile_cache:
+            enable_compile_cache()
         try:
             return main(argv)
         except USER_ERRORS as e:
             _fail(str(e))
 
     app.run(guarded, flags_parser=_parse_flags)
+
+
+def compile_line() -> str:
+    """One line on this process's compilations: how many programs were
+    compiled, how many loaded from the persistent cache, and where it is."""
+    counts = compile_counts()
+    where = f"cache {counts.cache_dir}" if counts.cache_dir else "no cache"
+    return (
+        f"programs: {counts.compiled} compiled, {counts.loaded} loaded from "
+        f"the compile {where}"
+    )
 
 
 def require(argv: Sequence[str], **flag_values: Any) -> None:

@@ -64,6 +64,7 @@ def main(argv):
         print("interrupted; run the same command to resume", file=sys.stderr)
         sys.exit(130)
     print(text)
+    print(common.compile_line())
 
 
 if __name__ == "__main__":

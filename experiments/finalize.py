@@ -115,6 +115,7 @@ def main(argv):
             sys.exit(130)
     common.print_best(summary)
     print(f"results: {workdir}/report.md")
+    print(common.compile_line())
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def main(argv):
         return
     common.print_best(summary)
     print(f"results: {_WORKDIR.value}/report.md")
+    print(common.compile_line())
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def test_bench_child_proxy_smoke(tmp_path):
     assert result["peak"]["flops_per_s"] > 0
     assert "3 x 2 x MACs" in result["flop_rule"]
     torch_on = result["torch_version"] is not None and not result["torch_note"]
-    frameworks = ["jax", "torch"] if torch_on else ["jax"]
+    frameworks = ["jax", "jax_cached", "torch"] if torch_on else ["jax", "jax_cached"]
     assert [c["first"] for c in result["children"]] == (
         ["jax", "torch"] if torch_on else ["jax", "jax"]
     )
@@ -155,6 +155,17 @@ def test_bench_child_proxy_smoke(tmp_path):
             assert parts <= row["wall_s"] + 1e-9
             assert 0 <= row["val_accuracy"] <= 1 and row["train_flops_per_s"] > 0
         assert child["jax"]["compile_s"] > 0
+        # The second pass loads the first's programs: the same training.
+        for key in ("val_accuracy", "final_loss", "steps"):
+            assert child["jax_cached"][key] == child["jax"][key]
+    # A second pass compiles nothing (programs from the persistent cache).
+    cache = result["compile_cache"]
+    assert cache["first_pass"]["compiled"] > 0
+    assert cache["second_pass"] == {
+        "compiled": 0,
+        "loaded": cache["second_pass"]["loaded"],
+    }
+    assert cache["second_pass"]["loaded"] > 0
     for fw in frameworks:
         summary = result["frameworks"][fw]
         total = sum(c[fw]["wall_s"] for c in result["children"])

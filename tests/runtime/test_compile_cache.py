@@ -1,0 +1,84 @@
+"""The persistent compilation cache: a repeated search compiles nothing an
+earlier process compiled; the cache can be turned off; a folder that cannot
+be written is reported, not fatal."""
+
+import os
+import re
+import subprocess
+import sys
+
+from tests.launch import ROOT
+from tests.tiny_search import tiny_flags
+
+_COUNTS = re.compile(r"programs: (\d+) compiled, (\d+) loaded from the compile (.*)")
+
+
+def _env(cache: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    env.pop("XLA_FLAGS", None)
+    env["COSEARCH_COMPILE_CACHE"] = cache
+    return env
+
+
+def _search(workdir, cache: str, *extra: str) -> tuple[int, int, str]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.search",
+            *tiny_flags(),
+            f"--workdir={workdir}",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(cache),
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    match = _COUNTS.search(proc.stdout)
+    assert match, proc.stdout[-2000:]
+    return int(match[1]), int(match[2]), match[3]
+
+
+def test_a_repeated_search_compiles_nothing_again(tmp_path):
+    cache = tmp_path / "cache"
+    compiled, loaded, where = _search(tmp_path / "run", str(cache))
+    assert where == f"cache {cache}"
+    # Children, controller, cost model and optimizer: dozens of programs.
+    assert compiled > 10 and loaded == 0
+    assert any(cache.iterdir())
+    again = _search(tmp_path / "run", str(cache), "--fresh")
+    assert again[0] == 0, again  # nothing compiled a second time
+    assert again[1] == compiled
+
+
+def test_the_cache_can_be_turned_off(tmp_path):
+    compiled, loaded, where = _search(tmp_path / "run", "off")
+    assert compiled > 10 and loaded == 0 and where == "no cache"
+
+
+def test_an_unwritable_folder_is_reported_and_skipped(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = (
+        "from cosearch.runtime import enable_compile_cache, compile_counts\n"
+        "import jax.numpy as jnp\n"
+        f"print(repr(enable_compile_cache({str(blocker / 'cache')!r})))\n"
+        "jnp.arange(3).sum().block_until_ready()\n"
+        "print(compile_counts())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(""),
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("warning: compile cache") and "not writable" in lines[0]
+    assert lines[1] == "''"
+    assert "compiled=" in lines[2] and "cache_dir=''" in lines[2]
