@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 from absl import app, flags, logging
 
@@ -23,6 +24,7 @@ from cosearch.errors import InputError, UserError
 from cosearch.fileio import atomic_write_text
 from cosearch.hardware.architecture import Architecture, check_input_shape
 from cosearch.runtime import compile_counts, enable_compile_cache
+from experiments.configs import default as default_config
 
 # Errors a user can cause (cosearch.errors); launchers report them in one
 # line, no traceback. Anything else is a bug and keeps its traceback.
@@ -140,6 +142,37 @@ def compile_line() -> str:
         f"programs: {counts.compiled} compiled, {counts.loaded} loaded from "
         f"the compile {where}"
     )
+
+
+def run_config(workdir: str) -> ml_collections.ConfigDict:
+    """The config a search in ``workdir`` ran with (its config.json).
+
+    A run made before final training existed has no ``final`` group and no
+    ``train.head``: its children had the Flatten -> Dense head, and its final
+    training is the default config's, with the run's own learning rate and
+    head factor.
+    """
+    path = os.path.join(workdir, "config.json")
+    if not os.path.isdir(workdir):
+        raise UsageError(f"--workdir: no such directory: {workdir}")
+    if not os.path.isfile(path):
+        raise UsageError(
+            f"--workdir={workdir}: no config.json (not a search's output folder)"
+        )
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UsageError(f"{path}: cannot read it ({e})") from None
+    if not isinstance(saved, dict) or "train" not in saved:
+        raise UsageError(f"{path}: not a search's config")
+    if "final" not in saved:
+        final = default_config.get_config().final.to_dict()
+        final["learning_rate"] = saved["train"].get("learning_rate", 0.02)
+        final["head_lr_scale"] = saved["train"].get("head_lr_scale", 1.0)
+        saved["final"] = final
+    saved["train"].setdefault("head", "flatten")
+    return ml_collections.ConfigDict(saved)
 
 
 def require(argv: Sequence[str], **flag_values: Any) -> None:

@@ -18,7 +18,6 @@ import json
 import os
 import sys
 
-import ml_collections
 from absl import flags
 
 from cosearch import search_setup
@@ -26,7 +25,6 @@ from cosearch.final import phase
 from cosearch.run_state import RUN_INFO_FILE
 from cosearch.search import WorkdirLock, shared_trainer
 from experiments import common
-from experiments.configs import default
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A search's output folder.")
 _MAX_DESIGNS = flags.DEFINE_integer(
@@ -43,41 +41,10 @@ _STEPS = flags.DEFINE_integer(
 )
 
 
-def run_config(workdir: str) -> ml_collections.ConfigDict:
-    """The config a search in ``workdir`` ran with (its config.json).
-
-    A run made before final training existed has no ``final`` group and no
-    ``train.head``: its children had the Flatten -> Dense head, and its final
-    training is the default config's, with the run's own learning rate and
-    head factor.
-    """
-    path = os.path.join(workdir, "config.json")
-    if not os.path.isdir(workdir):
-        raise common.UsageError(f"--workdir: no such directory: {workdir}")
-    if not os.path.isfile(path):
-        raise common.UsageError(
-            f"--workdir={workdir}: no config.json (not a search's output folder)"
-        )
-    try:
-        with open(path) as f:
-            saved = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise common.UsageError(f"{path}: cannot read it ({e})") from None
-    if not isinstance(saved, dict) or "train" not in saved:
-        raise common.UsageError(f"{path}: not a search's config")
-    if "final" not in saved:
-        final = default.get_config().final.to_dict()
-        final["learning_rate"] = saved["train"].get("learning_rate", 0.02)
-        final["head_lr_scale"] = saved["train"].get("head_lr_scale", 1.0)
-        saved["final"] = final
-    saved["train"].setdefault("head", "flatten")
-    return ml_collections.ConfigDict(saved)
-
-
 def main(argv):
     common.require(argv, workdir=_WORKDIR.value)
     workdir = os.path.abspath(_WORKDIR.value)
-    config = run_config(workdir)
+    config = common.run_config(workdir)
     for flag, field in ((_SEEDS, "seeds"), (_STEPS, "steps")):
         if flag.value is not None:
             config.final[field] = flag.value
