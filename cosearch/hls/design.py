@@ -5,8 +5,8 @@ The format is that of an entry of a run's ``best_designs.json`` (``OptSW``,
 "layers": [[k, f, s], ...], "design": {"stages": [{"layers": [first, last],
 "slot": i, "device": "XC7Z020", "tiling": {"tm": .., "tn": .., "tr": ..,
 "tc": .., "tk": .., "wp": .., "ip": .., "op": ..}}, ...]}}``. Feasibility is
-the cost model's: :func:`cosearch.hardware.layer_model.accelerator_resources`
-against the device's DSP, BRAM18K (when enforced) and port budget, and Tk
+the cost model's (:func:`cosearch.hardware.cost_model.evaluate`): DSP,
+BRAM18K (when enforced) and ports within the device's budget, and Tk
 covering every kernel of the stage.
 """
 
@@ -17,10 +17,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cosearch.errors import UserError
-from cosearch.hardware.architecture import Architecture
-from cosearch.hardware.design import Design, Stage
-from cosearch.hardware.devices import HardwareConfigError, Library
-from cosearch.hardware.layer_model import TILING_FIELDS, Tiling, accelerator_resources
+from cosearch.hardware import cost_model
+from cosearch.hardware.architecture import Architecture, arch_arrays
+from cosearch.hardware.design import Design, Stage, design_arrays
+from cosearch.hardware.devices import (
+    HardwareConfigError,
+    Library,
+    Platform,
+    platform_arrays,
+)
+from cosearch.hardware.layer_model import TILING_FIELDS, Tiling
 
 # Vitis HLS part of each device of the built-in library (a common board's).
 PARTS = {
@@ -134,35 +140,56 @@ def _stage(i: int, rec: Any, library: Library) -> tuple[HlsStage, int]:
     return stage, slot
 
 
+# Stage feasibility does not depend on the input size; the cost model needs
+# one to lay out its arrays.
+_NOMINAL_INPUT = (32, 32, 3)
+
+
 def check_feasible(
     design: HlsDesign, library: Library, enforce_bram: bool = True
 ) -> None:
     """Refuse a stage the cost model finds infeasible on its FPGA.
 
+    The verdict is :func:`cosearch.hardware.cost_model.evaluate`'s
+    ``stage_feasible`` (the design on a pool of its stages' FPGAs); the
+    message names the budgets its figures exceed.
+
     Raises:
       HlsDesignError: DSP, BRAM18K (if ``enforce_bram``) or port bits over
         the device's budget, or Tk below a kernel of the stage.
     """
-    for i, st in enumerate(design.stages):
-        dev = library.device(st.device)
-        res = accelerator_resources(st.tiling, design.bits)
+    devices = tuple(library.device(st.device) for st in design.stages)
+    hw = Design(
+        tuple(
+            Stage(st.first, st.last, i, st.tiling) for i, st in enumerate(design.stages)
+        )
+    )
+    figures = cost_model.evaluate(
+        arch_arrays([design.architecture], _NOMINAL_INPUT),
+        design_arrays([hw], design.architecture.depth, len(devices)),
+        platform_arrays(Platform("export", devices)),
+        bits=design.bits,
+        enforce_bram=enforce_bram,
+    )
+    for i, (st, dev) in enumerate(zip(design.stages, devices, strict=True)):
+        if bool(figures.stage_feasible[0, i]):
+            continue
         over = [
             f"{what} {used} > {have}"
-            for what, used, have, on in (
-                ("DSP", res.dsp, dev.dsp, True),
-                ("BRAM18K", res.bram18, dev.bram18, enforce_bram),
-                ("port bits", res.port_bits, dev.port_bits, True),
+            for what, used, have in (
+                ("DSP", int(figures.stage_dsp[0, i]), dev.dsp),
+                ("BRAM18K", int(figures.stage_bram18[0, i]), dev.bram18),
+                ("port bits", int(figures.stage_port_bits[0, i]), dev.port_bits),
             )
-            if on and used > have
+            if used > have and (what != "BRAM18K" or enforce_bram)
         ]
         kmax = max(design.architecture.layers[j].kernel for j in st.layer_indices)
         if st.tiling.tk < kmax:
             over.append(f"Tk {st.tiling.tk} < kernel {kmax}")
-        if over:
-            raise HlsDesignError(
-                f"design stage {i}: tiling does not fit {dev.name} at "
-                f"{design.bits} bits: {', '.join(over)}"
-            )
+        raise HlsDesignError(
+            f"design stage {i}: tiling does not fit {dev.name} at "
+            f"{design.bits} bits: {', '.join(over)}"
+        )
 
 
 def parse_design(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, NamedTuple
 
 from cosearch.final.store import FinalStore
 from cosearch.hardware.architecture import Architecture
+from cosearch.hardware.devices import HardwareConfigError, read_json_file
 from cosearch.hls.design import HlsDesignError
 
 BEST_FILE = "best_designs.json"
@@ -20,13 +20,11 @@ class HlsSourceError(HlsDesignError):
 
 
 def _read_json(path: str, what: str) -> Any:
+    """``read_json_file``'s parse, its one-line error as an HlsSourceError."""
     try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise HlsSourceError(f"{what}: no such file: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise HlsSourceError(f"{what} {path}: not valid JSON ({e})") from None
+        return read_json_file(path, what)
+    except HardwareConfigError as e:
+        raise HlsSourceError(str(e)) from None
 
 
 def design_entry(workdir: str, choice: str) -> tuple[dict[str, Any], str]:
