@@ -29,11 +29,8 @@ from cosearch.hardware.devices import (
     platform_arrays,
     resolve_platform,
 )
-from cosearch.hardware.layer_model import (
-    BOTTLENECK_NAMES,
-    Tiling,
-    accelerator_resources,
-)
+from cosearch.hardware.layer_model import BOTTLENECK_NAMES, Tiling
+from cosearch.hardware.resources import accelerator_resources
 from experiments import common
 
 FLAGS = flags.FLAGS

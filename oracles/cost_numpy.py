@@ -16,10 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from cosearch.hardware.architecture import ArchArrays
-from cosearch.hardware.cost_model import TK, CostResult
+from cosearch.hardware.cost_figures import TK, CostResult
 from cosearch.hardware.design import DesignArrays
 from cosearch.hardware.devices import PlatformArrays
-from cosearch.hardware.layer_model import COMPUTE, layer_cycles, resources
+from cosearch.hardware.layer_model import COMPUTE, layer_cycles
+from cosearch.hardware.resources import resources
 
 
 def evaluate_numpy(

@@ -18,12 +18,8 @@ from collections.abc import Sequence
 from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.design import Design
 from cosearch.hardware.devices import Platform
-from cosearch.hardware.layer_model import (
-    Layer,
-    LayerCost,
-    accelerator_resources,
-    layer_cost,
-)
+from cosearch.hardware.layer_model import Layer, LayerCost, layer_cost
+from cosearch.hardware.resources import accelerator_resources
 
 
 @dataclasses.dataclass(frozen=True)

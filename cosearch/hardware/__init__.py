@@ -32,12 +32,11 @@ from cosearch.hardware.layer_model import (
     BOTTLENECK_NAMES,
     Layer,
     LayerCost,
-    Resources,
     Tiling,
-    accelerator_resources,
     layer_cost,
 )
 from cosearch.hardware.optimizer import Optimum, optimize
+from cosearch.hardware.resources import Resources, accelerator_resources
 from cosearch.hardware.specs import OBJECTIVES, Objective, Specs
 
 __all__ = [

@@ -8,8 +8,9 @@ BRAM switch): the kept tilings of every slot's grid
 (:func:`cosearch.hardware.grid.feasible_tilings`), with identical device
 records on identical grids sharing one device type and its work.
 :func:`row_tables` lays the kept tilings out by type, T types each padded to
-G rows, with the per-row figures (BRAM capacity, power terms, clock and link
-rates) the optimizer needs.
+G rows, with the per-row figures (power terms, BRAM budget, clock and link
+rates) the optimizer needs; a row's BRAM depends on the largest kernel (Tk)
+of the layers a stage runs, so the optimizer forms it per layer range.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from cosearch.hardware.grid import (
     grid_report,
     platform_grids,
 )
-from cosearch.hardware.layer_model import BRAM_BITS
+from cosearch.hardware.layer_model import MAX_KERNEL
+from cosearch.hardware.resources import bram18
+from cosearch.hardware.resources import dsp as dsp_count
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -148,9 +151,11 @@ def _design_space(
 def row_tables(space: DesignSpace) -> dict[str, np.ndarray]:
     """Kept tilings by device type, padded to ``[T, G]`` (G = largest type).
 
-    ``wcap`` is the largest weight-buffer block count per (Tm Tn) that still
-    fits the device's BRAM (-1 on padding rows), so that a range with Tk is
-    BRAM-feasible on a row when ``wblk(Tk) <= wcap``.
+    A row's BRAM depends on Tk, the largest kernel of the layers a stage
+    runs: ``fits[k - 1]`` and ``power[k - 1]`` (``[MAX_KERNEL, T, G]``) are
+    a row's BRAM feasibility (False on padding rows; True when BRAM is not
+    enforced) and stage power ``static_w + (dsp_w * DSP + bram_w * BRAM18K)``
+    (float32, the cost model's order) at Tk = k.
     """
     num_types = len(space.segments)
     width = max(b - a for a, b in space.segments)
@@ -161,23 +166,17 @@ def row_tables(space: DesignSpace) -> dict[str, np.ndarray]:
         ok[t, : b - a] = space.row_ok[a:b]
     devs = [space.type_device(t) for t in range(num_types)]
     per = lambda f: np.array([getattr(d, f) for d in devs], np.float64)[:, None]
-    tm, tn, tr, tc = (table[..., i] for i in range(4))
-    fmap = -(-(tr * tc * space.bits) // BRAM_BITS)
-    wide = space.bits == 32
-    dsp = tm * tn * (5 if wide else 1)
-    coef = tm * tn * (2 if wide else 1)  # weight blocks per wblk
-    base = 2 * (tn + tm) * fmap
-    if space.enforce_bram:
-        wcap = (per("bram18").astype(np.int64) - base) // coef
-    else:
-        wcap = np.full_like(base, 10**6)
     f32 = lambda x: np.asarray(x, np.float32)
+    tm, tn, tr, tc = (table[..., i] for i in range(4))
+    tk = np.arange(1, MAX_KERNEL + 1)[:, None, None]
+    bram = bram18(tm, tn, tr, tc, tk, space.bits, xp=np)  # [K, T, G]
+    fits = ok & ((bram <= per("bram18")) if space.enforce_bram else True)
+    dsp = f32(per("dsp_w")) * f32(dsp_count(tm, tn, space.bits))
     return {
         "table": table.astype(np.int32),  # [T, G, 7]
         "ftable": f32(np.moveaxis(table, -1, 0)),  # [7, T, G]
-        "wcap": f32(np.where(ok, np.clip(wcap, -1, 10**6), -1)),
-        "p_base": f32(per("static_w") + per("dsp_w") * dsp + per("bram_w") * base),
-        "p_wblk": f32(per("bram_w") * coef),
+        "fits": np.broadcast_to(fits, bram.shape),  # [K, T, G]
+        "power": f32(per("static_w")) + (dsp + f32(per("bram_w")) * f32(bram)),
         "inv_clock": f32(1.0 / per("clock_hz")),  # [T, 1]
         "inv_link": f32(1.0 / per("link_bps")),
     }

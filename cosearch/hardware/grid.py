@@ -33,7 +33,8 @@ from cosearch.hardware.devices import (
     Platform,
     read_json_file,
 )
-from cosearch.hardware.layer_model import MAX_TILE, resources
+from cosearch.hardware.layer_model import MAX_TILE
+from cosearch.hardware.resources import resources
 
 GRID_FIELDS = ("tm", "tn", "tr", "tc", "wp", "ip", "op")
 

@@ -1,28 +1,26 @@
-"""One layer on one loop-tiled accelerator: cycles, bottleneck and resources.
+"""One layer on one loop-tiled accelerator: cycles and bottleneck.
 
 The tile model of docs/design.md section 4 (Zhang et al., FPGA'15 style), in
 three forms kept independent on purpose, so that each checks the others (the
 tests compare them value for value):
 
-* a scalar host API (:func:`layer_cost`, :func:`accelerator_resources`) on
-  plain Python numbers, for a user checking a hand calculation and as the
-  basis of the scalar reference :mod:`oracles.reference`;
-* integer array forms (:func:`layer_cycles`, :func:`resources`) that work
-  elementwise on ``numpy`` or ``jax.numpy`` arrays of any (broadcast) shape,
-  with exact integer ceilings: the building block of the NumPy peer
-  :mod:`oracles.cost_numpy` and of the grid pruning
-  (:func:`cosearch.hardware.grid.feasible_tilings`);
-* float32 forms for the jitted code (:func:`layer_terms`,
-  :func:`weight_blocks`, :func:`stage_resources`): the one definition of
-  these rules on the JAX side, used by the cost model
-  (:mod:`cosearch.hardware.cost_model`: cycles, bottleneck, resources), the
-  partition DP (:func:`cosearch.hardware.partition.range_cycles`) and the
-  design optimizer (weight buffers of a layer range). Ceilings there are
-  float32 divisions of integers, exact below 2**24, which XLA vectorises on
-  CPU where integer division is not.
+* a scalar host API (:func:`layer_cost`) on plain Python numbers, for a user
+  checking a hand calculation and as the basis of the scalar reference
+  :mod:`oracles.reference`;
+* an integer array form (:func:`layer_cycles`) that works elementwise on
+  ``numpy`` or ``jax.numpy`` arrays of any (broadcast) shape, with exact
+  integer ceilings: the building block of the NumPy peer
+  :mod:`oracles.cost_numpy`;
+* a float32 form for the jitted code (:func:`layer_terms`): the one
+  definition of these rules on the JAX side, used by the cost model
+  (:mod:`cosearch.hardware.cost_model`), the partition DP
+  (:func:`cosearch.hardware.partition.range_cycles`) and the design
+  optimizer. Ceilings there are float32 divisions of integers, exact below
+  2**24, which XLA vectorises on CPU where integer division is not.
 
-Units: cycles of the accelerator clock; BRAM in BRAM18K blocks (18,000 bits);
-port widths in words per cycle.
+An accelerator's DSP, BRAM and ports are :mod:`cosearch.hardware.resources`.
+
+Units: cycles of the accelerator clock; port widths in words per cycle.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-BRAM_BITS = 18000  # bits per BRAM18K block, as in docs/design.md section 4
 SUPPORTED_BITS = (16, 32)
 
 # Largest accepted sizes. Far beyond any network or FPGA accelerator, and
@@ -167,22 +164,8 @@ class LayerCost:
         return BOTTLENECK_NAMES[self.bottleneck]
 
 
-@dataclasses.dataclass(frozen=True)
-class Resources:
-    """Resources of one accelerator.
-
-    Attributes:
-      dsp: DSP slices, Tm*Tn (16-bit) or 5*Tm*Tn (32-bit float).
-      bram18: BRAM18K blocks for input, output and weight buffers.
-      port_bits: off-chip port bits per cycle, bits * (Wp + Ip + Op).
-    """
-
-    dsp: int
-    bram18: int
-    port_bits: int
-
-
-def _check_bits(bits: int) -> None:
+def check_bits(bits: int) -> None:
+    """ValueError unless ``bits`` is a supported word width (16 or 32)."""
     if bits not in SUPPORTED_BITS:
         raise ValueError(f"bits must be one of {SUPPORTED_BITS}, got {bits!r}")
 
@@ -202,9 +185,10 @@ def layer_cost(layer: Layer, tiling: Tiling, bits: int = 16) -> LayerCost:
     lat = B ceil(R/Tr) ceil(C/Tc) ceil(M/Tm) lat2.
 
     ``bits`` does not change cycles (ports are counted in words); it is
-    accepted so the signature matches :func:`accelerator_resources`.
+    accepted so the signature matches
+    :func:`cosearch.hardware.resources.accelerator_resources`.
     """
-    _check_bits(bits)
+    check_bits(bits)
     L, T = layer, tiling
     p = (L.k - 1) // 2
     t_w = T.tm * T.tn * L.k**2 / T.wp
@@ -238,28 +222,6 @@ def layer_cost(layer: Layer, tiling: Tiling, bits: int = 16) -> LayerCost:
         lat2=lat2,
         tiles=tiles,
     )
-
-
-def accelerator_resources(tiling: Tiling, bits: int = 16) -> Resources:
-    """DSP, BRAM18K and port bits of one accelerator (docs/design.md section 4).
-
-    DSP = Tm Tn (16-bit) or 5 Tm Tn (32-bit);
-    ports = bits (Wp + Ip + Op);
-    BRAM = 2 Tn ceil(Tr Tc bits / 18000) + 2 Tm ceil(Tr Tc bits / 18000)
-      + Tm Tn ceil(4 Tk^2 bits / 18000)          (16-bit)
-      + 2 Tm Tn ceil(Tk^2 bits / 18000)           (32-bit, instead).
-    """
-    _check_bits(bits)
-    T = tiling
-    fmap = _cdiv(T.tr * T.tc * bits, BRAM_BITS)
-    if bits == 16:
-        dsp = T.tm * T.tn
-        weights = T.tm * T.tn * _cdiv(4 * T.tk**2 * bits, BRAM_BITS)
-    else:
-        dsp = 5 * T.tm * T.tn
-        weights = 2 * T.tm * T.tn * _cdiv(T.tk**2 * bits, BRAM_BITS)
-    bram = 2 * T.tn * fmap + 2 * T.tm * fmap + weights
-    return Resources(dsp=dsp, bram18=bram, port_bits=bits * (T.wp + T.ip + T.op))
 
 
 # ----------------------------------------------------------------------------
@@ -319,33 +281,6 @@ def layer_cycles(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op, b=1, xp=jnp):
         ),
     ).astype(xp.int32)
     return cycles, bottleneck
-
-
-def resources(tm, tn, tr, tc, tk, wp, ip, op, bits: int = 16, xp=jnp):
-    """Array form of :func:`accelerator_resources` (``bits`` is static).
-
-    Returns:
-      (dsp, bram18, port_bits), int32 arrays of the broadcast shape.
-    """
-    _check_bits(bits)
-    tm, tn, tr, tc, tk, wp, ip, op = (
-        xp.asarray(v, xp.int32) for v in (tm, tn, tr, tc, tk, wp, ip, op)
-    )
-    fmap = _acdiv(tr * tc * bits, BRAM_BITS, xp)
-    if bits == 16:
-        dsp = tm * tn
-        weights = tm * tn * _acdiv(4 * tk * tk * bits, BRAM_BITS, xp)
-    else:
-        dsp = 5 * tm * tn
-        weights = 2 * tm * tn * _acdiv(tk * tk * bits, BRAM_BITS, xp)
-    bram = 2 * tn * fmap + 2 * tm * fmap + weights
-    port_bits = bits * (wp + ip + op)
-    i32 = xp.int32
-    return (
-        xp.asarray(dsp).astype(i32),
-        xp.asarray(bram).astype(i32),
-        xp.asarray(port_bits).astype(i32),
-    )
 
 
 # ----------------------------------------------------------------------------
@@ -432,36 +367,3 @@ def layer_terms(n, m, r, c, k, s, tm, tn, tr, tc, wp, ip, op) -> LayerTerms:
         lat2=jnp.maximum(acc, t_o),
         tiles=_fcdiv(r, tr) * _fcdiv(c, tc) * _fcdiv(m, tm),
     )
-
-
-def weight_blocks(tk, bits: int):
-    """BRAM18K blocks of one weight buffer (per MAC of the Tm x Tn array).
-
-    ceil(4 Tk^2 bits / 18000) at 16 bits, ceil(Tk^2 bits / 18000) at 32 bits
-    (float32 array; ``tk`` an int32 array, ``bits`` static). The weight
-    buffers take Tm Tn (16-bit) or 2 Tm Tn (32-bit) times this: the part of
-    the BRAM that depends on Tk, hence on the layers a stage runs.
-    """
-    _check_bits(bits)
-    per_word = 4 if bits == 16 else 1
-    return _fcdiv((per_word * tk * tk * bits).astype(jnp.float32), BRAM_BITS)
-
-
-def stage_resources(tm, tn, tr, tc, tk, wp, ip, op, bits: int):
-    """Jitted form of :func:`accelerator_resources` on int32 arrays.
-
-    DSP = Tm Tn (16-bit) or 5 Tm Tn (32-bit); BRAM = 2 (Tn + Tm) fmap + w Tm
-    Tn :func:`weight_blocks` (w = 1 at 16 bits, 2 at 32 bits), fmap =
-    ceil(Tr Tc bits / 18000); ports = bits (Wp + Ip + Op). ``bits`` is
-    static.
-
-    Returns:
-      (dsp, bram18, port_bits) int32 arrays.
-    """
-    f32, i32 = jnp.float32, jnp.int32
-    fmap = _fcdiv((tr * tc * bits).astype(f32), BRAM_BITS).astype(i32)
-    weights = tm * tn * weight_blocks(tk, bits).astype(i32)
-    dsp = tm * tn
-    if bits == 32:
-        weights, dsp = 2 * weights, 5 * dsp
-    return dsp, 2 * (tn + tm) * fmap + weights, bits * (wp + ip + op)

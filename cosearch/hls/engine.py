@@ -22,122 +22,46 @@ rows and columns beyond the layer (edge tiles, padding) are loaded as zeros,
 so the MAC array always runs its full Tm x Tn. Feature maps in external
 memory are CHW, weights OIHW.
 
-The buffers are declared from :data:`BUFFERS` (one definition: the C++
-declarations and :func:`buffer_bram` read the same records). With
+The buffers are declared from
+:data:`cosearch.hardware.resources.BUFFERS`, the records the cost model
+charges BRAM for (one definition: the C++ declarations and the model's
+BRAM read the same records). With
 ``-DCOSEARCH_COUNT_LOOPS`` the engine counts its tile iterations
 (``cosearch::loop_counts()``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from cosearch.hardware.layer_model import BRAM_BITS, Tiling, accelerator_resources
-
-
-class Buffer(NamedTuple):
-    """One on-chip array of the engine.
-
-    Attributes:
-      name: C++ name.
-      word: its word type, a ``Cfg`` typedef ("data_t", "weight_t", ...).
-      dims: C++ extents, in ``Cfg`` constants or integers.
-      partitioned: 1-based dimensions partitioned completely (one bank per
-        index of each).
-    """
-
-    name: str
-    word: str
-    dims: tuple[str, ...]
-    partitioned: tuple[int, ...]
-
-
-# Ping-pong (leading 2) input, weight and output buffers; per-channel bias,
-# scale and shift registers of one output-channel tile. The two halves of the
-# input and of the weight buffers share a bank (the loader writes one half
-# through one port of a dual-port BRAM while the MAC array reads the other
-# through the other port); the output buffers' halves are separate banks, as
-# the accumulation reads and writes its half every cycle while the store
-# reads the other.
-BUFFERS = (
-    Buffer("ibuf", "data_t", ("2", "Cfg::TN", "Cfg::IR", "Cfg::IC"), (2,)),
-    Buffer(
-        "wbuf", "weight_t", ("2", "Cfg::TM", "Cfg::TN", "Cfg::TK", "Cfg::TK"), (2, 3)
-    ),
-    Buffer("obuf", "acc_t", ("2", "Cfg::TM", "Cfg::TR", "Cfg::TC"), (1, 2)),
-    Buffer("bias_buf", "bias_t", ("Cfg::TM",), (1,)),
-    Buffer("scale_buf", "scale_t", ("Cfg::TM",), (1,)),
-    Buffer("shift_buf", "shift_t", ("Cfg::TM",), (1,)),
+from cosearch.hardware.layer_model import Tiling
+from cosearch.hardware.resources import (
+    BUFFERS,
+    BufferBram,
+    accelerator_resources,
+    buffer_bram,
+    dsp,
 )
+from cosearch.hardware.resources import buffer_constants as _constants
 
 
 def buffer_constants(tiling: Tiling) -> dict[str, int]:
-    """The ``Cfg`` constants of a stage: tile sizes and the input buffer's
-    rows IR = Tr + Tk - 1 and columns IC = Tc + Tk - 1 (a tile's outputs need
-    at most (ceil(Tr/S) - 1) S + K <= Tr + K - 1 input rows)."""
+    """The ``Cfg`` constants of a stage's engine (tile sizes, the input
+    buffer's rows and columns with the kernel's halo)."""
     t = tiling
-    return {
-        "TM": t.tm,
-        "TN": t.tn,
-        "TR": t.tr,
-        "TC": t.tc,
-        "TK": t.tk,
-        "IR": t.tr + t.tk - 1,
-        "IC": t.tc + t.tk - 1,
-    }
-
-
-class BufferBram(NamedTuple):
-    """BRAM18K of one generated buffer: banks x ceil(words x bits / 18000).
-
-    A buffer partitioned into single words is registers (0 BRAM).
-    """
-
-    name: str
-    banks: int
-    words: int
-    bits: int
-    bram18: int
-
-
-def buffer_bram(tiling: Tiling, word_bits: Mapping[str, int]) -> tuple[BufferBram, ...]:
-    """BRAM18K of each buffer of :data:`BUFFERS` for a stage.
-
-    Args:
-      tiling: the stage's accelerator.
-      word_bits: bits of each word type (``{"data_t": 16, ...}``).
-
-    Returns:
-      One :class:`BufferBram` per buffer.
-    """
-    consts = buffer_constants(tiling)
-    out = []
-    for buf in BUFFERS:
-        extents = [
-            int(d) if d.isdigit() else consts[d.removeprefix("Cfg::")] for d in buf.dims
-        ]
-        banks = math.prod(e for i, e in enumerate(extents, 1) if i in buf.partitioned)
-        words = math.prod(
-            e for i, e in enumerate(extents, 1) if i not in buf.partitioned
-        )
-        bits = int(word_bits[buf.word])
-        blocks = 0 if words == 1 else banks * -(-words * bits // BRAM_BITS)
-        out.append(BufferBram(buf.name, banks, words, bits, blocks))
-    return tuple(out)
+    return _constants(t.tm, t.tn, t.tr, t.tc, t.tk)
 
 
 class StageResources(NamedTuple):
     """A stage's DSP and BRAM: the generated code's against the cost model's.
 
     Attributes:
-      dsp: the MAC array's multipliers, Tm x Tn (x5 for 32-bit float), the
-        rule of :func:`accelerator_resources`.
+      dsp: the MAC array's multipliers, Tm x Tn (x5 for 32-bit float).
       dsp_model: the cost model's DSP.
-      bram18: sum of the generated buffers' BRAM18K.
+      bram18: sum of the generated buffers' BRAM18K at the build's words.
       bram18_model: the cost model's BRAM18K.
-      buffers: per buffer.
+      buffers: per buffer, at the build's words.
     """
 
     dsp: int
@@ -157,11 +81,15 @@ def stage_resources(
       word_bits: bits of each word type of the build.
       bits: the cost model's word width (16 fixed point, 32 float).
     """
+    t = tiling
     model = accelerator_resources(tiling, bits)
-    dsp = tiling.tm * tiling.tn * (5 if bits == 32 else 1)
-    bufs = buffer_bram(tiling, word_bits)
+    bufs = buffer_bram(t.tm, t.tn, t.tr, t.tc, t.tk, word_bits)
     return StageResources(
-        dsp, model.dsp, sum(b.bram18 for b in bufs), model.bram18, bufs
+        dsp(t.tm, t.tn, bits),
+        model.dsp,
+        sum(b.bram18 for b in bufs),
+        model.bram18,
+        bufs,
     )
 
 

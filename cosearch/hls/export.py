@@ -24,6 +24,7 @@ from cosearch.conv import out_size
 from cosearch.errors import UserError
 from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.devices import Library
+from cosearch.hardware.resources import word_bits
 from cosearch.hls import project
 from cosearch.hls.design import HlsDesign, HlsDesignError, parse_design
 from cosearch.hls.engine import StageResources, engine_header, stage_resources
@@ -77,11 +78,10 @@ def read_manifest(project_dir: str) -> dict[str, Any]:
 
 
 def _resources(design: HlsDesign, formats: Sequence[StageFormat]):
-    floats = dict.fromkeys(project.WORDS, 32)
     return tuple(
         (
             stage_resources(st.tiling, fmt.word_bits(), 16),
-            stage_resources(st.tiling, floats, 32),
+            stage_resources(st.tiling, word_bits(32), 32),
         )
         for st, fmt in zip(design.stages, formats, strict=True)
     )
@@ -134,9 +134,8 @@ cost model's rule, plus one BatchNorm multiplier in the store loop (not in
 the model). BRAM18K = sum over the engine's buffers of banks x
 ceil(words x bits / 18000), buffers partitioned into single words being
 registers; "model" is `accelerator_resources` at 16 (fixed) or 32 (float)
-bits. They differ by the input buffer's halo (Tr + Tk - 1 rows), the
-accumulators' width (the output buffer holds acc_t, not 16-bit words) and
-the ping-pong layout (`export.json` has the per-buffer figures).
+bits, which reads the same buffer records: the two are equal by
+construction (`export.json` has the per-buffer figures).
 
 | stage | DSP fix | model | BRAM fix | model | DSP float | BRAM float | model |
 |---|---|---|---|---|---|---|---|

@@ -6,10 +6,13 @@ datapath is fixed in hardware, so all the layers a stage runs share them):
 * ``data_t = ap_fixed<16, IA, AP_RND, AP_SAT>`` activations (the stage's
   input, its layers' outputs);
 * ``weight_t = ap_fixed<16, IW, AP_RND, AP_SAT>`` conv weights;
-* ``acc_t = ap_fixed<32 + G, IA + IW + G>`` accumulators (the exact product
-  format of data_t x weight_t widened by G guard bits; G = bit length of the
-  stage's largest N K^2, plus one, plus what the bias needs, so no sum can
-  overflow and no truncation ever happens); the conv bias is stored in
+* ``acc_t = ap_fixed<48, IA + IW + 16>`` accumulators: the exact product
+  format of data_t x weight_t widened by 16 guard bits to the 48-bit word
+  the cost model charges for them
+  (:data:`cosearch.hardware.resources.ACC_BITS`). The guard bits a stage
+  needs, G = bit length of its largest N K^2, plus one, plus what the bias
+  needs, must be at most 16 (else the stage is refused), so no sum can
+  overflow and no truncation ever happens; the conv bias is stored in
   acc_t;
 * ``scale_t = ap_fixed<16, IS, AP_RND, AP_SAT>`` and ``shift_t =
   ap_fixed<32, ISH, AP_RND, AP_SAT>`` the folded BatchNorm.
@@ -38,10 +41,12 @@ from typing import NamedTuple
 import numpy as np
 
 from cosearch.conv import out_size, padding
+from cosearch.hardware.resources import ACC_BITS, word_bits
 from cosearch.hls.network import Network
 
 WORD_BITS = 16  # data, weights, scale
 PRODUCT_BITS = 2 * WORD_BITS  # data x weight
+ACC_WORD_BITS = ACC_BITS[WORD_BITS]  # accumulators, as the cost model charges
 SHIFT_BITS = 32
 HEADROOM_BITS = 1  # activations, calibrated on a few images
 # Largest integer the emulation forms: int64 with a bit to spare, and the
@@ -66,7 +71,8 @@ class StageFormat(NamedTuple):
     Attributes:
       data_int: IA, integer bits of data_t.
       weight_int: IW, of weight_t.
-      guard: G, accumulator guard bits.
+      guard: G, the accumulator guard bits the stage needs (its sums are
+        below 2^(IA + IW + G - 1)); acc_t has ACC_WORD_BITS - 32 of them.
       scale_int: IS, of scale_t.
       shift_int: ISH, of shift_t.
     """
@@ -87,11 +93,11 @@ class StageFormat(NamedTuple):
 
     @property
     def acc_bits(self) -> int:
-        return PRODUCT_BITS + self.guard
+        return ACC_WORD_BITS
 
     @property
     def acc_int(self) -> int:
-        return self.data_int + self.weight_int + self.guard
+        return self.data_int + self.weight_int + ACC_WORD_BITS - PRODUCT_BITS
 
     @property
     def acc_frac(self) -> int:
@@ -119,15 +125,8 @@ class StageFormat(NamedTuple):
         }
 
     def word_bits(self) -> dict[str, int]:
-        """Bits of each word of the engine."""
-        return {
-            "data_t": WORD_BITS,
-            "weight_t": WORD_BITS,
-            "acc_t": self.acc_bits,
-            "bias_t": self.acc_bits,
-            "scale_t": WORD_BITS,
-            "shift_t": SHIFT_BITS,
-        }
+        """Bits of each word of the engine: the cost model's 16-bit words."""
+        return word_bits(WORD_BITS)
 
 
 def _max_abs(arrays) -> float:
@@ -166,11 +165,16 @@ def choose_formats(
         bias_int = int_bits(_max_abs(lay.bias for lay in layers))
         guard = max(guard, bias_int + 1 - fmt.data_int - fmt.weight_int)
         fmt = fmt._replace(guard=guard)
+        if guard > ACC_WORD_BITS - PRODUCT_BITS:
+            raise ValueError(
+                f"stage layers {list(idx)}: sums need {PRODUCT_BITS + guard}-bit "
+                f"accumulators (fan-in {fan_in}), over the {ACC_WORD_BITS} bits "
+                "the accelerator has"
+            )
+        sums = PRODUCT_BITS + guard  # bits of the largest sum (sign included)
         align = fmt.acc_frac + fmt.scale_frac - fmt.shift_frac
-        widest = 1 + max(
-            fmt.acc_bits + WORD_BITS + max(-align, 0), SHIFT_BITS + max(align, 0)
-        )
-        if fmt.acc_bits > MAX_FLOAT_EXACT_BITS or widest > MAX_EMULATED_BITS:
+        widest = 1 + max(sums + WORD_BITS + max(-align, 0), SHIFT_BITS + max(align, 0))
+        if sums > MAX_FLOAT_EXACT_BITS or widest > MAX_EMULATED_BITS:
             raise ValueError(f"stage layers {list(idx)}: formats {fmt} too wide")
         formats.append(fmt)
     return tuple(formats)

@@ -6,7 +6,8 @@ import pytest
 
 from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.devices import Library
-from cosearch.hardware.layer_model import Tiling, accelerator_resources, layer_cost
+from cosearch.hardware.layer_model import Tiling, layer_cost
+from cosearch.hardware.resources import accelerator_resources
 from experiments.best_design import format_tables
 from tests.launch import run_module
 

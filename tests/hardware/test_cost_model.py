@@ -31,7 +31,7 @@ DESIGN = Design((Stage(0, 0, 0, TILING_A), Stage(1, 1, 1, TILING_B)))
 _ONE = jax.jit(evaluate_one)
 
 
-def make_platform(dsp=256, bram18=392, port_bits=272):
+def make_platform(dsp=256, bram18=388, port_bits=272):
     """Four test FPGAs; slot 1 is exactly at the budget of TILING_B."""
     dev = lambda name, **kw: Device(
         name, clock_hz=100e6, static_w=1.0, dsp_w=0.001, bram_w=0.002,
@@ -86,15 +86,16 @@ def test_golden_two_stage_pipeline():
     np.testing.assert_allclose(res.pipeline_eff[0], (s0 + s1) / (2 * s0), rtol=1e-6)
     # MACs: 36*3*9*32*32 + 64*36*1*32*32 = 995328 + 2359296 = 3354624.
     assert res.macs[0] == 3354624
-    # Resources: A: DSP 64, BRAM 224 (test_layer_model); B: fmap =
-    # ceil(8*8*16/18000) = 1, DSP 256, BRAM = 2*4 + 2*64 + 256*1 = 392,
-    # ports 16*(8+8+1) = 272. Power = (1 + .064 + .448) + (1 + .256 + .784).
+    # Resources: A: DSP 64, BRAM 448 (test_resources); B: DSP 256, BRAM =
+    # input 4 banks x ceil(2*8*8*16/18000) = 4, weights 256 x 1, accumulators
+    # 2*64 x ceil(8*8*48/18000) = 128 -> 388, ports 16*(8+8+1) = 272.
+    # Power = (1 + .064 + .896) + (1 + .256 + .776).
     np.testing.assert_array_equal(res.stage_dsp[0], [64, 256, 0, 0])
-    np.testing.assert_array_equal(res.stage_bram18[0], [224, 392, 0, 0])
+    np.testing.assert_array_equal(res.stage_bram18[0], [448, 388, 0, 0])
     np.testing.assert_array_equal(res.stage_port_bits[0], [192, 272, 0, 0])
-    np.testing.assert_allclose(res.power_w[0], 3.552, rtol=1e-6)
+    np.testing.assert_allclose(res.power_w[0], 3.992, rtol=1e-6)
     np.testing.assert_allclose(
-        res.gops_per_w[0], 2 * 3354624 / s0 / 3.552 / 1e9, rtol=1e-6
+        res.gops_per_w[0], 2 * 3354624 / s0 / 3.992 / 1e9, rtol=1e-6
     )
     assert res.valid[0] and res.feasible[0]
     np.testing.assert_array_equal(res.stage_mask[0], [True, True, False, False])
@@ -105,8 +106,8 @@ def test_golden_two_stage_pipeline():
     [
         ({}, True, True),  # exactly at budget
         ({"dsp": 255}, True, False),
-        ({"bram18": 391}, True, False),
-        ({"bram18": 391}, False, True),  # BRAM not enforced
+        ({"bram18": 387}, True, False),
+        ({"bram18": 387}, False, True),  # BRAM not enforced
         ({"port_bits": 271}, True, False),
     ],
 )
@@ -175,9 +176,9 @@ def test_invalid_arrays_num_stages_and_order():
 def test_bits_32_switches_resources():
     res = run([ARCH], [DESIGN], make_platform(), bits=32)
     ref = evaluate_reference(ARCH, DESIGN, make_platform(), HWC, bits=32)
-    # A at 32 bits: DSP 5*64 = 320, BRAM 448 (test_layer_model).
+    # A at 32 bits: DSP 5*64 = 320, BRAM 384 (test_resources).
     np.testing.assert_array_equal(res.stage_dsp[0, :2], ref.stage_dsp)
-    assert ref.stage_dsp[0] == 320 and ref.stage_bram18[0] == 448
+    assert ref.stage_dsp[0] == 320 and ref.stage_bram18[0] == 384
     np.testing.assert_array_equal(res.stage_bram18[0, :2], ref.stage_bram18)
     # 32-bit link: 32*36*32*32 / 1e9 s.
     np.testing.assert_allclose(res.stage_link_seconds[0, 0], 32 * 36 * 1024 / 1e9)

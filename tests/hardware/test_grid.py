@@ -17,7 +17,8 @@ from cosearch.hardware.grid import (
     load_grid,
     platform_grids,
 )
-from cosearch.hardware.layer_model import Tiling, accelerator_resources
+from cosearch.hardware.layer_model import Tiling
+from cosearch.hardware.resources import accelerator_resources
 
 LIB = Library()
 

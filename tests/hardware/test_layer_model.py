@@ -8,17 +8,12 @@ from cosearch.hardware.layer_model import (
     COMPUTE,
     INPUT_LOAD,
     OUTPUT_STORE,
-    TILING_FIELDS,
     WEIGHT_LOAD,
     Layer,
     Tiling,
-    accelerator_resources,
     layer_cost,
     layer_cycles,
     layer_terms,
-    resources,
-    stage_resources,
-    weight_blocks,
 )
 
 # (layer, tiling, cycles, bottleneck); arithmetic in the comments.
@@ -117,47 +112,9 @@ def test_layer_terms_match_scalar():
         np.testing.assert_array_equal(got, [getattr(c, name) for c in costs], name)
 
 
-@pytest.mark.parametrize("bits", [16, 32])
-def test_stage_resources_match_scalar(bits):
-    tilings = [
-        Tiling(tm=16, tn=4, tr=64, tc=64, tk=3, wp=4, ip=4, op=4),
-        Tiling(tm=128, tn=32, tr=32, tc=32, tk=7, wp=8, ip=2, op=1),
-        Tiling(4096, 4096, 4096, 4096, 64, 4096, 4096, 4096),
-    ]
-    col = lambda f: jnp.asarray([getattr(t, f) for t in tilings], jnp.int32)
-    got = stage_resources(*(col(f) for f in TILING_FIELDS), bits=bits)
-    ref = [accelerator_resources(t, bits) for t in tilings]
-    for value, name in zip(got, ("dsp", "bram18", "port_bits"), strict=True):
-        assert value.dtype == jnp.int32
-        np.testing.assert_array_equal(value, [getattr(r, name) for r in ref], name)
-    # The weight buffers: the Tk-dependent part of the BRAM.
-    per_word = 4 if bits == 16 else 1
-    np.testing.assert_array_equal(
-        weight_blocks(col("tk"), bits),
-        [-(-per_word * t.tk**2 * bits // 18000) for t in tilings],
-    )
-
-
-def test_resources_golden_16_and_32_bit():
-    t = Tiling(tm=16, tn=4, tr=64, tc=64, tk=3, wp=4, ip=4, op=4)
-    # 16-bit: fmap = ceil(64*64*16/18000) = 4; DSP = 64;
-    # BRAM = 2*4*4 + 2*16*4 + 16*4*ceil(4*9*16/18000) = 32+128+64 = 224;
-    # ports = 16*(4+4+4) = 192.
-    r16 = accelerator_resources(t, 16)
-    assert (r16.dsp, r16.bram18, r16.port_bits) == (64, 224, 192)
-    # 32-bit: fmap = ceil(64*64*32/18000) = 8; DSP = 5*64 = 320;
-    # BRAM = 2*4*8 + 2*16*8 + 2*16*4*ceil(9*32/18000) = 64+256+128 = 448;
-    # ports = 32*12 = 384.
-    r32 = accelerator_resources(t, 32)
-    assert (r32.dsp, r32.bram18, r32.port_bits) == (320, 448, 384)
-    for bits, ref in ((16, r16), (32, r32)):
-        got = resources(*t.as_tuple(), bits=bits, xp=np)
-        assert tuple(int(v) for v in got) == (ref.dsp, ref.bram18, ref.port_bits)
-
-
 def test_bad_inputs_refused():
     with pytest.raises(ValueError, match="bits"):
-        accelerator_resources(Tiling(1, 1, 1, 1, 1, 1, 1, 1), bits=8)
+        layer_cost(Layer(1, 1, 1, 1, 1), Tiling(1, 1, 1, 1, 1, 1, 1, 1), bits=8)
     with pytest.raises(ValueError, match="Tiling.tm"):
         Tiling(0, 1, 1, 1, 1, 1, 1, 1)
     with pytest.raises(ValueError, match="Layer.k"):
@@ -173,9 +130,3 @@ def test_sizes_past_the_accepted_range_are_refused():
         Layer(n=64, m=128, r=1 << 31, c=224, k=3)
     with pytest.raises(ValueError, match=r"Tiling.tk = 65 exceeds"):
         Tiling(4, 4, 8, 8, 65, 4, 4, 4)
-    big = Tiling(4096, 4096, 4096, 4096, 64, 4096, 4096, 4096)
-    res = accelerator_resources(big)
-    assert res.dsp == 4096 * 4096 and res.bram18 > 0  # no wrap-around
-    dsp, bram, ports = resources(*big.as_tuple())
-    assert int(dsp) == res.dsp and int(bram) == res.bram18
-    assert int(ports) == res.port_bits

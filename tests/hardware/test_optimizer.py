@@ -12,8 +12,9 @@ from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.design import Design, Stage, design_arrays, designs_from_arrays
 from cosearch.hardware.devices import Platform, platform_arrays
 from cosearch.hardware.grid import DeviceGrid
-from cosearch.hardware.layer_model import Tiling, accelerator_resources, layer_cost
+from cosearch.hardware.layer_model import Tiling, layer_cost
 from cosearch.hardware.optimizer import design_space, optimize
+from cosearch.hardware.resources import accelerator_resources
 from cosearch.hardware.specs import FPS, LATENCY, MEETS, NO_FEASIBLE, Specs
 from oracles.reference import evaluate_reference
 from tests.small_space import ARCHS, INPUT, LIB, POOL, SMALL
@@ -224,12 +225,13 @@ def test_prunes_with_reason_and_best_values(small_space):
 
 
 def test_no_feasible_design_is_reported():
-    # Tk = 17 needs 2 weight blocks per MAC at 16 bits: 40 + 16 * 4 * 2 = 168
-    # BRAM18 > 150 on the XC7A50T, while Tk = 1 fits (104).
+    # Tk = 25 needs 2 weight blocks per MAC at 16 bits: input 4 x 2, weights
+    # 16 x 4 x 2, accumulators 32 x 1 = 168 BRAM18 > 150 on the XC7A50T,
+    # while Tk = 1 fits (4 + 64 + 32 = 100).
     tiny = Platform("a50", (LIB.device("XC7A50T"),))
     grid = DeviceGrid(tm=(16,), tn=(4,), tr=(8,), tc=(8,), wp=(1,), ip=(1,), op=(1,))
     space = design_space(tiny, grid)
-    arch = arch_arrays([Architecture.parse("17,24,1")], INPUT)
+    arch = arch_arrays([Architecture.parse("25,24,1")], INPUT)
     opt = jax.device_get(optimize(arch, space))
     assert not opt.feasible[0] and opt.pruned[0]
     assert opt.prune_reason[0] == NO_FEASIBLE and opt.design.num_stages[0] == 0
