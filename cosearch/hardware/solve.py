@@ -84,8 +84,8 @@ class _Tables(NamedTuple):
       time: ``[R, T, G]`` stage seconds of (range, type, tiling row); inf
         where infeasible.
       power: ``[R, T, G]`` W of the same.
-      feasible: ``[R, T, G]`` bool, the range is real and the row's BRAM
-        holds the weight buffers of its largest kernel.
+      feasible: ``[R, T, G]`` bool, the range is real and the row's buffers
+        at the range's Tk (its largest kernel) fit the device's BRAM.
       kmax: ``[R]`` largest kernel of each range (its Tk).
       macs: ``[]`` multiply-accumulates per image.
       depth: ``[]`` int32 number of real layers.

@@ -295,7 +295,10 @@ def export(
     calib = np.asarray(calibration_images, np.float32)
     _, maps = reference(network, calib)
     stages = [list(st.layer_indices) for st in checked.stages]
-    formats = choose_formats(network, stages, [calib, *maps])
+    try:
+        formats = choose_formats(network, stages, [calib, *maps])
+    except ValueError as e:  # a stage past the fixed-point datapath
+        raise HlsExportError(f"cannot export in 16-bit fixed point: {e}") from None
     result = ExportResult(
         out=os.path.abspath(out),
         design=checked,

@@ -24,13 +24,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from cosearch.conv import out_size
+from cosearch.hardware.resources import word_bits
 from cosearch.hls.design import HlsDesign
 from cosearch.hls.engine import buffer_constants
 from cosearch.hls.fixed import StageFormat, quantize_layer
 from cosearch.hls.network import Network
 
 ENGINE_FILE = "cosearch_engine.h"
-WORDS = ("data_t", "weight_t", "acc_t", "bias_t", "scale_t", "shift_t")
+WORDS = tuple(word_bits(16))  # the engine's word types, as the model knows them
 
 
 def layer_shapes(network: Network) -> list[tuple[int, int, int, int, int, int]]:
