@@ -42,7 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 from absl import flags
 
-from benchmarks import child_proxy
+from benchmarks import RELEASED_6, child_proxy
+from benchmarks.machine import timed
 from benchmarks.torch_peer import torch_stepper, torch_version
 from cosearch import data as data_lib
 from cosearch.batched import BatchedTrainer
@@ -52,8 +53,6 @@ from cosearch.train import TrainConfig, Trainer
 from experiments import common
 from experiments.configs import cifar10 as cifar10_config
 from experiments.configs import default as default_config
-
-RELEASED_6 = "3,36,1;5,36,1;1,64,1;3,48,2;7,24,1;1,64,1"
 
 _ARCH = flags.DEFINE_string("arch", RELEASED_6, "layers 'k,f,s;k,f,s;...'")
 _SHAPES = flags.DEFINE_list("shapes", ["28x28x1", "32x32x3"], "input HxWxC list")
@@ -83,7 +82,6 @@ _VAL_IMAGES = flags.DEFINE_integer(
 )
 
 NUM_CLASSES = 10
-SWITCH_PAUSE_S = 0.3  # idle time before each timed round (see _timed)
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 
@@ -114,23 +112,6 @@ def jax_stepper(layers, shape, batch, grad_impl):
     return step, compile_s
 
 
-def _timed(fn, n):
-    """Seconds of ``n`` calls of ``fn``, after a pause and one untimed call.
-
-    Each framework's worker threads spin for a while after its last op; the
-    pause lets them go idle so that they do not steal the cores from the
-    other framework's timed round, and the untimed call wakes this one's.
-    """
-    time.sleep(SWITCH_PAUSE_S)
-    fn()
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def bench_shape(layers, shape, batch, rounds, steps, grad_impl, use_torch):
     """Figures for one input shape (see module doc)."""
     jstep, compile_s = jax_stepper(layers, shape, batch, grad_impl)
@@ -140,14 +121,14 @@ def bench_shape(layers, shape, batch, rounds, steps, grad_impl, use_torch):
             layers, shape, batch, LEARNING_RATE, MOMENTUM, NUM_CLASSES
         )
     warm = 2
-    _timed(jstep, warm)
+    timed(jstep, warm)
     if tstep is not None:
-        _timed(tstep, warm)
+        timed(tstep, warm)
     jt, tt = [], []
     for _ in range(rounds):
-        jt += _timed(jstep, steps)
+        jt += timed(jstep, steps)
         if tstep is not None:
-            tt += _timed(tstep, steps)
+            tt += timed(tstep, steps)
     j_ms = statistics.median(jt) * 1e3
     res = {
         "input_shape": list(shape),

@@ -37,15 +37,14 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
 from benchmarks import torch_peer
+from benchmarks.machine import PAUSE_S, PEAK_N, PEAK_REPEATS, matmul_peak
 from cosearch import search_setup
 from cosearch.child import as_layers
 from cosearch.data import Split
@@ -69,8 +68,6 @@ _WARM = flags.DEFINE_bool(
 )
 
 TRAIN_SEED = 0  # every child trains with key(TRAIN_SEED), as a proxy seed
-PAUSE_S = 0.3  # idle time before each child (see bench_child._timed)
-PEAK_N, PEAK_REPEATS = 2048, 5  # the float32 matmul of the peak, best of
 FLOP_RULE = (
     "training FLOPs = 3 x 2 x MACs per image x batch x steps (forward 1x, "
     "backward 2x; MACs of the conv layers, cosearch.predictor.macs); "
@@ -105,30 +102,6 @@ class TimedTrainer(Trainer):
         acc = super().accuracy(*args, **kwargs)
         self.eval_s = time.perf_counter() - t0
         return acc
-
-
-def matmul_peak(n: int, repeats: int, use_torch: bool) -> dict[str, Any]:
-    """float32 FLOP/s (2 n^3 / best seconds) of an ``n x n @ n x n`` matmul in
-    NumPy, JAX and torch; ``flops_per_s`` is the best of them."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    ja, jb = jnp.asarray(a), jnp.asarray(b)
-    matmul = jax.jit(jnp.matmul)
-    fns = {"numpy": lambda: a @ b, "jax": lambda: matmul(ja, jb).block_until_ready()}
-    if use_torch:
-        import torch
-
-        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        fns["torch"] = lambda: ta @ tb
-    out: dict[str, Any] = {"n": n, "repeats": repeats}
-    for name, fn in fns.items():
-        time.sleep(PAUSE_S)
-        fn()  # warm-up (and JAX's compile)
-        best = min(common.time_runs(fn, repeats)[1])
-        out[f"{name}_flops_per_s"] = 2.0 * n**3 / best
-    out["flops_per_s"] = max(out[f"{name}_flops_per_s"] for name in fns)
-    return out
 
 
 def _row(wall, compile_s, init, train_s, eval_s, acc, losses, failed, reason, flops):

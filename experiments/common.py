@@ -222,14 +222,30 @@ def device_kind() -> str:
     return d.device_kind if d.platform != "cpu" else f"cpu ({_platform.machine()})"
 
 
+def cpu_model() -> str:
+    """The host CPU's model name (Linux's /proc/cpuinfo), or the platform's
+    processor string where that is not readable."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return _platform.processor() or _platform.machine()
+
+
 def environment() -> dict[str, Any]:
-    """Facts every benchmark JSON carries."""
+    """Facts every benchmark JSON carries (XLA_FLAGS: the XLA options the run
+    was given, empty for the defaults)."""
     return {
         "device_kind": device_kind(),
         "device_count": jax.device_count(),
         "jax_version": jax.__version__,
         "python": _platform.python_version(),
         "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
 
 

@@ -4,6 +4,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from tests.launch import run_module
+
 
 def test_smoke_writes_and_prints_the_json(tmp_path):
     out = tmp_path / "bench.json"
@@ -28,3 +32,43 @@ def test_smoke_writes_and_prints_the_json(tmp_path):
     # A 1x1 layer has the matrix-product variants; a 3x3 one does not.
     assert "value/matmul" in result["shapes"][0]["ms"]
     assert "value/matmul" not in result["shapes"][1]["ms"]
+
+
+def test_peer_smoke_times_each_layer_against_torch(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "peer.json"
+    proc = run_module(
+        "benchmarks.bench_conv",
+        "--peer",
+        "--smoke",
+        "--layers=3,8,1;5,8,2;1,4,1",
+        "--input=9x9x3",
+        f"--out={out}",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_conv_peer" and result["smoke"] is True
+    rows = result["rows"]
+    # The chain of shapes: 9x9x3 -> 9x9x8 -> (stride 2) 5x5x8.
+    assert [
+        (r["kernel"], r["in_channels"], r["stride"], r["input_hw"]) for r in rows
+    ] == [
+        (3, 3, 1, [9, 9]),
+        (5, 8, 2, [9, 9]),
+        (1, 8, 1, [5, 5]),
+    ]
+    assert [r["input_gradient"] for r in rows] == [False, True, True]
+    for r in rows:
+        # The same convolution in both frameworks (float32 rounding only).
+        assert r["max_abs_diff_value_vs_torch"] < 1e-4
+        assert r["ms"]["jax_train"] == r["ms"]["jax_value"] + r["ms"]["jax_backward"]
+        assert all(v > 0 for v in r["gflops_per_s"].values())
+    total = result["total_train_ms"]
+    assert result["jax_over_torch_train"] == total["torch_train"] / total["jax_train"]
+    assert result["peak_flops_per_s"] > 0 and result["xla_flags"] is not None
+
+
+def test_peer_rejects_a_malformed_design():
+    proc = run_module("benchmarks.bench_conv", "--peer", "--smoke", "--layers=3,x,1")
+    assert proc.returncode != 0
+    assert "layer 0" in proc.stderr and "Traceback" not in proc.stderr
