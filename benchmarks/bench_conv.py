@@ -24,13 +24,7 @@ both gradients) on the CPU path against XLA's own convolution and autodiff.
 
 With ``--peer`` it instead sets each conv layer of one design (``--layers``,
 default the released 6-layer design; ``--input`` 28x28x1) against the
-PyTorch peer's (``torch.nn.functional.conv2d`` on NCHW, its oneDNN kernels),
-JAX and torch calls interleaved in rounds: the value, and the training work
-(value, input gradient except for the first layer, weight gradient) on the
-CPU rules, on XLA's own convolution and autodiff, and in torch, with
-GFLOP/s as a share of this machine's float32 matmul peak measured in the
-same run. Convolutions only: a training step's batch norm, ReLU, head and
-optimizer are not in it (``bench_child`` times whole steps).
+PyTorch peer's (:mod:`benchmarks.conv_peer`).
 
     python -m benchmarks.bench_conv --peer --out=/tmp/bench_conv_peer.json
 """
@@ -45,19 +39,9 @@ import numpy as np
 from absl import flags
 from jax import lax
 
-from benchmarks import RELEASED_6
-from benchmarks.machine import PEAK_N, PEAK_REPEATS, matmul_peak, timed
-from benchmarks.torch_peer import setup_torch, torch_version
+from benchmarks import RELEASED_6, conv_peer
 from cosearch import conv
-from cosearch.hardware.architecture import Architecture
-from experiments.common import (
-    UsageError,
-    environment,
-    parse_ints,
-    run,
-    time_runs,
-    write_benchmark,
-)
+from experiments.common import UsageError, environment, run, time_runs, write_benchmark
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("batch", 64, "Images per batch.")
@@ -175,164 +159,18 @@ def _shape_row(k: int, ci: int, co: int, batch: int, size: int, repeats: int):
     return row
 
 
-def _jax_layer(x, w, g, stride: int, needs_dx: bool, grad_impl: str):
-    """(value(), backward()) of one layer in JAX, each blocking; backward is
-    the VJP for the weight gradient (and the input gradient if ``needs_dx``)."""
-    f = lambda a, b: conv.conv2d(a, b, stride, grad_impl)
-    value = jax.jit(f)
-    if needs_dx:
-        bwd = jax.jit(lambda a, b, c: jax.vjp(f, a, b)[1](c))
-    else:
-        bwd = jax.jit(lambda a, b, c: jax.vjp(lambda bb: f(a, bb), b)[1](c))
-    return (
-        lambda: jax.block_until_ready(value(x, w)),
-        lambda: jax.block_until_ready(bwd(x, w, g)),
-        value,
-    )
-
-
-def _torch_layer(x, w, g, stride: int, needs_dx: bool):
-    """(value(), train(), output) of one layer in torch on NCHW: the value
-    without autograd, and forward + backward as a training step runs them."""
-    import torch
-
-    k = w.shape[0]
-    nchw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
-    xt = nchw(x).requires_grad_(needs_dx)
-    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-    wt.requires_grad_(True)
-    gt = nchw(g)
-    conv2d = lambda: torch.nn.functional.conv2d(xt, wt, None, stride, (k - 1) // 2)
-
-    def value():
-        with torch.no_grad():
-            return conv2d()
-
-    def train():
-        xt.grad, wt.grad = None, None
-        conv2d().backward(gt)
-
-    return value, train, value().numpy().transpose(0, 2, 3, 1)
-
-
-def _peer_row(layer, shape, batch, rounds, peak):
-    """One layer's figures against the torch peer (see module doc)."""
-    (k, co, s), (h, wd, ci), needs_dx = layer
-    rng = np.random.default_rng(k * 1000 + ci * 10 + co)
-    x = rng.standard_normal((batch, h, wd, ci), np.float32)
-    w = rng.standard_normal((k, k, ci, co), np.float32) / np.float32(
-        np.sqrt(k * k * ci)
-    )
-    oh, ow = conv.out_size(h, s), conv.out_size(wd, s)
-    g = rng.standard_normal((batch, oh, ow, co), np.float32)
-    jx, jw, jg = jnp.asarray(x), jnp.asarray(w), jnp.asarray(g)
-    rule_value, rule_bwd, value_fn = _jax_layer(jx, jw, jg, s, needs_dx, "auto")
-    xla_value, xla_bwd, _ = _jax_layer(jx, jw, jg, s, needs_dx, "xla")
-    t_value, t_train, t_out = _torch_layer(x, w, g, s, needs_dx)
-    diff = float(np.max(np.abs(np.asarray(value_fn(jx, jw)) - t_out)))
-    fns = {
-        "jax_value": rule_value,
-        "jax_backward": rule_bwd,
-        "xla_value": xla_value,
-        "xla_backward": xla_bwd,
-        "torch_value": t_value,
-        "torch_train": t_train,
-    }
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            times[name] += timed(fn, 3)
-    ms = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
-    ms["jax_train"] = ms["jax_value"] + ms["jax_backward"]
-    ms["xla_train"] = ms["xla_value"] + ms["xla_backward"]
-    macs = batch * oh * ow * k * k * ci * co
-    flops = {
-        "value": 2.0 * macs,
-        "train": 2.0 * macs * (3 if needs_dx else 2),
-    }
-    gflops = {
-        name: flops[name.split("_")[1]] / (v * 1e-3) / 1e9
-        for name, v in ms.items()
-        if name.endswith(("_value", "_train"))
-    }
-    return {
-        "layer": f"{k}x{k} {ci}->{co} s{s} @{h}x{wd}",
-        "kernel": k,
-        "in_channels": ci,
-        "out_channels": co,
-        "stride": s,
-        "input_hw": [h, wd],
-        "input_gradient": needs_dx,
-        "mmacs": macs / 1e6,
-        "ms": ms,
-        "gflops_per_s": gflops,
-        "share_of_peak": {n: v * 1e9 / peak for n, v in gflops.items()},
-        "jax_over_torch_train": ms["torch_train"] / ms["jax_train"],
-        "xla_over_torch_train": ms["torch_train"] / ms["xla_train"],
-        "max_abs_diff_value_vs_torch": diff,
-    }
-
-
-def peer_main() -> None:
-    """``--peer``: each layer of ``--layers`` against the torch peer."""
-    shape = parse_ints(FLAGS.input, "--input", 3)
-    arch = Architecture.parse(FLAGS.layers)  # InputError: reported by run()
-    if torch_version() is None:
-        raise UsageError("--peer needs torch: pip install -e '.[bench]'")
-    batch, rounds = FLAGS.batch, FLAGS.repeats
-    peak_n, peak_repeats = PEAK_N, PEAK_REPEATS
-    if FLAGS.smoke:
-        batch, rounds, peak_n, peak_repeats = 8, 1, 256, 2
-    threads = setup_torch()
-    peak = matmul_peak(peak_n, peak_repeats, True)["flops_per_s"]
-    layers, (h, wd, ci) = [], shape
-    for i, (k, co, s) in enumerate(arch.layers):
-        layers.append(((k, co, s), (h, wd, ci), i > 0))
-        h, wd, ci = conv.out_size(h, s), conv.out_size(wd, s), co
-    rows = []
-    print(f"float32 matmul peak {peak / 1e9:.0f} GFLOP/s; train ms (GFLOP/s):")
-    for layer in layers:
-        row = _peer_row(layer, shape, batch, rounds, peak)
-        rows.append(row)
-        ms, gf = row["ms"], row["gflops_per_s"]
-        print(
-            f"{row['layer']:24s} JAX {ms['jax_train']:7.2f} ({gf['jax_train']:4.0f})"
-            f"  XLA {ms['xla_train']:7.2f} ({gf['xla_train']:4.0f})"
-            f"  torch {ms['torch_train']:7.2f} ({gf['torch_train']:4.0f})"
-            f"  JAX/torch speed {row['jax_over_torch_train']:.2f}",
-            flush=True,
-        )
-    names = ("jax_train", "xla_train", "torch_train")
-    total = {n: sum(r["ms"][n] for r in rows) for n in names}
-    result = {
-        "benchmark": "bench_conv_peer",
-        **environment(),
-        "torch_version": torch_version(),
-        "torch_threads": threads,
-        "layers": str(arch),
-        "input_shape": list(shape),
-        "batch": batch,
-        "rounds": rounds,
-        "smoke": FLAGS.smoke,
-        "peak_flops_per_s": peak,
-        "rows": rows,
-        "total_train_ms": total,
-        "jax_over_torch_train": total["torch_train"] / total["jax_train"],
-        "xla_over_torch_train": total["torch_train"] / total["xla_train"],
-    }
-    print(
-        f"all layers: JAX {total['jax_train']:.1f} ms, XLA {total['xla_train']:.1f} ms,"
-        f" torch {total['torch_train']:.1f} ms; JAX/torch speed "
-        f"{result['jax_over_torch_train']:.2f}"
-    )
-    write_benchmark(result, FLAGS.out)
-
-
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise UsageError(f"unexpected arguments: {argv[1:]}")
     if FLAGS.peer:
-        peer_main()
+        conv_peer.main(
+            FLAGS.layers,
+            FLAGS.input,
+            FLAGS.batch,
+            FLAGS.repeats,
+            FLAGS.smoke,
+            FLAGS.out,
+        )
         return
     kernels, channels = (KERNELS, IN_CHANNELS)
     batch, size, repeats = FLAGS.batch, FLAGS.size, FLAGS.repeats

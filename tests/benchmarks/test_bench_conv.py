@@ -60,7 +60,9 @@ def test_peer_smoke_times_each_layer_against_torch(tmp_path):
     assert [r["input_gradient"] for r in rows] == [False, True, True]
     for r in rows:
         # The same convolution in both frameworks (float32 rounding only).
-        assert r["max_abs_diff_value_vs_torch"] < 1e-4
+        assert all(d < 1e-4 for d in r["max_abs_diff_value_vs_torch"].values())
+        # Stride 2 also runs as a space-to-depth stride-1 conv.
+        assert ("s2d_train" in r["ms"]) == (r["stride"] == 2)
         assert r["ms"]["jax_train"] == r["ms"]["jax_value"] + r["ms"]["jax_backward"]
         assert all(v > 0 for v in r["gflops_per_s"].values())
     total = result["total_train_ms"]
@@ -72,3 +74,19 @@ def test_peer_rejects_a_malformed_design():
     proc = run_module("benchmarks.bench_conv", "--peer", "--smoke", "--layers=3,x,1")
     assert proc.returncode != 0
     assert "layer 0" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("k,size", [(1, 8), (3, 9), (5, 8), (7, 7)])
+def test_space_to_depth_is_the_stride_two_conv(k, size):
+    import jax
+    import numpy as np
+
+    from benchmarks.conv_peer import space_to_depth_conv
+    from cosearch import conv
+
+    x = jax.random.normal(jax.random.key(0), (2, size, size, 3))
+    w = jax.random.normal(jax.random.key(1), (k, k, 3, 5))
+    want = conv.conv_xla(x, w, 2)
+    got = space_to_depth_conv(x, w)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
