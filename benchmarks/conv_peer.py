@@ -23,6 +23,7 @@ from benchmarks.machine import PEAK_N, PEAK_REPEATS, matmul_peak, timed
 from benchmarks.torch_peer import setup_torch, torch_version
 from cosearch import conv
 from cosearch.hardware.architecture import Architecture
+from cosearch.hardware.layer_model import Layer
 from experiments.common import UsageError, environment, parse_ints, write_benchmark
 
 
@@ -87,16 +88,16 @@ def _torch_layer(x, w, g, stride: int, needs_dx: bool):
     return value, train, value().numpy().transpose(0, 2, 3, 1)
 
 
-def _peer_row(layer, batch, rounds, peak):
+def _peer_row(layer: Layer, needs_dx: bool, rounds: int, peak: float):
     """One layer's figures against the torch peer (see module doc)."""
-    (k, co, s), (h, wd, ci), needs_dx = layer
+    k, ci, co, s, h, wd = layer.k, layer.n, layer.m, layer.s, layer.r, layer.c
+    batch = layer.b
     rng = np.random.default_rng(k * 1000 + ci * 10 + co)
     x = rng.standard_normal((batch, h, wd, ci), np.float32)
     w = rng.standard_normal((k, k, ci, co), np.float32) / np.float32(
         np.sqrt(k * k * ci)
     )
-    oh, ow = conv.out_size(h, s), conv.out_size(wd, s)
-    g = rng.standard_normal((batch, oh, ow, co), np.float32)
+    g = rng.standard_normal((batch, layer.out_rows, layer.out_cols, co), np.float32)
     jx, jw, jg = jnp.asarray(x), jnp.asarray(w), jnp.asarray(g)
     convs = {
         "jax": lambda a, b: conv.conv2d(a, b, s, "auto"),
@@ -118,7 +119,7 @@ def _peer_row(layer, batch, rounds, peak):
     ms = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
     for name in convs:
         ms[f"{name}_train"] = ms[f"{name}_value"] + ms[f"{name}_backward"]
-    macs = batch * oh * ow * k * k * ci * co
+    macs = layer.macs * batch
     flops = {
         "value": 2.0 * macs,
         "train": 2.0 * macs * (3 if needs_dx else 2),
@@ -155,22 +156,29 @@ def main(
     (see module doc); writes the JSON to ``out`` and prints it."""
     shape = parse_ints(input_shape, "--input", 3)
     arch = Architecture.parse(layers)  # InputError: reported by run()
+    even = [i for i, (k, _, _) in enumerate(arch.layers) if k % 2 == 0]
+    if even:
+        raise UsageError(
+            f"--layers: layer {even[0]} has an even kernel; the peer pads "
+            "(K - 1) // 2 on each side, the same window only for odd K"
+        )
+    if smoke:
+        batch, rounds = 8, 1
+    try:
+        conv_layers = arch.conv_layers(shape, batch)
+    except ValueError as err:
+        raise UsageError(f"--input/--batch: {err}") from None
     if torch_version() is None:
         raise UsageError("--peer needs torch: pip install -e '.[bench]'")
     peak_n, peak_repeats = PEAK_N, PEAK_REPEATS
     if smoke:
-        batch, rounds, peak_n, peak_repeats = 8, 1, 256, 2
+        peak_n, peak_repeats = 256, 2
     threads = setup_torch()
     peak = matmul_peak(peak_n, peak_repeats, True)["flops_per_s"]
-    specs, (h, wd, ci) = [], shape
-    for i, (k, co, s) in enumerate(arch.layers):
-        # (kernel, filters, stride), its input's (H, W, C), input gradient?
-        specs.append(((k, co, s), (h, wd, ci), i > 0))
-        h, wd, ci = conv.out_size(h, s), conv.out_size(wd, s), co
     rows = []
     print(f"float32 matmul peak {peak / 1e9:.0f} GFLOP/s; train ms (GFLOP/s):")
-    for spec in specs:
-        row = _peer_row(spec, batch, rounds, peak)
+    for i, layer in enumerate(conv_layers):
+        row = _peer_row(layer, i > 0, rounds, peak)
         rows.append(row)
         ms, gf = row["ms"], row["gflops_per_s"]
         print(

@@ -70,10 +70,19 @@ def test_peer_smoke_times_each_layer_against_torch(tmp_path):
     assert result["peak_flops_per_s"] > 0 and result["xla_flags"] is not None
 
 
-def test_peer_rejects_a_malformed_design():
-    proc = run_module("benchmarks.bench_conv", "--peer", "--smoke", "--layers=3,x,1")
+@pytest.mark.parametrize(
+    "arg,said",
+    [
+        ("--layers=3,x,1", "layer 0"),
+        ("--layers=3,8,1;4,8,1", "layer 1 has an even kernel"),
+        ("--input=99999x9x1", "--input/--batch: Layer.r"),
+        ("--batch=0", "--input/--batch: Layer.b"),
+    ],
+)
+def test_peer_rejects_bad_input_in_one_line(arg, said):
+    proc = run_module("benchmarks.bench_conv", "--peer", arg)
     assert proc.returncode != 0
-    assert "layer 0" in proc.stderr and "Traceback" not in proc.stderr
+    assert said in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("k,size", [(1, 8), (3, 9), (5, 8), (7, 7)])
