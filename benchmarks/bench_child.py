@@ -14,8 +14,8 @@ framework's spinning worker threads slow the other's round).
 
 With ``--batched``: children per hour, compilation included, of K random
 architectures of the default and the cifar10 spaces trained with the
-config's proxy budget, together in one program (:mod:`cosearch.batched`)
-against one program per architecture (:class:`cosearch.train.Trainer`), in
+config's proxy budget, together in one program (:mod:`cosearch.child.batched`)
+against one program per architecture (:class:`cosearch.child.train.Trainer`), in
 the same run, each path with fresh compile caches:
 
     python -m benchmarks.bench_child --batched --counts=1,4,16,64 \
@@ -46,10 +46,10 @@ from benchmarks import RELEASED_6, child_proxy
 from benchmarks.machine import timed
 from benchmarks.torch_peer import torch_stepper, torch_version
 from cosearch import data as data_lib
-from cosearch.batched import BatchedTrainer
-from cosearch.child import as_layers
+from cosearch.child.batched import BatchedTrainer
+from cosearch.child.network import as_layers
+from cosearch.child.train import TrainConfig, Trainer
 from cosearch.hardware.architecture import Architecture
-from cosearch.train import TrainConfig, Trainer
 from experiments import common
 from experiments.configs import cifar10 as cifar10_config
 from experiments.configs import default as default_config

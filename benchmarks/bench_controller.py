@@ -3,10 +3,11 @@
 A representative co-exploration space: a fixed-stride architecture of
 ``--depth`` layers (kernels 1/3/5/7, filters 24/36/48/64) and the pool of
 ``--platform`` with 6 values per tiling parameter (the
-:class:`cosearch.space.HardwareSpace` defaults). For each batch size: the
-first call (compile included) apart, then the median of warm runs, each
-ended with ``block_until_ready``, of the jitted :func:`cosearch.controller.sample`
-(one ``lax.scan`` over all tokens) and of :func:`cosearch.reinforce.update`
+:class:`cosearch.policy.value_sets.HardwareSpace` defaults). For each batch size:
+the first call (compile included) apart, then the median of warm runs, each
+ended with ``block_until_ready``, of the jitted
+:func:`cosearch.policy.controller.sample` (one ``lax.scan`` over all tokens)
+and of :func:`cosearch.policy.reinforce.update`
 (log-probabilities recomputed, gradient, Adam step) on sampled tokens with
 random rewards. The peer is batch size 1 in the same run, as when sequences
 are sampled one at a time: ``sample_speedup_vs_batch1`` is the ratio of
@@ -23,10 +24,11 @@ import time
 import jax
 from absl import flags
 
-from cosearch import reinforce
-from cosearch.controller import Controller, sample
 from cosearch.hardware.devices import resolve_platform
-from cosearch.space import ArchSpace, HardwareSpace, SearchSpace
+from cosearch.policy import reinforce
+from cosearch.policy.controller import Controller, sample
+from cosearch.policy.space import SearchSpace
+from cosearch.policy.value_sets import ArchSpace, HardwareSpace
 from experiments import common
 
 _OUT = flags.DEFINE_string("out", None, "Write the benchmark JSON here.")

@@ -1,5 +1,5 @@
 r"""Benchmark: each way of computing a child conv's value and gradients, per
-layer shape, on this machine; the measurements behind :mod:`cosearch.conv`'s
+layer shape, on this machine; the measurements behind :mod:`cosearch.child.conv`'s
 CPU rules.
 
     python -m benchmarks.bench_conv --out=/tmp/bench_conv.json
@@ -18,7 +18,7 @@ input channels 1, 3, 24, 36, 48, 64; 48 output channels; stride 1; batch
   autodiff over the whole batch (the peer: what plain ``jax.grad`` of
   ``lax.conv`` does).
 
-Per shape it reports the fastest of each, what :mod:`cosearch.conv`'s rules
+Per shape it reports the fastest of each, what :mod:`cosearch.child.conv`'s rules
 pick and how far that is from the fastest, and the whole layer (value +
 both gradients) on the CPU path against XLA's own convolution and autodiff.
 
@@ -40,7 +40,7 @@ from absl import flags
 from jax import lax
 
 from benchmarks import RELEASED_6, conv_peer
-from cosearch import conv
+from cosearch.child import conv
 from experiments.common import UsageError, environment, run, time_runs, write_benchmark
 
 FLAGS = flags.FLAGS
@@ -59,7 +59,7 @@ IN_CHANNELS = (1, 3, 24, 36, 48, 64)
 
 
 def _weight_grad_loop(x, w, g, chunk: int):
-    """:func:`cosearch.conv.weight_grad_blocked` with its chunks in a
+    """:func:`cosearch.child.conv.weight_grad_blocked` with its chunks in a
     ``lax.map`` loop (``n`` a multiple of ``chunk``) instead of unrolled."""
     n = x.shape[0]
     xs = x.reshape(n // chunk, chunk, *x.shape[1:])

@@ -7,7 +7,7 @@ Batches of random architectures (``--layers`` conv layers, kernels in
 {1, 3, 5, 7}, filters in {24, 36, 48, 64}, stride 1) on ``--platform`` with
 the default grid. Times :func:`cosearch.hardware.optimizer.optimize` (the
 exact optimum over the whole declared design space of every architecture)
-and the full :func:`cosearch.explore.fast_explore` step; compile time apart,
+and the full :func:`cosearch.search.explore.fast_explore` step; compile time apart,
 median of warm runs. The peer is the batched cost model scoring single
 designs (``cost_model.evaluate``), measured in the same run: designs covered
 per second by the optimizer / designs scored per second by the evaluator.
@@ -21,13 +21,13 @@ import jax
 import jax.numpy as jnp
 from absl import flags
 
-from cosearch.explore import fast_explore
 from cosearch.hardware import cost_model
 from cosearch.hardware.architecture import ArchArrays
 from cosearch.hardware.design_space import design_space
 from cosearch.hardware.devices import platform_arrays, resolve_platform
 from cosearch.hardware.optimizer import optimize
 from cosearch.hardware.specs import OBJECTIVES
+from cosearch.search.explore import fast_explore
 from experiments.common import (
     UsageError,
     environment,

@@ -45,12 +45,11 @@ from ml_collections import config_flags
 
 from benchmarks import torch_peer
 from benchmarks.machine import PAUSE_S, PEAK_N, PEAK_REPEATS, matmul_peak
-from cosearch import search_setup
-from cosearch.child import as_layers
+from cosearch.child.network import as_layers
+from cosearch.child.train import Trainer
 from cosearch.data import Split
-from cosearch.predictor import macs
 from cosearch.runtime import compile_counts, enable_compile_cache
-from cosearch.train import Trainer
+from cosearch.search import setup as search_setup
 from experiments import common
 from experiments.configs import default as default_config
 
@@ -70,7 +69,7 @@ _WARM = flags.DEFINE_bool(
 TRAIN_SEED = 0  # every child trains with key(TRAIN_SEED), as a proxy seed
 FLOP_RULE = (
     "training FLOPs = 3 x 2 x MACs per image x batch x steps (forward 1x, "
-    "backward 2x; MACs of the conv layers, cosearch.predictor.macs); "
+    "backward 2x; MACs of the conv layers, Architecture.macs); "
     "FLOP/s = training FLOPs / train_s"
 )
 SMOKE = {"archs": 2, "steps": 3, "val_images": 200, "eval_batch": 100, "peak_n": 256}
@@ -262,7 +261,7 @@ def main(
     trainer = TimedTrainer()
     children, flops = [], []
     for i, arch in enumerate(archs):
-        mac = macs(arch, dataset.input_shape)
+        mac = arch.macs(dataset.input_shape)
         step_flops = 3 * 2 * mac * config.batch_size
         flops.append(step_flops)
         runners = {
@@ -305,7 +304,7 @@ def main(
         "num_archs": len(archs),
         "arch_seed": _ARCH_SEED.value,
         "train_seed": TRAIN_SEED,
-        "space": setup.config.space.to_dict(),
+        "space": setup.config_json["space"],
         "train": dataclasses.asdict(config),
         "data": {
             "name": dataset.name,

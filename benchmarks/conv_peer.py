@@ -3,7 +3,7 @@ PyTorch peer's (``torch.nn.functional.conv2d`` on NCHW, its oneDNN kernels).
 
 Per layer, JAX and torch calls interleaved in rounds: the value, and the
 training work (value, input gradient except for the first layer, weight
-gradient) on :mod:`cosearch.conv`'s CPU rules, on XLA's own convolution and
+gradient) on :mod:`cosearch.child.conv`'s CPU rules, on XLA's own convolution and
 autodiff, and in torch; for a stride-2 layer also the same convolution as a
 stride-1 one over the space-to-depth folded input (a rewrite measured and
 rejected: experiments/results/child_speed_cpu.md). GFLOP/s are set against
@@ -21,20 +21,21 @@ from jax import lax
 
 from benchmarks.machine import PEAK_N, PEAK_REPEATS, matmul_peak, timed
 from benchmarks.torch_peer import setup_torch, torch_version
-from cosearch import conv
+from cosearch.child import conv
+from cosearch.hardware import geometry
 from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.layer_model import Layer
 from experiments.common import UsageError, environment, parse_ints, write_benchmark
 
 
 def space_to_depth_conv(x, w):
-    """The stride-2 conv of :func:`cosearch.conv.conv_xla` as a stride-1 one:
+    """The stride-2 conv of :func:`cosearch.child.conv.conv_xla` as a stride-1 one:
     the padded input folded to ``[N, H/2, W/2, 4 Ci]``, the kernel padded to
     an even size and folded alike to ``[K', K', 4 Ci, Co]``, ``K' = (K+1)/2``."""
     n, h, wd, c = x.shape
     k, co = w.shape[0], w.shape[3]
-    (lo_h, _), (lo_w, _) = conv.padding(h, k, 2), conv.padding(wd, k, 2)
-    oh, ow = conv.out_size(h, 2), conv.out_size(wd, 2)
+    (lo_h, _), (lo_w, _) = geometry.padding(h, k, 2), geometry.padding(wd, k, 2)
+    oh, ow = geometry.out_size(h, 2), geometry.out_size(wd, 2)
     kk = (k + 1) // 2
     hp, wp = 2 * (oh - 1 + kk), 2 * (ow - 1 + kk)
     xp = jnp.pad(x, [(0, 0), (lo_h, hp - h - lo_h), (lo_w, wp - wd - lo_w), (0, 0)])

@@ -1,11 +1,11 @@
 """The PyTorch peer of child training, for the benchmarks in bench_child.
 
-The network is the child of :mod:`cosearch.child` (per layer Conv(k x k,
+The network is the child of :mod:`cosearch.child.network` (per layer Conv(k x k,
 padding (k - 1) // 2, bias) -> ReLU -> BatchNorm, then the ``flatten`` or
 ``gap`` head -> Dense), NCHW. :func:`train` trains it the way
-:meth:`cosearch.train.Trainer.train` trains the JAX child: the same initial
+:meth:`cosearch.child.train.Trainer.train` trains the JAX child: the same initial
 weights (JAX's, copied), the same batches in the same order
-(:func:`batch_indices`, built on :func:`cosearch.train_steps.epoch_order`),
+(:func:`batch_indices`, built on :func:`cosearch.child.train_steps.epoch_order`),
 the same optimizer (SGD with momentum, coupled weight decay on the kernels,
 the config's learning-rate schedule, the head's factor, optional global-norm
 clipping), the same loss checks and the same evaluation batches.
@@ -24,10 +24,9 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from cosearch.child import BN_EPSILON, BN_MOMENTUM, init_variables, make_model
-from cosearch.child import output_hw as child_output_hw
-from cosearch.data import Dataset
-from cosearch.train_steps import (
+from cosearch.child.network import BN_EPSILON, BN_MOMENTUM, init_variables, make_model
+from cosearch.child.network import output_hw as child_output_hw
+from cosearch.child.train_steps import (
     TrainConfig,
     epoch_order,
     eval_batches,
@@ -35,6 +34,7 @@ from cosearch.train_steps import (
     learning_rate_schedule,
     training_split,
 )
+from cosearch.data import Dataset
 
 
 def torch_version() -> str | None:
@@ -57,7 +57,7 @@ def setup_torch() -> int:
 
 def child_keys(key: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(initialisation key, shuffling key) of a child, split from its
-    training ``key`` as :meth:`cosearch.train.Trainer.train` splits it."""
+    training ``key`` as :meth:`cosearch.child.train.Trainer.train` splits it."""
     init_key, shuffle_key = jax.random.split(key)
     return init_key, shuffle_key
 

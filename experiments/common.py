@@ -18,12 +18,12 @@ import ml_collections
 import numpy as np
 from absl import app, flags, logging
 
-from cosearch import search_setup
-from cosearch import space as space_lib
 from cosearch.errors import InputError, UserError
-from cosearch.fileio import atomic_write_text
+from cosearch.files.atomic import atomic_write_text
 from cosearch.hardware.architecture import Architecture, check_input_shape
+from cosearch.policy import masks
 from cosearch.runtime import compile_counts, enable_compile_cache
+from cosearch.search import reachability
 from experiments.configs import default as default_config
 
 # Errors a user can cause (cosearch.errors); launchers report them in one
@@ -312,11 +312,11 @@ def draw_architectures(
     found: list[Architecture] = []
     for round_ in range(64):
         round_key = jax.random.fold_in(key, round_)
-        tokens = space_lib.uniform_sample(arch_space, round_key, 256)
+        tokens = masks.uniform_sample(arch_space, round_key, 256)
         archs = [a for a, _ in arch_space.decode_batch(tokens)]
         keep = np.ones(len(archs), bool)
         if feasible_only and setup.specs.any:
-            keep = search_setup.can_meet_specs(setup, archs)
+            keep = reachability.can_meet_specs(setup, archs)
         for arch, ok in zip(archs, keep, strict=True):
             if ok and arch not in found:
                 found.append(arch)

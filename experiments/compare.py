@@ -18,8 +18,8 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
-from cosearch import comparison
-from cosearch.search_setup import STRATEGIES
+from cosearch.search import comparison
+from cosearch.search.strategies import STRATEGIES
 from experiments import common
 
 _CONFIG = config_flags.DEFINE_config_file(

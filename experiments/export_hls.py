@@ -24,14 +24,14 @@ from typing import Any
 
 from absl import flags
 
-from cosearch import search_setup
-from cosearch.fileio import atomic_write_text
+from cosearch.files.atomic import atomic_write_text
 from cosearch.final.settings import final_task
 from cosearch.hardware.devices import load_library, resolve_platform
 from cosearch.hls import verify
 from cosearch.hls.design import parse_design
 from cosearch.hls.export import ExportResult, export
 from cosearch.hls.source import design_entry, final_weights
+from cosearch.search import setup as search_setup
 from experiments import common
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A search's output folder.")

@@ -20,10 +20,11 @@ import sys
 
 from absl import flags
 
-from cosearch import search_setup
 from cosearch.final import phase
-from cosearch.run_state import RUN_INFO_FILE
-from cosearch.search import WorkdirLock, shared_trainer
+from cosearch.search import setup as search_setup
+from cosearch.search.loop import shared_trainer
+from cosearch.search.run_state import RUN_INFO_FILE
+from cosearch.search.workdir import WorkdirLock
 from experiments import common
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A search's output folder.")

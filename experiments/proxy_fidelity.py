@@ -44,10 +44,10 @@ import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
-from cosearch import search_setup
+from cosearch.child.train import TrainConfig, Trainer
 from cosearch.final import final_key, final_task
-from cosearch.stats import kendall_tau, seed_noise_signal
-from cosearch.train import TrainConfig, Trainer
+from cosearch.results.stats import kendall_tau, seed_noise_signal
+from cosearch.search import setup as search_setup
 from experiments import common
 
 _CONFIG = config_flags.DEFINE_config_file(

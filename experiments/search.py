@@ -25,7 +25,8 @@ import jax
 from absl import flags
 from ml_collections import config_flags
 
-from cosearch import parallel, search
+from cosearch.runtime import coordination
+from cosearch.search import loop as search
 from experiments import common
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -72,7 +73,7 @@ def _join() -> None:
                 "--num_processes > 1 needs --coordinator_address (or --distributed "
                 "on a cluster JAX detects)"
             )
-    parallel.initialize(
+    coordination.initialize(
         _COORDINATOR.value,
         _NUM_PROCESSES.value,
         _PROCESS_ID.value,
@@ -93,7 +94,7 @@ def main(argv):
     except KeyboardInterrupt:
         print("interrupted; run the same command to resume", file=sys.stderr)
         sys.exit(130)
-    except parallel.DistributedError as e:
+    except coordination.DistributedError as e:
         # Exit at once: JAX's exit handler would wait for (or abort on) the
         # lost process.
         print(f"error: {e}", file=sys.stderr, flush=True)

@@ -27,7 +27,7 @@ def pytest_sessionfinish(session, exitstatus):
 def baseline_run(tmp_path_factory):
     """The tiny search (tests/tiny_search.py) run once in this process, on its
     default device: (workdir, summary). Several modules compare with it."""
-    from cosearch import search
+    from cosearch.search import loop as search
     from tests.tiny_search import tiny
 
     workdir = str(tmp_path_factory.mktemp("uninterrupted"))

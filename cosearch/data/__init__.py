@@ -24,6 +24,8 @@ Data sets:
 The validation split is held out from the training files by a seeded,
 stratified split (:func:`stratified_split`); the test split is for final
 reports only.
+
+A bottom room: imports ``errors`` only.
 """
 
 from __future__ import annotations

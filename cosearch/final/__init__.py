@@ -11,8 +11,10 @@
 - ``phase``: a search's final phase and the results it rewrites;
 - ``compare``: strategies compared on final accuracy.
 
-Import ``phase`` and ``compare`` as submodules (they build on
-``cosearch.report`` and ``cosearch.stats``).
+Imports ``hardware``, ``data``, ``files``, ``child`` (the trainer),
+``results`` (report, statistics) and ``errors``. Import ``phase`` and
+``compare`` as submodules (the package exports only the settings, which
+the search's setup reads).
 """
 
 from cosearch.final.settings import (

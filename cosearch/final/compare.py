@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cosearch.final.results import compare_text
-from cosearch.stats import mean_spread
+from cosearch.results.stats import mean_spread
 
 FINAL_MEASURES = (
     ("final_best", "best final test accuracy at spec", 100.0, "{:.2f}%"),
@@ -168,19 +168,22 @@ def final_markdown(
 
 
 def tie_statements(
-    facts: Mapping[str, Mapping[int, dict[str, Any]]], margin: float
+    facts: Mapping[str, Mapping[int, dict[str, Any]]],
+    margin: float,
+    reference: str = "coexplore",
 ) -> list[str]:
-    """Seed by seed, coexplore's best final accuracy against each other
+    """Seed by seed, ``reference``'s best final accuracy against each other
     strategy's, in words under the tie rule."""
     out = []
-    mine = facts.get("coexplore", {})
-    for other in ("hw_aware", "random", "sequential"):
-        theirs = facts.get(other, {})
+    mine = facts.get(reference, {})
+    for other, theirs in facts.items():
+        if other == reference:
+            continue
         for seed in sorted(set(mine) & set(theirs)):
             a, b = mine[seed].get("final_best"), theirs[seed].get("final_best")
             if a is None or b is None:
                 continue
             out.append(
-                f"seed {seed}: " + compare_text("coexplore", a, other, b, margin) + "."
+                f"seed {seed}: " + compare_text(reference, a, other, b, margin) + "."
             )
     return out

@@ -1,7 +1,7 @@
 """The final phase of a search: finalize its designs, then rewrite its
 results with their final test accuracies.
 
-Run by :func:`cosearch.search.run` once the search's budget is spent (and
+Run by :func:`cosearch.search.loop.run` once the search's budget is spent (and
 again, with nothing to train, when a finished search is run again), and by
 ``experiments.finalize`` for more of the front or an older run. The
 workdir's report.md, best_designs.json, pareto.json and pareto.png then
@@ -15,11 +15,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from cosearch import report as report_lib
+from cosearch.files.jsonl import read_jsonl
 from cosearch.final.results import FinalAccuracy, choose, compare_text
 from cosearch.final.runner import FinalOutcome, finalize, plan
 from cosearch.final.store import FinalStore
-from cosearch.metrics import read_jsonl
+from cosearch.results import report as report_lib
 
 
 def final_view(outcome: FinalOutcome, objective: str, margin: float) -> dict[str, Any]:
@@ -124,10 +124,10 @@ def run_final(
     """Finalize a search's designs and rewrite its results with them.
 
     Args:
-      setup: the search's :class:`cosearch.search_setup.Setup`.
+      setup: the search's :class:`cosearch.search.setup.Setup`.
       workdir: the search's output folder (history.jsonl, metrics.jsonl).
       run_info: the run's key facts for report.md.
-      trainer: a :class:`cosearch.train.Trainer`.
+      trainer: a :class:`cosearch.child.train.Trainer`.
       log: progress lines.
       max_designs: distinct architectures to finalize (None:
         ``setup.final.max_designs``).

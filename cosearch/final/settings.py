@@ -15,8 +15,8 @@ import math
 import jax
 import numpy as np
 
+from cosearch.child.train import TrainConfig
 from cosearch.data import Dataset, Split
-from cosearch.train import TrainConfig
 
 # Fewest seeds of a final training: a spread needs two.
 MIN_SEEDS = 2

@@ -24,9 +24,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from cosearch.checkpoint import standard_checkpointer
 from cosearch.errors import UserError
-from cosearch.metrics import JsonlWriter, read_jsonl
+from cosearch.files.checkpoint import standard_checkpointer
+from cosearch.files.jsonl import JsonlWriter, read_jsonl
 
 FINAL_DIR = "final"
 RUNS_FILE = "runs.jsonl"

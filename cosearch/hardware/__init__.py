@@ -1,4 +1,19 @@
-"""FPGA devices, the analytic cost model and the design optimizer."""
+"""FPGA devices, the analytic cost model and the design optimizer
+(docs/design.md sections 3, 4).
+
+- ``geometry``: a layer's output size and padding (the one shape rule);
+- ``layer_model``, ``resources``: one layer on one loop-tiled accelerator,
+  its cycles and the accelerator's DSP, BRAM and ports;
+- ``architecture``, ``design``: the network and the multi-FPGA design, as
+  host records and padded arrays;
+- ``devices``, ``grid``, ``design_space``, ``specs``: the FPGA pool, its
+  tiling grids, the optimizer's prepared space, specs and objectives;
+- ``cost_model``, ``cost_figures``, ``sharding``: the batched cost model;
+- ``partition``, ``solve``, ``optimizer``: the exact design optimizer.
+
+The bottom room: imports ``errors`` only. The names below are its public
+API (``from cosearch.hardware import Layer, Tiling, layer_cost``).
+"""
 
 from cosearch.hardware.architecture import (
     ArchArrays,

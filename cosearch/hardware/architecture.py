@@ -20,6 +20,7 @@ import numpy as np
 from flax import struct
 
 from cosearch.errors import InputError
+from cosearch.hardware.geometry import out_size
 from cosearch.hardware.layer_model import (
     MAX_KERNEL,
     MAX_LAYER_DIM,
@@ -101,8 +102,13 @@ class Architecture:
         out = []
         for k, f, s in self.layers:
             out.append(Layer(n=n, m=f, r=r, c=c, k=k, s=s, b=batch))
-            r, c, n = -(-r // s), -(-c // s), f
+            r, c, n = out_size(r, s), out_size(c, s), f
         return out
+
+    def macs(self, input_shape: Sequence[int]) -> int:
+        """Multiply-accumulates of one image through the conv layers (the sum
+        of :attr:`Layer.macs`)."""
+        return sum(layer.macs for layer in self.conv_layers(input_shape))
 
 
 @struct.dataclass
@@ -180,7 +186,7 @@ def layer_dims(arch: ArchArrays, xp=jnp):
     h, w, ch = arch.input_hwc[0], arch.input_hwc[1], arch.input_hwc[2]
     stride = xp.where(arch.mask, arch.stride, 1)
     scale = xp.cumprod(stride) // stride  # product of earlier strides
-    r = -xp.floor_divide(-h, scale)
-    c = -xp.floor_divide(-w, scale)
+    r = out_size(h, scale)
+    c = out_size(w, scale)
     n = xp.concatenate([xp.reshape(ch, (1,)), arch.filters[:-1]]).astype(xp.int32)
     return n, arch.filters, r.astype(xp.int32), c.astype(xp.int32), arch.kernel, stride

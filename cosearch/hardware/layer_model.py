@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
+from cosearch.hardware.geometry import out_size
+
 SUPPORTED_BITS = (16, 32)
 
 # Largest accepted sizes. Far beyond any network or FPGA accelerator, and
@@ -84,12 +86,12 @@ class Layer:
     @property
     def out_rows(self) -> int:
         """Output rows with same padding, ceil(R / S)."""
-        return -(-self.r // self.s)
+        return out_size(self.r, self.s)
 
     @property
     def out_cols(self) -> int:
         """Output columns with same padding, ceil(C / S)."""
-        return -(-self.c // self.s)
+        return out_size(self.c, self.s)
 
     @property
     def macs(self) -> int:

@@ -22,6 +22,7 @@ from cosearch.hardware import partition
 from cosearch.hardware.architecture import ArchArrays, layer_dims
 from cosearch.hardware.design import DesignArrays
 from cosearch.hardware.design_space import DesignSpace
+from cosearch.hardware.geometry import out_size
 from cosearch.hardware.partition import TIE_RTOL
 from cosearch.hardware.specs import (
     COMBINATION,
@@ -173,7 +174,7 @@ def _tables(arch: ArchArrays, cycles, rows, space: DesignSpace) -> _Tables:
     # BRAM (hence feasibility and power) at each range's Tk, as the model has it
     feas = rows["fits"][kmax - 1] & ex(jnp.asarray(rj) <= depth)  # [R, T, G]
     power = rows["power"][kmax - 1]  # [R, T, G] W
-    ro, co = -(-r // s), -(-c // s)
+    ro, co = out_size(r, s), out_size(c, s)
     # Products of layer sizes in float32: in int32 they wrap past 2**31
     # (a 224x224 layer of 64 -> 128 channels has 3.7e9 MACs).
     f32 = jnp.float32

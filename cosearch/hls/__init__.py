@@ -12,5 +12,7 @@
 * :mod:`cosearch.hls.csim`: build with g++ and run the C-simulation;
 * :mod:`cosearch.hls.source`: a search workdir's designs and final weights.
 
-Nothing else in :mod:`cosearch` imports this package.
+A top room beside ``search``: imports ``hardware``, ``child`` (the
+network), ``final`` (the trained weights) and ``errors``; nothing else in
+:mod:`cosearch` imports it.
 """

@@ -20,10 +20,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cosearch.conv import out_size
 from cosearch.errors import UserError
 from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.devices import Library
+from cosearch.hardware.geometry import out_size
 from cosearch.hardware.resources import word_bits
 from cosearch.hls import project
 from cosearch.hls.design import HlsDesign, HlsDesignError, parse_design

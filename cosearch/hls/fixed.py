@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cosearch.conv import out_size, padding
+from cosearch.hardware.geometry import out_size, padding
 from cosearch.hardware.resources import ACC_BITS, word_bits
 from cosearch.hls.network import Network
 

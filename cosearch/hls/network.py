@@ -1,6 +1,6 @@
 """The trained child network as the accelerators run it, and its JAX reference.
 
-Each layer of :class:`cosearch.child.ChildCNN` is Conv + bias -> ReLU ->
+Each layer of :class:`cosearch.child.network.ChildCNN` is Conv + bias -> ReLU ->
 BatchNorm. At inference BatchNorm is an affine map per channel, folded here
 into ``y = relu * scale + shift`` with ``scale = gamma / sqrt(var + eps)``
 and ``shift = beta - mean * scale``. It is applied after the ReLU and never
@@ -16,7 +16,13 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from cosearch.child import BN_EPSILON, HEAD, check_head, make_model, pool_features
+from cosearch.child.network import (
+    BN_EPSILON,
+    HEAD,
+    check_head,
+    make_model,
+    pool_features,
+)
 from cosearch.hardware.architecture import Architecture
 
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cosearch.conv import out_size
+from cosearch.hardware.geometry import out_size
 from cosearch.hardware.resources import word_bits
 from cosearch.hls.design import HlsDesign
 from cosearch.hls.engine import buffer_constants

@@ -1,9 +1,16 @@
-"""How the library's programs are compiled and kept between processes.
+"""How and where the library's programs run: compiled once, kept between
+processes, spread over devices and processes.
 
 - ``compile_cache``: JAX's persistent compilation cache in the user's cache
   folder (:func:`enable_compile_cache`), so that a resumed run, a second
   seed or another launcher loads the programs an earlier process compiled,
-  and a count of what this process compiled (:func:`compile_counts`).
+  and a count of what this process compiled (:func:`compile_counts`);
+- ``parallel``: :class:`parallel.Runtime`, the devices and processes a run
+  uses, jobs dealt over them and records gathered;
+- ``coordination``: joining a multi-process run, its key-value exchanges,
+  heartbeats and lost processes.
+
+A bottom room: imports ``errors`` only.
 """
 
 from cosearch.runtime.compile_cache import (

@@ -114,7 +114,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.weight_decay = 5e-4  # L2 weight decay on kernels
     c.train.eval_batch_size = 500  # images per evaluation batch (per program, batched)
     # An episode's children trained together, one compiled program per stride
-    # pattern (cosearch/batched.py): on | off | auto (on except on the CPU,
+    # pattern (cosearch/child/batched.py): on | off | auto (on except on the CPU,
     # where the padded FLOPs cost more than the compiles they save).
     c.train.batched = "auto"
     # The child's classifier head: gap (global average pooling -> Dense, so

@@ -73,8 +73,8 @@ def test_torch_peer_batches_are_the_trainers(monkeypatch):
     import jax
 
     from benchmarks import torch_peer
-    from cosearch import train as train_module
-    from cosearch.train import TrainConfig, Trainer
+    from cosearch.child import train as train_module
+    from cosearch.child.train import TrainConfig, Trainer
 
     dataset = _tiny_dataset()
     config = TrainConfig(steps=9, batch_size=5, eval_batch_size=4, head="gap")
@@ -104,7 +104,7 @@ def test_torch_peer_trains_like_jax(head):
     import jax
 
     from benchmarks import torch_peer
-    from cosearch.train import TrainConfig, Trainer
+    from cosearch.child.train import TrainConfig, Trainer
 
     dataset = _tiny_dataset(scale=1 / 24)
     config = TrainConfig(

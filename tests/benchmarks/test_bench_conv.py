@@ -91,7 +91,7 @@ def test_space_to_depth_is_the_stride_two_conv(k, size):
     import numpy as np
 
     from benchmarks.conv_peer import space_to_depth_conv
-    from cosearch import conv
+    from cosearch.child import conv
 
     x = jax.random.normal(jax.random.key(0), (2, size, size, 3))
     w = jax.random.normal(jax.random.key(1), (k, k, 3, 5))

@@ -2,16 +2,16 @@
 
 import pytest
 
-from cosearch import parallel
-from cosearch.checkpoint import CheckpointError
-from cosearch.config_checks import SearchConfigError
 from cosearch.data import DataError
 from cosearch.errors import InputError, UserError
+from cosearch.files.checkpoint import CheckpointError
+from cosearch.files.jsonl import LogError
 from cosearch.hardware.architecture import Architecture
 from cosearch.hardware.devices import HardwareConfigError
 from cosearch.hardware.specs import Specs, check_objective
-from cosearch.metrics import LogError
-from cosearch.search_setup import WorkdirBusyError
+from cosearch.runtime import coordination
+from cosearch.search.config_checks import SearchConfigError
+from cosearch.search.workdir import WorkdirBusyError
 from experiments import common
 
 
@@ -26,7 +26,7 @@ from experiments import common
         (InputError, ValueError),
         (common.UsageError, ValueError),
         (CheckpointError, RuntimeError),
-        (parallel.DistributedError, RuntimeError),
+        (coordination.DistributedError, RuntimeError),
     ],
 )
 def test_project_errors_are_user_errors_and_keep_their_base(cls, old_base):
@@ -71,4 +71,4 @@ def test_user_input_parsers_raise_user_errors():
     with pytest.raises(common.UsageError, match="--seeds: expected integers"):
         common.parse_int_list(["1", "a"], "--seeds")
     with pytest.raises(InputError, match="host:port"):
-        parallel.initialize("nowhere", 2, 0)
+        coordination.initialize("nowhere", 2, 0)

@@ -3,7 +3,7 @@
 import json
 import os
 
-from cosearch import search
+from cosearch.search import loop as search
 from tests.launch import run_module
 from tests.tiny_search import tiny
 

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from cosearch import comparison
+from cosearch.search import comparison
 from experiments import compare
 from tests.launch import ROOT, run_module
-from tests.test_search import quiet
+from tests.search.test_loop import quiet
 from tests.tiny_search import tiny
 
 SMOKE = "--config=experiments/configs/default.py:smoke"
@@ -97,8 +97,8 @@ def _launch_with(error: str):
     raise ``error`` (Python source of an exception)."""
     code = (
         "import sys\n"
-        "from cosearch import search\n"
-        "from cosearch.config_checks import SearchConfigError\n"
+        "from cosearch.search import loop as search\n"
+        "from cosearch.search.config_checks import SearchConfigError\n"
         "from experiments import common, search as launcher\n"
         "def fail(*args, **kwargs):\n"
         f"    raise {error}\n"

@@ -6,13 +6,14 @@ import os
 
 import pytest
 
-from cosearch import data, search
+from cosearch import data
+from cosearch.child.train import Trainer
+from cosearch.files.jsonl import read_jsonl
 from cosearch.final import phase
 from cosearch.final.store import FinalStore
-from cosearch.metrics import read_jsonl
-from cosearch.run_state import RUN_INFO_FILE
-from cosearch.search_setup import build
-from cosearch.train import Trainer
+from cosearch.search import loop as search
+from cosearch.search.run_state import RUN_INFO_FILE
+from cosearch.search.setup import build
 from tests.tiny_search import tiny
 
 FINAL = {"final.max_designs": 2, "search.episodes": 2}

@@ -110,7 +110,7 @@ def test_final_keys_do_not_depend_on_anything_but_the_seed():
 
 
 def test_final_settings_refuse_one_seed_and_bad_noise():
-    from cosearch.train import TrainConfig
+    from cosearch.child.train import TrainConfig
 
     with pytest.raises(ValueError, match="seeds must be >= 2"):
         settings.FinalSettings(TrainConfig(), 1, 2, 0.004)

@@ -90,7 +90,7 @@ _FAST_CHILD = textwrap.dedent(
     import json
     import jax
     import numpy as np
-    from cosearch.explore import fast_explore
+    from cosearch.search.explore import fast_explore
     from cosearch.hardware import optimizer
     from cosearch.hardware.architecture import Architecture, arch_arrays
     from cosearch.hardware.design import (

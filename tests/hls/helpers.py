@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from cosearch.child import init_variables, make_model
+from cosearch.child.network import init_variables, make_model
 
 
 def tiny_variables(arch, input_shape, num_classes, head, seed=0):

@@ -1,0 +1,370 @@
+"""What every strategy's episode shares: its records, the training fan-out
+and the history records (docs/design.md sections 1, 8).
+
+An episode proposes a batch of children, evaluates them (:class:`Evaluated`)
+and returns an :class:`Outcome`: the history records, the actions and
+rewards for the controller update and timings, so that the loop in
+:mod:`cosearch.search.loop` and the outputs are the same for every
+strategy. The strategies themselves are :mod:`cosearch.search.proposals`
+(coexplore, random) and :mod:`cosearch.search.architecture_only` (hw_aware,
+sequential), named in one table, :mod:`cosearch.search.strategies`.
+
+Budget: ``budget`` (children that may still be trained; None = no limit)
+caps the trainings of an episode, so a run with ``max_children = N`` trains
+exactly N.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import jax
+import numpy as np
+
+from cosearch.child import batches as child_batches
+from cosearch.child.batched import BatchedTrainer
+from cosearch.child.train import Trainer
+from cosearch.hardware import cost_model
+from cosearch.hardware.architecture import ArchArrays, Architecture
+from cosearch.hardware.design import Design, DesignArrays
+from cosearch.hardware.specs import meets_limits
+from cosearch.policy import controller as controller_lib
+from cosearch.policy import masks
+from cosearch.results.records import TIMING_KEY, design_record, figure_fields, host
+from cosearch.runtime.parallel import Runtime
+from cosearch.search.settings import Setup
+
+# Folded into the sampling key of uniform proposals: random search draws from
+# a stream of its own instead of the controller's.
+UNIFORM_STREAM = 0x52414E44
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one episode produced.
+
+    Attributes:
+      records: one history record per child, in sample order.
+      actions: ``[B, T]`` int32 tokens for the controller update (None: the
+        strategy does not update a controller).
+      rewards: ``[B]`` float32 rewards (NaN: no reward, e.g. a random
+        survivor that was not trained).
+      entropy: mean per-sequence entropy of the sampled policy, nats.
+      arch_entropy: the part of it on the architecture tokens, nats (how
+        spread the proposed architectures are; NaN without a policy).
+      fast_s: seconds in the fast level (cost model and optimizer).
+      slow_s: seconds training children.
+      trained: children trained this episode (cache misses).
+    """
+
+    records: list[dict[str, Any]]
+    actions: np.ndarray | None
+    rewards: np.ndarray
+    entropy: float
+    arch_entropy: float
+    fast_s: float
+    slow_s: float
+    trained: int
+
+
+@dataclasses.dataclass
+class Context:
+    """Mutable state an episode reads and extends.
+
+    Attributes:
+      setup: the immutable pieces of the search.
+      trainer: compiled child programs, reused across episodes.
+      cache: accuracy by architecture string (``{"accuracy", "failed",
+        "reason"}``), so a repeated architecture is never retrained.
+      fixed_design: the design a strategy fixed before the search (its
+        table entry's ``prepare``; None for the others).
+      log: progress messages.
+      runtime: the devices and processes children are trained on and the
+        fast level is sharded over.
+      batched: trains an episode's children together (``train.batched``);
+        None: one program per architecture (``trainer``).
+    """
+
+    setup: Setup
+    trainer: Trainer
+    cache: dict[str, dict[str, Any]]
+    fixed_design: Design | None = None
+    log: Callable[[str], None] = print
+    runtime: Runtime = dataclasses.field(default_factory=Runtime.single)
+    batched: BatchedTrainer | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampled:
+    """Proposals drawn for one episode.
+
+    Attributes:
+      tokens: ``[B, T]`` int32 tokens.
+      entropy: mean per-sequence entropy of the policy, nats (NaN for
+        uniform sampling, which has no policy).
+      arch_entropy: its part on the architecture tokens, nats.
+    """
+
+    tokens: np.ndarray
+    entropy: float
+    arch_entropy: float
+
+
+def sample(ctx: Context, params, key, uniform: bool, batch: int) -> Sampled:
+    """``batch`` proposals from the controller (``params``), or uniform ones
+    from a key stream of their own (``key`` consumed)."""
+    s = ctx.setup
+    if uniform:
+        key = jax.random.fold_in(key, UNIFORM_STREAM)
+        tokens = masks.uniform_sample(s.space, key, batch)
+        return Sampled(np.asarray(tokens), float("nan"), float("nan"))
+    out = controller_lib.sample(s.controller, params, key, batch)
+    entropy = np.asarray(out.entropy)  # [B, T]
+    arch = entropy[:, : s.space.num_arch_tokens]
+    return Sampled(
+        np.asarray(out.tokens),
+        float(entropy.sum(axis=1).mean()),
+        float(arch.sum(axis=1).mean()),
+    )
+
+
+def pick(
+    ctx: Context,
+    archs: list[Architecture],
+    alive: np.ndarray,
+    order: Iterable[int],
+    limit: int,
+) -> list[int]:
+    """Indices to train: the first ``limit`` alive proposals in ``order``
+    whose architecture is neither cached nor picked already."""
+    jobs, names = [], set()
+    for i in order:
+        name = str(archs[i])
+        if len(jobs) == limit:
+            break
+        if alive[i] and name not in ctx.cache and name not in names:
+            jobs.append(int(i))
+            names.add(name)
+    return sorted(jobs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """The proposals of an episode after its trainings.
+
+    Attributes:
+      accuracy: ``[B]`` float64 validation accuracy, NaN where unknown.
+      status: per proposal: "trained", "failed", "cached" (alive, measured
+        before), "survived" (alive, not trained) or "pruned" (not alive).
+      train_s: per proposal, seconds spent training it.
+      count: children trained.
+    """
+
+    accuracy: np.ndarray
+    status: list[str]
+    train_s: list[float]
+    count: int
+
+
+def train(
+    ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key
+) -> Trained:
+    """Trains ``jobs`` and looks up the other alive proposals in the cache.
+
+    Child ``i`` is trained with key ``fold_in(key, i)``, over every device
+    and process of ``ctx.runtime``; its accuracy goes into the cache.
+    """
+    s = ctx.setup
+    acc = np.full(len(archs), np.nan)
+    status = ["pruned"] * len(archs)
+    secs = [0.0] * len(archs)
+
+    def record(res) -> dict[str, Any]:
+        return {
+            "accuracy": 0.0 if res.failed else float(res.val_accuracy),
+            "failed": bool(res.failed),
+            "reason": res.reason,
+            "wall_s": res.wall_s,
+        }
+
+    def train_one(i: int, device) -> dict[str, Any]:
+        return record(
+            ctx.trainer.train(
+                archs[i], s.dataset, s.train_config, jax.random.fold_in(key, i), device
+            )
+        )
+
+    def train_together(chunk: tuple[int, ...], devices) -> dict[str, Any]:
+        results = ctx.batched.train(
+            [archs[i] for i in chunk],
+            s.dataset,
+            s.train_config,
+            [jax.random.fold_in(key, i) for i in chunk],
+            devices,
+        )
+        # wall_s: each child's share of its program's run.
+        return {"children": [record(r) for r in results]}
+
+    # Every process must deal out the same children (checked by the gather).
+    names = ";".join(f"{i}:{archs[i]}" for i in jobs)
+    if ctx.batched is not None and jobs:
+        together = [i for i in jobs if ctx.batched.supports(archs[i])]
+        alone = [i for i in jobs if i not in together]
+        rt = ctx.runtime
+        dealt = child_batches.deal(archs, together, len(rt.devices), rt.process_count)
+        # The batches too must be the same on every process.
+        check = f"{names}|{dealt}"
+        by_child = {}
+        for chunks, run in (
+            (dealt.split, rt.map_process_jobs),
+            (dealt.single, rt.map_jobs),
+        ):
+            done = run(train_together, chunks, check=check) if chunks else []
+            for chunk, res in zip(chunks, done, strict=True):
+                by_child.update(zip(chunk, res["children"], strict=True))
+        if alone:
+            single = ctx.runtime.map_jobs(train_one, alone, check=names)
+            by_child.update(zip(alone, single, strict=True))
+        results = [by_child[i] for i in jobs]
+    else:
+        results = ctx.runtime.map_jobs(train_one, jobs, check=names) if jobs else []
+    for i, res in zip(jobs, results, strict=True):
+        name = str(archs[i])
+        ctx.cache[name] = {k: res[k] for k in ("accuracy", "failed", "reason")}
+        status[i] = "failed" if res["failed"] else "trained"
+        secs[i] = res["wall_s"]
+        ctx.log(
+            f"  child {i}: {name} -> "
+            + (
+                f"failed ({res['reason']})"
+                if res["failed"]
+                else f"{res['accuracy']:.4f}"
+            )
+            + f" in {res['wall_s']:.1f}s"
+        )
+    for i, arch in enumerate(archs):
+        if not alive[i]:
+            continue
+        hit = ctx.cache.get(str(arch))
+        if hit is None:
+            status[i] = "survived"
+            continue
+        if i not in jobs:
+            status[i] = "failed" if hit["failed"] else "cached"
+        acc[i] = hit["accuracy"]
+    return Trained(acc, status, secs, len(jobs))
+
+
+def measured_accuracies(cache: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Validation accuracy by architecture of the children that trained."""
+    return {n: v["accuracy"] for n, v in cache.items() if not v["failed"]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluated:
+    """The proposals of one episode, evaluated; entry ``i`` of every field
+    belongs to proposal ``i`` (sample order).
+
+    Attributes:
+      archs: the architectures.
+      designs: their designs.
+      figures: host cost-model figures ``[B]`` of those designs.
+      meets: ``[B]`` bool, the design meets the specs.
+      status: "trained", "failed", "cached", "survived", "pruned" or
+        "skipped".
+      accuracy: ``[B]`` validation accuracy, NaN where unknown.
+      rewards: ``[B]`` rewards, NaN where none.
+      tokens: ``[B, T]`` the tokens recorded (the controller's actions).
+      extra: per proposal, the strategy's own record fields.
+      train_s: per proposal, seconds spent training it.
+      fast_s: each proposal's share of the fast level's seconds.
+    """
+
+    archs: list[Architecture]
+    designs: list[Design]
+    figures: Any
+    meets: np.ndarray
+    status: list[str]
+    accuracy: np.ndarray
+    rewards: np.ndarray
+    tokens: np.ndarray
+    extra: list[dict[str, Any]]
+    train_s: list[float]
+    fast_s: float
+
+
+def history_records(
+    setup: Setup, batch: Evaluated, episode: int
+) -> list[dict[str, Any]]:
+    """One history record per proposal of ``batch``."""
+    out = []
+    for i, arch in enumerate(batch.archs):
+        acc, reward = batch.accuracy[i], batch.rewards[i]
+        rec = {
+            "episode": episode,
+            "index": i,
+            "strategy": setup.strategy,
+            "architecture": str(arch),
+            "layers": [list(layer) for layer in arch.layers],
+            "tokens": [int(t) for t in batch.tokens[i]],
+            "status": batch.status[i],
+            "accuracy": None if np.isnan(acc) else float(acc),
+            "reward": None if np.isnan(reward) else float(reward),
+            "meets_specs": bool(batch.meets[i]),
+            **figure_fields(batch.figures, i),
+            "design": design_record(batch.designs[i], batch.figures, i, setup.platform),
+        }
+        rec.update(batch.extra[i])
+        rec[TIMING_KEY] = {"train_s": batch.train_s[i], "fast_s": batch.fast_s}
+        out.append(rec)
+    return out
+
+
+def outcome(
+    setup: Setup,
+    batch: Evaluated,
+    episode: int,
+    sampled: Sampled,
+    actions: np.ndarray | None,
+    fast_s: float,
+    slow_s: float,
+    trained: int,
+) -> Outcome:
+    """The :class:`Outcome` of an evaluated episode (the tail every strategy
+    shares): its history records, the update's actions and rewards, timings."""
+    return Outcome(
+        records=history_records(setup, batch, episode),
+        actions=actions,
+        rewards=batch.rewards,
+        entropy=sampled.entropy,
+        arch_entropy=sampled.arch_entropy,
+        fast_s=fast_s,
+        slow_s=slow_s,
+        trained=trained,
+    )
+
+
+def score_designs(setup: Setup, arr: ArchArrays, designs: DesignArrays):
+    """Host cost-model figures ``[B]`` of designs on the run's platform."""
+    return host(
+        cost_model.evaluate(
+            arr,
+            designs,
+            setup.parrays,
+            bits=setup.bits,
+            enforce_bram=setup.enforce_bram,
+        )
+    )
+
+
+def meets_specs(setup: Setup, figures) -> np.ndarray:
+    """``[B]`` bool: host figures meet the specs."""
+    return meets_limits(
+        np.asarray(figures.feasible),
+        np.asarray(figures.throughput),
+        np.asarray(figures.latency),
+        np.asarray(figures.gops_per_w),
+        setup.specs.limits(),
+    )

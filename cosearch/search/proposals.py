@@ -1,0 +1,166 @@
+"""Episodes that propose architecture + hardware pairs and prune them with
+the fast level: ``coexplore`` and ``random`` (docs/design.md sections 1, 5).
+
+* ``coexplore``: the controller samples ``candidates_per_episode``
+  architecture + hardware proposals; fast exploration refines the hardware
+  and prunes against the specs; of the survivors, the
+  ``children_per_episode`` of highest predicted reward (accuracy predicted
+  by :mod:`cosearch.policy.predictor` from the children measured so far)
+  are trained; every proposal is rewarded (alpha acc_n + (1 - alpha) eff_n
+  with the measured accuracy where there is one and the predicted accuracy
+  otherwise, -1 if pruned) and the controller learns from all of them; the
+  refined designs are the actions.
+* ``random``: uniform sampling of ``candidates_per_episode`` architecture +
+  hardware proposals (a key stream of its own, so it never shares
+  coexplore's proposals), the same fast-exploration pruning, and the first
+  ``children_per_episode`` survivors in sampling order trained; no
+  controller update.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cosearch.hardware.design import designs_from_arrays
+from cosearch.hardware.specs import objective_score, prune_reason_name
+from cosearch.policy import predictor as predictor_lib
+from cosearch.policy import reward as reward_lib
+from cosearch.results.records import host
+from cosearch.search import episode as ep
+from cosearch.search.explore import fast_explore
+
+
+def _explored(ctx: ep.Context, tokens: np.ndarray):
+    """Fast exploration of full-space tokens: (archs, host result, seconds)."""
+    s = ctx.setup
+    t0 = time.perf_counter()
+    arch_arr, sampled = s.full_space.to_arrays(tokens, s.input_shape)
+    res = fast_explore(
+        jax.tree.map(jnp.asarray, arch_arr),
+        jax.tree.map(jnp.asarray, sampled),
+        s.design_space,
+        s.specs,
+        s.objective,
+        devices=ctx.runtime.fast_devices,
+    )
+    res = host(res)
+    archs = [a for a, _ in s.full_space.decode_batch(tokens)]
+    return archs, res, time.perf_counter() - t0
+
+
+def _explore_extra(res, i: int) -> dict[str, Any]:
+    sampled = res.sampled_figures
+    return {
+        "pruned_reason": (
+            prune_reason_name(int(res.prune_reason[i])) if res.pruned[i] else None
+        ),
+        "best_reachable": {
+            "throughput_fps": float(res.best_fps[i]),
+            "latency_ms": 1e3 * float(res.best_latency[i]),
+        },
+        "sampled_design": {
+            "throughput_fps": float(sampled.throughput[i]),
+            "gops_per_w": float(sampled.gops_per_w[i]),
+            "feasible": bool(sampled.feasible[i]),
+            "kept": bool(res.kept_sampled[i]),
+        },
+    }
+
+
+def _episode(
+    ctx: ep.Context, params, key, episode: int, uniform: bool, budget: int | None
+) -> ep.Outcome:
+    """One episode of ``coexplore`` (``uniform=False``) or ``random``."""
+    s = ctx.setup
+    sample_key, train_key = jax.random.split(key)
+    sampled = ep.sample(ctx, params, sample_key, uniform, s.search.candidates)
+    tokens = sampled.tokens
+    archs, res, fast_s = _explored(ctx, tokens)
+    designs = designs_from_arrays(res.refined)
+    pruned = np.asarray(res.pruned)
+    # The reward's efficiency term: the objective's figure (both reward
+    # objectives, throughput and energy, are larger-is-better).
+    efficiency = np.asarray(objective_score(res.figures, s.objective), np.float64)
+    cfg = s.reward_config
+    if uniform:
+        predicted = np.full(len(archs), np.nan)
+        order = np.arange(len(archs))
+    else:
+        measured = ep.measured_accuracies(ctx.cache)
+        predictor = predictor_lib.fit(measured, s.input_shape, prior=cfg.midpoint)
+        predicted = predictor.predict(archs)
+        expected = reward_lib.shrink_accuracy(
+            predicted, list(measured.values()), cfg.acc_noise
+        )
+        score = reward_lib.coexplore_reward(expected, efficiency, pruned, cfg)
+        order = np.argsort(-score, kind="stable")  # ties keep sampling order
+    limit = s.search.children_per_episode
+    if budget is not None:
+        limit = min(limit, budget)
+    jobs = ep.pick(ctx, archs, ~pruned, order, limit)
+    t0 = time.perf_counter()
+    done = ep.train(ctx, archs, ~pruned, jobs, train_key)
+    slow_s = time.perf_counter() - t0
+    # Measured accuracy where there is one, else the prediction (coexplore),
+    # differences below the proxy's noise counted as ties.
+    known = reward_lib.shrink_accuracy(
+        np.where(np.isnan(done.accuracy), predicted, done.accuracy),
+        list(ep.measured_accuracies(ctx.cache).values()),
+        cfg.acc_noise,
+    )
+    failed = np.array([st == "failed" for st in done.status])
+    known = np.where(failed, 0.0, known)  # a failed child keeps the worst reward
+    rewards = reward_lib.coexplore_reward(known, efficiency, pruned, cfg).astype(
+        np.float32
+    )
+    # The refined design replaces the sampled hardware tokens as the action.
+    actions = tokens.copy()
+    for i in np.flatnonzero(~pruned):
+        actions[i] = s.full_space.encode(archs[i], designs[i])
+    extra = [_explore_extra(res, i) for i in range(len(archs))]
+    for i, e in enumerate(extra):
+        e["predicted_accuracy"] = (
+            None if np.isnan(predicted[i]) or pruned[i] else float(predicted[i])
+        )
+    batch = ep.Evaluated(
+        archs=archs,
+        designs=designs,
+        figures=res.figures,
+        meets=res.meets_specs,
+        status=done.status,
+        accuracy=done.accuracy,
+        rewards=rewards,
+        tokens=actions,
+        extra=extra,
+        train_s=done.train_s,
+        fast_s=fast_s / len(archs),
+    )
+    return ep.outcome(
+        s,
+        batch,
+        episode,
+        sampled,
+        actions=None if uniform else actions,
+        fast_s=fast_s,
+        slow_s=slow_s,
+        trained=done.count,
+    )
+
+
+def coexplore(
+    ctx: ep.Context, params, key, episode: int, budget: int | None
+) -> ep.Outcome:
+    """One episode of co-exploration (``key`` consumed)."""
+    return _episode(ctx, params, key, episode, False, budget)
+
+
+def random_search(
+    ctx: ep.Context, params, key, episode: int, budget: int | None
+) -> ep.Outcome:
+    """One episode of random search with the same pruning (``params`` unused)."""
+    return _episode(ctx, params, key, episode, True, budget)

@@ -1,0 +1,167 @@
+"""The typed records a search is built into: :class:`Setup` and its parts.
+
+:func:`cosearch.search.setup.build` reads a config into these once per run;
+after it, every module of the search reads a :class:`Setup`, never the raw
+config. The records hold no behaviour, so the setup checks
+(:mod:`cosearch.search.reachability`, :mod:`cosearch.search.fixed_design`)
+and the strategies can all import them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from cosearch.child.train_steps import TrainConfig
+from cosearch.data import Dataset
+from cosearch.final import FinalSettings
+from cosearch.hardware.design_space import DesignSpace
+from cosearch.hardware.devices import Platform, PlatformArrays
+from cosearch.hardware.specs import Specs
+from cosearch.policy.controller import Controller
+from cosearch.policy.reinforce import ReinforceConfig
+from cosearch.policy.reward import RewardConfig
+from cosearch.policy.space import SearchSpace
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSettings:
+    """The budget and pace of a search (``config.search``), checked.
+
+    Attributes:
+      episodes: episode limit; None for none (a run then ends on
+        ``max_children`` or ``max_wall_s``).
+      candidates: proposals sampled and scored by the fast level per
+        episode (coexplore, random).
+      children_per_episode: most children trained per episode; the
+        architecture-only strategies (hw_aware, sequential) sample this many
+        and train all of them.
+      max_children: trained-children budget; None for none.
+      max_wall_s: wall-time budget, seconds; None for none.
+      max_idle_episodes: the run ends after this many episodes in a row that
+        trained no new child (every proposal pruned or already measured).
+      checkpoint_every: episodes between checkpoints.
+      opt_hw_margin: OptHW's accuracy margin below OptSW (fraction).
+    """
+
+    episodes: int | None
+    candidates: int
+    children_per_episode: int
+    max_children: int | None
+    max_wall_s: float | None
+    max_idle_episodes: int
+    checkpoint_every: int
+    opt_hw_margin: float
+
+
+@dataclasses.dataclass(frozen=True)
+class HwAwareSettings:
+    """hw_aware's fixed hardware and reward (the config fields its entry of
+    :data:`cosearch.search.strategies.STRATEGIES` names), read by that
+    strategy only.
+
+    Attributes:
+      design: JSON file of the fixed design; "" to derive it from the
+        reference network.
+      reference: the reference network, ``"k,f,s;..."``; "" for the default
+        (:func:`cosearch.search.fixed_design.default_reference`).
+      w: the MnasNet soft-constraint exponent of the reward.
+    """
+
+    design: str
+    reference: str
+    w: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ParallelSettings:
+    """Where children train (``config.parallel``).
+
+    Attributes:
+      devices: local devices per process; 0 for all of them.
+    """
+
+    devices: int
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Setup:
+    """The immutable pieces of a search.
+
+    Everything a search reads is here, typed and checked.
+
+    Attributes:
+      config_json: the config it was built from, as JSON-ready nested dicts
+        (the run's config.json and its resume fingerprint; nothing reads
+        settings from it).
+      seed: root of every random key of the run.
+      strategy: a name of :data:`cosearch.search.strategies.STRATEGIES`.
+      parrays: the pool as arrays for the cost model.
+      design_space: the pool and its per-device grids, prepared for the
+        optimizer (platform, bits and BRAM switch are read from it).
+      specs: the hardware specs.
+      objective: hardware objective of the reward: "throughput" or "energy".
+      space: token space of the controller (architecture-only for the
+        strategies that fix or defer the hardware).
+      full_space: architecture + hardware token space (for records).
+      controller: the LSTM policy.
+      reinforce_config: REINFORCE hyperparameters.
+      reward_config: normalisation bounds of the reward.
+      dataset: the child data set.
+      train_config: the child-training budget (the proxy).
+      final: the final training of the designs a search finds.
+      batched_training: train an episode's children together, one program
+        per stride pattern (``train.batched``, resolved for this backend).
+      input_shape: (height, width, channels) of the children's input.
+      search: the budget and pace of the search.
+      hw_aware: hw_aware's fixed hardware and reward.
+      parallel: where children train.
+    """
+
+    config_json: dict[str, Any]
+    seed: int
+    strategy: str
+    parrays: PlatformArrays
+    design_space: DesignSpace
+    specs: Specs
+    objective: str
+    space: SearchSpace
+    full_space: SearchSpace
+    controller: Controller
+    reinforce_config: ReinforceConfig
+    reward_config: RewardConfig
+    dataset: Dataset
+    train_config: TrainConfig
+    final: FinalSettings
+    batched_training: bool
+    input_shape: tuple[int, int, int]
+    search: SearchSettings
+    hw_aware: HwAwareSettings
+    parallel: ParallelSettings
+
+    @property
+    def platform(self) -> Platform:
+        """The FPGA pool."""
+        return self.design_space.platform
+
+    @property
+    def bits(self) -> int:
+        """Word width, 16 or 32."""
+        return self.design_space.bits
+
+    @property
+    def enforce_bram(self) -> bool:
+        """Whether BRAM limits feasibility."""
+        return self.design_space.enforce_bram
+
+    def spec_text(self) -> str:
+        """The specs in words (``">= 1000 images/s"``; "none")."""
+        sp = self.specs
+        parts = []
+        if sp.min_fps is not None:
+            parts.append(f">= {sp.min_fps:g} images/s")
+        if sp.max_latency_ms is not None:
+            parts.append(f"<= {sp.max_latency_ms:g} ms")
+        if sp.min_gops_per_w is not None:
+            parts.append(f">= {sp.min_gops_per_w:g} GOPS/W")
+        return ", ".join(parts) or "none"
