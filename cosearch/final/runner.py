@@ -68,6 +68,7 @@ def finalize(
     designs: Sequence[tuple[str, dict[str, Any]]],
     trainer: Any,
     log: Callable[[str], None] = print,
+    after_run: Callable[[], None] | None = None,
 ) -> FinalOutcome:
     """Final-train the architectures of ``designs`` that the store lacks.
 
@@ -77,8 +78,10 @@ def finalize(
       store: where runs and weights are kept.
       designs: (role, pair record) to finalize, e.g. from
         :func:`cosearch.final.results.picks`.
-      trainer: a :class:`cosearch.train.Trainer`.
+      trainer: a :class:`cosearch.child.train.Trainer`.
       log: progress lines.
+      after_run: called after each run is saved (e.g. to rewrite a summary
+        file, so that an interrupted training leaves it current).
 
     Returns:
       The :class:`FinalOutcome`.
@@ -134,6 +137,8 @@ def finalize(
             f"final {i + 1}/{len(todo)}: {arch} seed {seed}: {status} "
             f"({res.wall_s:.0f} s) | ETA {_eta(left)}"
         )
+        if after_run is not None:
+            after_run()
     finals = aggregate(store.runs(settings_id), seeds=final.seeds)
     return FinalOutcome(
         picks=list(designs),

@@ -1,0 +1,63 @@
+"""experiments.reference_set: built, resumed, extended; bad input in one line."""
+
+import json
+
+from tests.launch import run_module
+
+SMOKE = "--config=experiments/configs/default.py:smoke"
+FAST = ("--config.final.steps=2",)
+
+
+def _last_line(proc) -> str:
+    """The launcher's one error line (JAX may warn before it)."""
+    return proc.stderr.strip().splitlines()[-1]
+
+
+def _runs(workdir):
+    return (workdir / "final" / "runs.jsonl").read_text().splitlines()
+
+
+def test_build_resume_and_extend(tmp_path):
+    workdir, out = tmp_path / "ref", tmp_path / "ref.json"
+    args = (SMOKE, *FAST, f"--workdir={workdir}", f"--out={out}")
+    first = run_module("experiments.reference_set", *args, "--num_archs=2")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "final 4/4" in first.stdout and "ETA" in first.stdout
+    ref = json.loads(out.read_text())
+    assert ref["summary"]["complete"] == 2 and ref["seeds"] == [0, 1]
+    assert len(_runs(workdir)) == 4
+    # The same command trains nothing; a larger set trains only the new one.
+    again = run_module("experiments.reference_set", *args, "--num_archs=2")
+    assert again.returncode == 0 and "final 1/" not in again.stdout
+    more = run_module("experiments.reference_set", *args, "--num_archs=3")
+    assert more.returncode == 0, more.stderr[-2000:]
+    assert "4 done before" in more.stdout and len(_runs(workdir)) == 6
+    grown = json.loads(out.read_text())
+    names = [a["architecture"] for a in grown["architectures"]]
+    assert names[:2] == [a["architecture"] for a in ref["architectures"]]
+    assert grown["summary"]["complete"] == 3
+
+
+def test_a_set_of_another_space_is_refused(tmp_path):
+    workdir, out = tmp_path / "ref", tmp_path / "ref.json"
+    args = (SMOKE, *FAST, f"--workdir={workdir}", f"--out={out}", "--num_archs=2")
+    assert run_module("experiments.reference_set", *args).returncode == 0
+    before = out.read_text()
+    other = run_module("experiments.reference_set", *args, "--config.space.depth=4")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    last = _last_line(other)
+    assert last.startswith("error: reference set ") and "another space" in last
+    assert out.read_text() == before
+
+
+def test_bad_flags_end_in_one_line(tmp_path):
+    out = run_module(
+        "experiments.reference_set", SMOKE, f"--workdir={tmp_path}", "--num_archs=1"
+    )
+    assert out.returncode == 2
+    assert _last_line(out) == "error: --num_archs must be >= 2, got 1"
+    out = run_module(
+        "experiments.reference_set", SMOKE, f"--workdir={tmp_path}", "--seeds=1"
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert _last_line(out).startswith("error: --seeds")
