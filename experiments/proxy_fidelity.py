@@ -44,11 +44,13 @@ import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
+from cosearch.child import scores as scores_lib
 from cosearch.child.train import TrainConfig, Trainer
-from cosearch.final import final_key, final_task
+from cosearch.files.atomic import json_ready
+from cosearch.final import final_key, final_task, reference
 from cosearch.results.stats import kendall_tau, seed_noise_signal
 from cosearch.search import setup as search_setup
-from experiments import common
+from experiments import common, scoring
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "ml_collections config file (its space, data, specs, train)."
@@ -81,6 +83,15 @@ _REFERENCE = flags.DEFINE_string(
     "",
     "JSON of an earlier run of this script: reuse its "
     "reference runs (same architectures) instead of training them",
+)
+_SCORES = flags.DEFINE_list(
+    "scores",
+    [],
+    "training-free scores to rank the same architectures with, against the "
+    "reference (cosearch.child.scores.SCORES; none by default)",
+)
+_SCORE_IMAGES = flags.DEFINE_integer(
+    "score_images", 32, "training images per network score"
 )
 _OUT = flags.DEFINE_string("out", None, "write the JSON here")
 
@@ -195,17 +206,6 @@ def summarize(proxy_runs, ref_table: np.ndarray, seeds) -> dict[str, Any]:
     }
 
 
-def _finite(tree):
-    """NaN and infinities as None (JSON has no such numbers)."""
-    if isinstance(tree, dict):
-        return {k: _finite(v) for k, v in tree.items()}
-    if isinstance(tree, list | tuple):
-        return [_finite(v) for v in tree]
-    if isinstance(tree, float) and not math.isfinite(tree):
-        return None
-    return tree
-
-
 def checked_train_config(
     base: dict[str, Any], overrides: str, flag: str
 ) -> TrainConfig:
@@ -254,6 +254,8 @@ def main(argv):
     if _NUM_ARCHS.value < 1:
         raise common.UsageError(f"--num_archs must be >= 1, got {_NUM_ARCHS.value}")
     earlier = read_reference(_REFERENCE.value) if _REFERENCE.value else None
+    with common.flag_value("--scores"):
+        score_names = scores_lib.check_names(_SCORES.value) if _SCORES.value else ()
     setup = search_setup.build(config)
     base = dict(dataclasses.asdict(setup.train_config))
     # No seeds: the reference alone; no variants: config.train as it is.
@@ -296,6 +298,37 @@ def main(argv):
         )
     ref_table = accuracy_table(ref_runs, len(archs), ref_seeds)
     ref_noise, ref_signal = seed_noise_signal(ref_table)
+    training_free = {}
+    if score_names:
+        ref_set = reference.from_runs(
+            [
+                {
+                    "architecture": r["arch"],
+                    "seed": r["seed"],
+                    "test_accuracy": r["val_accuracy"],
+                    "failed": r["failed"],
+                }
+                for r in ref_runs
+            ],
+            names,
+            ref_seeds,
+            drawn_for={},
+            settings=ref_settings,
+        )
+        arch = setup.space.arch
+        values, timing = scoring.measure(
+            archs,
+            setup.dataset,
+            score_names,
+            _SCORE_IMAGES.value,
+            jax.random.key(0),
+            16,
+            max(arch.kernels),
+            max(arch.filters),
+            setup.train_config.head,
+        )
+        training_free = scoring.table(ref_set, values, timing, setup.input_shape)
+        scoring.print_table(training_free)
     results = []
     for text, train_config in zip(variants, proxy_configs, strict=True):
         runs = train_runs(
@@ -343,6 +376,9 @@ def main(argv):
             "runs": ref_runs,
         },
         "proxies": results,
+        # Each score's tau_vs_reference is its "tau" (against the reference's
+        # seed-mean accuracy); ms_per_arch, warm and batched.
+        "training_free": training_free,
         "wall_s": time.perf_counter() - t0,
         "environment": common.environment(),
     }
@@ -367,7 +403,7 @@ def main(argv):
             f"child {s['median_child_s'] or float('nan'):.1f}s",
             flush=True,
         )
-    common.write_benchmark(_finite(out), _OUT.value)
+    common.write_benchmark(json_ready(out), _OUT.value)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from cosearch.search import setup as search_setup
 from cosearch.search.loop import shared_trainer
 from cosearch.search.workdir import WorkdirLock, check_workdir
 from experiments import common
+from experiments.scoring import drawn_for
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "ml_collections config file (its space, specs, data, final)."
@@ -49,17 +50,6 @@ _SEEDS = flags.DEFINE_integer(
 _OUT = flags.DEFINE_string(
     "out", None, "The reference set's JSON (default: --workdir/reference_set.json)."
 )
-
-
-def drawn_for(setup) -> dict:
-    """What a set is valid for: the space, platform, specs and data."""
-    return {
-        "space": setup.config_json["space"],
-        "platform": setup.platform.name,
-        "specs": setup.config_json["specs"],
-        "data": setup.dataset.name,
-        "input_shape": list(setup.input_shape),
-    }
 
 
 def main(argv):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from typing import Any
@@ -51,3 +52,14 @@ def atomic_write_json(
 ) -> None:
     """Write ``obj`` as JSON to ``path`` atomically."""
     atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False) + "\n")
+
+
+def json_ready(tree: Any) -> Any:
+    """``tree`` with NaN and infinities as None (JSON has no such numbers)."""
+    if isinstance(tree, dict):
+        return {k: json_ready(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return [json_ready(v) for v in tree]
+    if isinstance(tree, float) and not math.isfinite(tree):
+        return None
+    return tree

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from cosearch.errors import UserError
+from cosearch.files.atomic import json_ready
 from cosearch.results.stats import kendall_tau, seed_noise_signal
 
 FORMAT = "cosearch.reference_set/1"
@@ -100,6 +101,43 @@ class ReferenceSet:
         equal = np.count_nonzero(mean == accuracy)
         return float((below + 0.5 * equal) / mean.size)
 
+    def agreement(
+        self,
+        scores: Sequence[float],
+        macs: Sequence[float],
+        fraction: float = 0.1,
+        bins: int = 4,
+    ) -> dict[str, Any]:
+        """How well ``scores`` (``[A]``, larger = better) rank the set.
+
+        Returns:
+          ``tau`` (against the mean accuracy), ``top_hits`` (of the top
+          ``fraction``), ``tau_within_macs_bins`` (the mean of the taus
+          inside ``bins`` equal-count bins of architectures sorted by
+          ``macs``: near 0 for a score that ranks only by size) with
+          ``tau_by_macs_bin``, and ``tau_with_macs`` (the score against
+          ``macs``: near 1 for a score that is size in disguise).
+        """
+        scores = np.asarray(scores, np.float64)
+        macs = np.asarray(macs, np.float64)
+        mean = self.mean()
+        ok = np.flatnonzero(~np.isnan(mean) & np.isfinite(scores))
+        by_size = ok[np.argsort(macs[ok], kind="stable")]
+        per_bin = [
+            kendall_tau(scores[part], mean[part])
+            for part in np.array_split(by_size, bins)
+        ]
+        finite = [t for t in per_bin if not math.isnan(t)]
+        return {
+            "tau": self.tau(scores),
+            "top_hits": self.top_hits(scores, fraction),
+            "top_fraction": fraction,
+            "tau_within_macs_bins": float(np.mean(finite)) if finite else math.nan,
+            "tau_by_macs_bin": per_bin,
+            "tau_with_macs": kendall_tau(scores[ok], macs[ok]),
+            "architectures": int(ok.size),
+        }
+
     def summary(self) -> dict[str, Any]:
         """Size, noise, signal, range and tau between seeds (JSON)."""
         table = self.accuracy[self.complete]
@@ -166,7 +204,7 @@ def to_json(ref: ReferenceSet, extra: dict[str, Any] | None = None) -> dict[str,
         "drawn_for": ref.drawn_for,
         "settings": ref.settings,
         "seeds": list(ref.seeds),
-        "summary": _finite(ref.summary()),
+        "summary": json_ready(ref.summary()),
         "architectures": [
             {
                 "architecture": a,
@@ -211,13 +249,3 @@ def read(path: str) -> ReferenceSet:
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ReferenceSetError(f"reference set {path}: malformed ({e})") from None
-
-
-def _finite(tree):
-    if isinstance(tree, dict):
-        return {k: _finite(v) for k, v in tree.items()}
-    if isinstance(tree, list | tuple):
-        return [_finite(v) for v in tree]
-    if isinstance(tree, float) and not math.isfinite(tree):
-        return None
-    return tree

@@ -105,6 +105,15 @@ class Architecture:
             r, c, n = out_size(r, s), out_size(c, s), f
         return out
 
+    def receptive_field(self) -> int:
+        """Input pixels (along one axis) that one output pixel of the last
+        layer sees: ``1 + sum_i (K_i - 1) * prod_{j<i} S_j``."""
+        rf, jump = 1, 1
+        for k, _, s in self.layers:
+            rf += (k - 1) * jump
+            jump *= s
+        return rf
+
     def macs(self, input_shape: Sequence[int]) -> int:
         """Multiply-accumulates of one image through the conv layers (the sum
         of :attr:`Layer.macs`)."""

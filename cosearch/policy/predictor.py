@@ -45,17 +45,13 @@ def features(arch: Architecture, input_shape: Sequence[int]) -> np.ndarray:
     """``[F]`` float64 features of one architecture (order of FEATURES)."""
     layers = arch.conv_layers(input_shape)
     params = sum(lay.k * lay.k * lay.n * lay.m + lay.m for lay in layers)
-    rf, jump = 1.0, 1.0
-    for lay in layers:
-        rf += (lay.k - 1) * jump
-        jump *= lay.s
     last = layers[-1]
     return np.array(
         [
             math.log(arch.macs(input_shape)),
             math.log(params),
             math.log(last.out_rows * last.out_cols * last.m),
-            rf / float(input_shape[1]),
+            arch.receptive_field() / float(input_shape[1]),
             float(np.mean([math.log2(f) for _, f, _ in arch.layers])),
         ],
         np.float64,

@@ -11,6 +11,9 @@ import dataclasses
 import numpy as np
 
 PRUNED_REWARD = -1.0
+# What the co-exploration reward asks for: the accuracy/efficiency trade-off
+# (alpha), or the most accurate design at the spec (hardware breaks ties).
+MODES = ("tradeoff", "accuracy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +31,9 @@ class RewardConfig:
         ``experiments.proxy_fidelity``). Accuracy differences of this size
         are treated as ties (:func:`shrink_accuracy`); 0 takes every
         difference at face value.
+      mode: one of :data:`MODES` (:func:`coexplore_reward`).
+      tie_weight: in "accuracy" mode, the weight of eff_n added to acc_n, so
+        that of two equally accurate designs the more efficient wins.
     """
 
     alpha: float = 0.5
@@ -36,6 +42,8 @@ class RewardConfig:
     eff_lo: float = 0.0
     eff_hi: float = 1.0
     acc_noise: float = 0.0
+    mode: str = "tradeoff"
+    tie_weight: float = 0.01
 
     @property
     def midpoint(self) -> float:
@@ -51,6 +59,12 @@ class RewardConfig:
             )
         if not self.acc_noise >= 0.0:
             raise ValueError(f"reward acc_noise must be >= 0, got {self.acc_noise}")
+        if self.mode not in MODES:
+            raise ValueError(f"reward mode {self.mode!r}: expected one of {MODES}")
+        if not 0.0 <= self.tie_weight < 1.0:
+            raise ValueError(
+                f"reward tie_weight must be in [0, 1), got {self.tie_weight}"
+            )
         if not self.eff_hi > self.eff_lo:
             raise ValueError(
                 f"reward eff_hi ({self.eff_hi}) must exceed eff_lo ({self.eff_lo})"
@@ -100,7 +114,9 @@ def shrink_accuracy(accuracy, measured, noise: float):
 
 
 def coexplore_reward(accuracy, efficiency, pruned, config: RewardConfig, xp=np):
-    """R = alpha acc_n + (1 - alpha) eff_n, or -1 for a pruned pair.
+    """R = alpha acc_n + (1 - alpha) eff_n ("tradeoff" mode) or acc_n +
+    tie_weight eff_n ("accuracy" mode: the most accurate design at the
+    spec, hardware breaking ties); -1 for a pruned pair.
 
     Args:
       accuracy: ``[B]`` validation accuracy, fraction in [0, 1].
@@ -113,7 +129,10 @@ def coexplore_reward(accuracy, efficiency, pruned, config: RewardConfig, xp=np):
     """
     acc_n = normalise(accuracy, config.acc_lo, config.acc_hi, xp)
     eff_n = normalise(efficiency, config.eff_lo, config.eff_hi, xp)
-    r = config.alpha * acc_n + (1.0 - config.alpha) * eff_n
+    if config.mode == "accuracy":
+        r = acc_n + config.tie_weight * eff_n
+    else:
+        r = config.alpha * acc_n + (1.0 - config.alpha) * eff_n
     return xp.where(pruned, PRUNED_REWARD, r)
 
 

@@ -120,6 +120,8 @@ def enable_compile_cache(path: str | os.PathLike | None = None) -> str:
     """
     _COUNTER.register()
     chosen = path if path is not None else os.environ.get(CACHE_ENV)
+    if chosen is not None and not str(chosen).strip():
+        chosen = None  # set but empty, as shells and CI files leave it: unset
     if chosen is not None and str(chosen).strip().lower() == OFF:
         jax.config.update("jax_enable_compilation_cache", False)
         return ""

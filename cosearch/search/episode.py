@@ -32,6 +32,7 @@ from cosearch.hardware.design import Design, DesignArrays
 from cosearch.hardware.specs import meets_limits
 from cosearch.policy import controller as controller_lib
 from cosearch.policy import masks
+from cosearch.policy.signal import Signal
 from cosearch.results.records import TIMING_KEY, design_record, figure_fields, host
 from cosearch.runtime.parallel import Runtime
 from cosearch.search.settings import Setup
@@ -85,6 +86,8 @@ class Context:
         fast level is sharded over.
       batched: trains an episode's children together (``train.batched``);
         None: one program per architecture (``trainer``).
+      signal: the accuracy expected of untrained survivors (coexplore;
+        None: made from ``setup`` when first needed).
     """
 
     setup: Setup
@@ -94,6 +97,22 @@ class Context:
     log: Callable[[str], None] = print
     runtime: Runtime = dataclasses.field(default_factory=Runtime.single)
     batched: BatchedTrainer | None = None
+    signal: Signal | None = None
+
+    def accuracy_signal(self) -> Signal:
+        """:attr:`signal`, made from the setup on first use."""
+        if self.signal is None:
+            s = self.setup
+            self.signal = Signal(
+                s.search.accuracy_signal,
+                s.search.signal_rho,
+                s.full_space,
+                s.reward_config,
+                s.dataset,
+                s.train_config.head,
+                s.seed,
+            )
+        return self.signal
 
 
 @dataclasses.dataclass(frozen=True)

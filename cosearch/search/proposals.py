@@ -4,12 +4,13 @@ the fast level: ``coexplore`` and ``random`` (docs/design.md sections 1, 5).
 * ``coexplore``: the controller samples ``candidates_per_episode``
   architecture + hardware proposals; fast exploration refines the hardware
   and prunes against the specs; of the survivors, the
-  ``children_per_episode`` of highest predicted reward (accuracy predicted
-  by :mod:`cosearch.policy.predictor` from the children measured so far)
-  are trained; every proposal is rewarded (alpha acc_n + (1 - alpha) eff_n
-  with the measured accuracy where there is one and the predicted accuracy
-  otherwise, -1 if pruned) and the controller learns from all of them; the
-  refined designs are the actions.
+  ``children_per_episode`` of highest expected reward are trained (the
+  accuracy expected of a survivor is ``search.accuracy_signal``'s,
+  :mod:`cosearch.policy.signal`: the predictor fitted on the children
+  measured so far, or training-free scores); every proposal is rewarded
+  (alpha acc_n + (1 - alpha) eff_n with the measured accuracy where there
+  is one and the expected accuracy otherwise, -1 if pruned) and the
+  controller learns from all of them; the refined designs are the actions.
 * ``random``: uniform sampling of ``candidates_per_episode`` architecture +
   hardware proposals (a key stream of its own, so it never shares
   coexplore's proposals), the same fast-exploration pruning, and the first
@@ -28,7 +29,6 @@ import numpy as np
 
 from cosearch.hardware.design import designs_from_arrays
 from cosearch.hardware.specs import objective_score, prune_reason_name
-from cosearch.policy import predictor as predictor_lib
 from cosearch.policy import reward as reward_lib
 from cosearch.results.records import host
 from cosearch.search import episode as ep
@@ -87,16 +87,20 @@ def _episode(
     # objectives, throughput and energy, are larger-is-better).
     efficiency = np.asarray(objective_score(res.figures, s.objective), np.float64)
     cfg = s.reward_config
+    # The signal's values for the survivors (NaN for the pruned and for
+    # random search), turned into expected accuracies by what is measured.
+    prepared = np.full(len(archs), np.nan)
+    signal = None if uniform else ctx.accuracy_signal()
     if uniform:
-        predicted = np.full(len(archs), np.nan)
         order = np.arange(len(archs))
     else:
         measured = ep.measured_accuracies(ctx.cache)
-        predictor = predictor_lib.fit(measured, s.input_shape, prior=cfg.midpoint)
-        predicted = predictor.predict(archs)
-        expected = reward_lib.shrink_accuracy(
-            predicted, list(measured.values()), cfg.acc_noise
-        )
+        alive = np.flatnonzero(~pruned)
+        if alive.size:
+            prepared[alive] = signal.prepare(
+                [archs[i] for i in alive], measured, s.input_shape
+            )
+        expected = signal.expect(prepared, list(measured.values()))
         score = reward_lib.coexplore_reward(expected, efficiency, pruned, cfg)
         order = np.argsort(-score, kind="stable")  # ties keep sampling order
     limit = s.search.children_per_episode
@@ -106,13 +110,14 @@ def _episode(
     t0 = time.perf_counter()
     done = ep.train(ctx, archs, ~pruned, jobs, train_key)
     slow_s = time.perf_counter() - t0
-    # Measured accuracy where there is one, else the prediction (coexplore),
-    # differences below the proxy's noise counted as ties.
-    known = reward_lib.shrink_accuracy(
-        np.where(np.isnan(done.accuracy), predicted, done.accuracy),
-        list(ep.measured_accuracies(ctx.cache).values()),
-        cfg.acc_noise,
-    )
+    # Measured accuracy where there is one, differences below the proxy's
+    # noise counted as ties, else the signal's expectation (coexplore).
+    measured_now = list(ep.measured_accuracies(ctx.cache).values())
+    known = reward_lib.shrink_accuracy(done.accuracy, measured_now, cfg.acc_noise)
+    if signal is not None:
+        known = np.where(
+            np.isnan(done.accuracy), signal.expect(prepared, measured_now), known
+        )
     failed = np.array([st == "failed" for st in done.status])
     known = np.where(failed, 0.0, known)  # a failed child keeps the worst reward
     rewards = reward_lib.coexplore_reward(known, efficiency, pruned, cfg).astype(
@@ -123,6 +128,14 @@ def _episode(
     for i in np.flatnonzero(~pruned):
         actions[i] = s.full_space.encode(archs[i], designs[i])
     extra = [_explore_extra(res, i) for i in range(len(archs))]
+    if signal is not None and signal.names:
+        # The expectation that ranked the survivors, and their scores.
+        predicted = signal.expect(prepared, list(measured.values()))
+        values = signal.scores([archs[i] for i in alive]) if alive.size else {}
+        for j, i in enumerate(alive):
+            extra[i]["training_free"] = {n: float(v[j]) for n, v in values.items()}
+    else:
+        predicted = prepared  # the predictor's own prediction
     for i, e in enumerate(extra):
         e["predicted_accuracy"] = (
             None if np.isnan(predicted[i]) or pruned[i] else float(predicted[i])

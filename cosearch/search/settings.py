@@ -42,6 +42,10 @@ class SearchSettings:
         trained no new child (every proposal pruned or already measured).
       checkpoint_every: episodes between checkpoints.
       opt_hw_margin: OptHW's accuracy margin below OptSW (fraction).
+      accuracy_signal: what coexplore expects of the survivors it does not
+        train: "predictor" or training-free scores joined by "+"
+        (:mod:`cosearch.policy.signal`).
+      signal_rho: the scores' correlation with accuracy, in [0, 1].
     """
 
     episodes: int | None
@@ -52,6 +56,8 @@ class SearchSettings:
     max_idle_episodes: int
     checkpoint_every: int
     opt_hw_margin: float
+    accuracy_signal: str
+    signal_rho: float
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,7 @@ from cosearch.hardware.devices import (
 from cosearch.hardware.specs import OBJECTIVE_FIGURE, Specs
 from cosearch.policy import controller as controller_lib
 from cosearch.policy import reinforce
+from cosearch.policy import signal as signal_lib
 from cosearch.policy.reward import RewardConfig
 from cosearch.policy.space import SearchSpace
 from cosearch.policy.value_sets import ArchSpace, HardwareSpace
@@ -143,6 +144,8 @@ def build(config, parallel: ParallelSettings | None = None) -> Setup:
     # The reward's efficiency floor: the spec on the objective's figure.
     figure_limits = dict(zip(_LIMIT_FIGURES, specs.limits(), strict=True))
     eff_lo = figure_limits[OBJECTIVE_FIGURE[objective][0]]
+    reward_mode = str(value_at(c, "reward.mode"))
+    tie_weight = finite(c, "reward.tie_weight")
     try:
         reward_cfg = RewardConfig(
             alpha=float(c.reward.alpha),
@@ -151,6 +154,8 @@ def build(config, parallel: ParallelSettings | None = None) -> Setup:
             eff_lo=float(eff_lo),
             eff_hi=float(c.reward.eff_hi),
             acc_noise=float(c.reward.acc_noise),
+            mode=reward_mode,
+            tie_weight=tie_weight,
         )
     except ValueError as e:
         reward_error, reward_cfg = field_error("reward", str(e)), None
@@ -241,7 +246,27 @@ def _search_settings(c) -> SearchSettings:
         max_idle_episodes=count("max_idle_episodes", 1),
         checkpoint_every=count("checkpoint_every", 1),
         opt_hw_margin=number("opt_hw_margin", 0.0),
+        accuracy_signal=_accuracy_signal(c),
+        signal_rho=_rho(c),
     )
+
+
+def _accuracy_signal(c) -> str:
+    name = str(value_at(c, "search.accuracy_signal"))
+    try:
+        signal_lib.parse(name)
+    except ValueError as e:
+        raise field_error(
+            "search.accuracy_signal", f"{e} (or {signal_lib.PREDICTOR!r})"
+        ) from None
+    return name
+
+
+def _rho(c) -> float:
+    rho = finite(c, "search.signal_rho")
+    if not 0.0 <= rho <= 1.0:
+        raise field_error("search.signal_rho", f"must be in [0, 1], got {rho:g}")
+    return rho
 
 
 def _design_space(platform: Platform, grid_file: str, bits: int, enforce_bram: bool):

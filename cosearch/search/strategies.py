@@ -48,6 +48,7 @@ STRATEGIES: dict[str, Strategy] = {
     "coexplore": Strategy(
         proposals.coexplore,
         architecture_only=False,
+        config_fields=("search.accuracy_signal", "search.signal_rho"),
     ),
     "hw_aware": Strategy(
         architecture_only.hw_aware,

@@ -46,6 +46,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
     c.reward = ml_collections.ConfigDict()
     c.reward.objective = "throughput"  # hardware objective: throughput | energy
+    # "tradeoff": alpha acc_n + (1 - alpha) eff_n; "accuracy": the most
+    # accurate design at the spec (acc_n + tie_weight eff_n).
+    c.reward.mode = "tradeoff"
+    c.reward.tie_weight = 0.01  # "accuracy" mode: efficiency as a tie-break
     c.reward.alpha = 0.5  # weight of accuracy; 1 - alpha weighs efficiency
     # Bounds around the proxy's accuracies (~0.70-0.76 on this space).
     c.reward.acc_lo = 0.68  # accuracy mapped to -1
@@ -84,6 +88,17 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.search.max_idle_episodes = 200  # stop after this many without a new child
     c.search.opt_hw_margin = 0.01  # OptHW: accuracy within this of OptSW's
     c.search.checkpoint_every = 1  # episodes between checkpoints
+    # The accuracy coexplore expects of the survivors it does not train (it
+    # ranks which are trained, and rewards the others): "predictor" (ridge on
+    # structural features, fitted on the children measured) or training-free
+    # scores of cosearch.child.scores.SCORES, "a" or "a+b" (mean of their
+    # standardised values), e.g. "deep_layers+receptive_field".
+    c.search.accuracy_signal = "predictor"
+    # Correlation of the signal's score with accuracy (scores only): the
+    # Pearson equivalent sin(pi tau / 2) of its Kendall tau against the
+    # reference set (experiments.score_fidelity; deep_layers' +0.65 over 14
+    # architectures gives 0.85).
+    c.search.signal_rho = 0.85
     c.search.hw_aware_design = ""  # hw_aware fixed design (JSON file); "" = derive
     # hw_aware's fixed design is the best design of this reference network
     # ("" = the largest network of one kernel size and filter count in every

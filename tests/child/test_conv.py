@@ -124,7 +124,7 @@ def test_training_on_the_cpu_path_equals_xla(layers):
         results[impl] = train.train_child(arch, dataset, config, jax.random.key(3))
     cpu, xla = results["im2col"], results["xla"]
     assert not cpu.failed and not xla.failed
-    # Measured on a 2-core AMD EPYC (AVX-512): the curves differ by at most
+    # Measured on a 2-core Intel Xeon (AVX-512): the curves differ by at most
     # 3.9e-4 and 1.6e-4 (relative) over the 20 steps, and 5 and 1 of the 2,000
     # validation predictions flip; the bounds are about twice that.
     np.testing.assert_allclose(cpu.loss_curve, xla.loss_curve, rtol=1e-3)

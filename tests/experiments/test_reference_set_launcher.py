@@ -61,3 +61,47 @@ def test_bad_flags_end_in_one_line(tmp_path):
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert _last_line(out).startswith("error: --seeds")
+
+
+def test_score_fidelity_against_a_built_set(tmp_path):
+    workdir, ref = tmp_path / "ref", tmp_path / "ref.json"
+    built = run_module(
+        "experiments.reference_set",
+        SMOKE,
+        *FAST,
+        f"--workdir={workdir}",
+        f"--out={ref}",
+        "--num_archs=4",
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    out = tmp_path / "scores.json"
+    scored = run_module(
+        "experiments.score_fidelity",
+        SMOKE,
+        f"--reference={ref}",
+        "--scores=synflow,naswot,receptive_field",
+        "--images=4",
+        f"--out={out}",
+    )
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    result = json.loads(out.read_text())
+    rows = result["training_free"]
+    assert set(rows) == {"synflow", "naswot", "receptive_field"}
+    for row in rows.values():
+        assert row["architectures"] == 4 and -1 <= row["tau"] <= 1
+        assert row["ms_per_arch"] >= 0 and 0 <= row["top_hits"] <= 1
+    assert rows["synflow"]["ms_per_arch"] > 0  # a network score takes time
+    assert len(result["values"]["synflow"]) == 4
+    # Unknown scores and a set of another space end in one line.
+    bad = run_module(
+        "experiments.score_fidelity", SMOKE, f"--reference={ref}", "--scores=nosuch"
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert _last_line(bad).startswith("error: --scores: unknown training-free score")
+    other = run_module(
+        "experiments.score_fidelity",
+        SMOKE,
+        "--config.space.depth=4",
+        f"--reference={ref}",
+    )
+    assert other.returncode == 2 and "another space" in _last_line(other)

@@ -61,3 +61,29 @@ def test_shrink_accuracy_ties_differences_below_the_noise():
     np.testing.assert_array_equal(reward.shrink_accuracy(acc, wide, 0.0), acc)
     np.testing.assert_allclose(reward.shrink_accuracy(acc, [0.7, 0.8], 0.01), 0.75)
     np.testing.assert_array_equal(reward.shrink_accuracy(acc, [], 0.01), acc)
+
+
+def test_the_accuracy_mode_asks_for_the_most_accurate_design_at_spec():
+    """acc_n + tie_weight eff_n: one point of accuracy (acc_n 0.2 on a
+    10-point range) outweighs the whole efficiency range (eff_n 2 x 0.01);
+    equal accuracies are ordered by efficiency; pruned stays -1."""
+    bounds = {"acc_lo": 0.7, "acc_hi": 0.8, "eff_lo": 1000.0, "eff_hi": 2000.0}
+    cfg = reward.RewardConfig(**bounds, mode="accuracy", tie_weight=0.01)
+    acc = np.array([0.76, 0.75, 0.75, 0.9])
+    eff = np.array([1000.0, 2000.0, 1500.0, 2000.0])
+    r = reward.coexplore_reward(acc, eff, np.array([False, False, False, True]), cfg)
+    # acc_n: 0.2, 0.0, 0.0; eff_n: -1, 1, 0.
+    np.testing.assert_allclose(r, [0.2 - 0.01, 0.01, 0.0, -1.0])
+    assert r[0] > r[1] > r[2]
+    tradeoff = reward.RewardConfig(**bounds)
+    trade = reward.coexplore_reward(acc, eff, np.zeros(4, bool), tradeoff)
+    assert trade[1] > trade[0]  # the trade-off prefers the faster one
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"mode": "fast"}, "reward mode"), ({"tie_weight": 1.0}, "tie_weight")],
+)
+def test_bad_reward_modes_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        reward.RewardConfig(**kwargs)

@@ -82,3 +82,22 @@ def test_an_unwritable_folder_is_reported_and_skipped(tmp_path):
     assert lines[0].startswith("warning: compile cache") and "not writable" in lines[0]
     assert lines[1] == "''"
     assert "compiled=" in lines[2] and "cache_dir=''" in lines[2]
+
+
+def test_an_empty_setting_means_the_default_folder(tmp_path):
+    """COSEARCH_COMPILE_CACHE= (set but empty) is the default folder under
+    XDG_CACHE_HOME, not the current directory: a search run from a folder
+    writes no compiled program into it."""
+    xdg, here = tmp_path / "xdg", tmp_path / "here"
+    here.mkdir()
+    env = {**_env(""), "XDG_CACHE_HOME": str(xdg), "PYTHONPATH": ROOT}
+    flags = [f.replace("=experiments/", f"={ROOT}/experiments/") for f in tiny_flags()]
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.search", *flags,
+         f"--workdir={tmp_path / 'run'}"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=here,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"compile cache {xdg / 'cosearch' / 'jax'}" in proc.stdout
+    assert list(here.iterdir()) == []
+    assert any((xdg / "cosearch" / "jax").iterdir())

@@ -95,3 +95,26 @@ def test_bad_files_end_in_one_line(tmp_path, content, match):
     with pytest.raises(reference.ReferenceSetError, match=match) as err:
         reference.read(str(path))
     assert "\n" not in str(err.value)
+
+
+def test_agreement_names_a_score_that_is_size_in_disguise():
+    """Eight architectures whose accuracy rises with MACs across bins and
+    falls within them: MACs itself ranks well overall (tau > 0) but inside
+    each MACs bin it ranks backwards; a score ordered as accuracy ranks
+    well in both."""
+    archs = [f"{k},24,1" for k in range(1, 9)]
+    macs = np.arange(8.0)  # bins of 2: (0,1) (2,3) (4,5) (6,7)
+    acc = np.array([0.72, 0.70, 0.76, 0.74, 0.80, 0.78, 0.84, 0.82])
+    runs = [
+        {"architecture": a, "seed": s, "test_accuracy": v, "failed": False}
+        for a, v in zip(archs, acc, strict=True)
+        for s in (0, 1)
+    ]
+    ref = reference.from_runs(runs, archs, [0, 1], DRAWN, {})
+    size = ref.agreement(macs, macs, fraction=0.25, bins=4)
+    assert size["tau"] > 0.5 and size["tau_with_macs"] == pytest.approx(1.0)
+    assert size["tau_within_macs_bins"] == pytest.approx(-1.0)
+    exact = ref.agreement(acc, macs, fraction=0.25, bins=4)
+    assert exact["tau"] == pytest.approx(1.0) and exact["top_hits"] == 1.0
+    assert exact["tau_within_macs_bins"] == pytest.approx(1.0)
+    assert exact["architectures"] == 8
