@@ -172,7 +172,18 @@ def run_config(workdir: str) -> ml_collections.ConfigDict:
         final["head_lr_scale"] = saved["train"].get("head_lr_scale", 1.0)
         saved["final"] = final
     saved["train"].setdefault("head", "flatten")
+    # Fields added since the run: their defaults are what it ran with.
+    _fill_missing(saved, default_config.get_config().to_dict())
     return ml_collections.ConfigDict(saved)
+
+
+def _fill_missing(saved: dict, default: dict) -> None:
+    """Add to ``saved`` (in place) every field of ``default`` it lacks."""
+    for key, value in default.items():
+        if key not in saved:
+            saved[key] = value
+        elif isinstance(value, dict) and isinstance(saved[key], dict):
+            _fill_missing(saved[key], value)
 
 
 def require(argv: Sequence[str], **flag_values: Any) -> None:

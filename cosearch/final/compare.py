@@ -11,6 +11,8 @@ seed are compared on what those final trainings measured:
   final accuracy reaches hw_aware's best final accuracy of the same seed
   within the tie margin; ``*_vs_baseline`` their ratio to hw_aware's own
   OptSW chosen on final accuracy (best_designs.json's ``OptSW``), less one;
+- ``final_best_percentile``: that design's percentile in the reference set
+  (``final.reference_set``; None without one);
 - ties: two final accuracies within the tie margin
   (:func:`cosearch.final.settings.tie_margin`) are a tie, said in words.
 """
@@ -34,6 +36,12 @@ FINAL_MEASURES = (
         "{:.2f}",
     ),
     ("final_gops_per_w_vs_baseline", "GOPS/W vs hw_aware", 100.0, "{:+.1f}%"),
+    (
+        "final_best_percentile",
+        "percentile of the best in the reference set",
+        100.0,
+        "{:.0f}%",
+    ),
 )
 
 
@@ -44,7 +52,9 @@ def _finalized(final: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     out = []
     for d in final["designs"]:
         if d.get("final"):
-            out.append({**d["pair"], "final": d["final"]})
+            out.append(
+                {**d["pair"], "final": d["final"], "percentile": d.get("percentile")}
+            )
     return out
 
 
@@ -74,12 +84,14 @@ def final_facts(
     facts["final_best_pair"] = None
     if best is not None:
         facts["final_best"] = best["final"]["mean"]
+        facts["final_best_percentile"] = best["percentile"]
         facts["final_best_pair"] = {
             "architecture": best["architecture"],
             "final": best["final"],
             "proxy_accuracy": best["accuracy"],
             "throughput_fps": best["throughput_fps"],
             "gops_per_w": best["gops_per_w"],
+            "percentile": best["percentile"],
         }
     base = None
     if baseline_final:
@@ -97,6 +109,10 @@ def final_facts(
             if value is not None and base[field] > 0:
                 facts[f"final_{key}_vs_baseline"] = value / base[field] - 1.0
     return facts
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
 
 
 def _cell(values: Sequence[float | None], scale: float, fmt: str) -> str:
@@ -145,8 +161,8 @@ def final_markdown(
         "seeds, and the proxy accuracy the search measured for it):",
         "",
         "| seed | strategy | architecture | final test accuracy | proxy accuracy "
-        "| images/s | GOPS/W |",
-        "|---|---|---|---|---|---|---|",
+        "| images/s | GOPS/W | percentile in the reference set |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     seeds = sorted({s for by_seed in facts.values() for s in by_seed})
     for seed in seeds:
@@ -159,7 +175,7 @@ def final_markdown(
                 f"| {seed} | {name} | `{p['architecture']}` | "
                 f"{100 * f['mean']:.2f}% ± {100 * f['std']:.2f} | "
                 f"{100 * p['proxy_accuracy']:.2f}% | {p['throughput_fps']:,.0f} | "
-                f"{p['gops_per_w']:.2f} |"
+                f"{p['gops_per_w']:.2f} | {_percent(p.get('percentile'))} |"
             )
     words = tie_statements(facts, margin)
     if words:

@@ -16,29 +16,45 @@ from collections.abc import Callable
 from typing import Any
 
 from cosearch.files.jsonl import read_jsonl
+from cosearch.final.reference import ReferenceSet
 from cosearch.final.results import FinalAccuracy, choose, compare_text
 from cosearch.final.runner import FinalOutcome, finalize, plan
 from cosearch.final.store import FinalStore
 from cosearch.results import report as report_lib
 
 
-def final_view(outcome: FinalOutcome, objective: str, margin: float) -> dict[str, Any]:
+def final_view(
+    outcome: FinalOutcome,
+    objective: str,
+    margin: float,
+    reference: ReferenceSet | None = None,
+) -> dict[str, Any]:
     """The final-training part of a run's results (JSON-able).
 
     Keys: ``settings`` (budget, data, seeds), ``tie_margin``, ``designs``
-    (role, architecture, proxy and final accuracy and the pair record of
-    each finalized design),
-    ``OptSW`` / ``OptHW`` (chosen again on final accuracy; their records
-    carry ``final``), and ``statements`` (sentences comparing them under the
-    tie rule).
+    (role, architecture, proxy and final accuracy, its ``percentile`` in the
+    reference set (None without one) and the pair record of each finalized
+    design), ``OptSW`` / ``OptHW`` (chosen again on final accuracy; their
+    records carry ``final`` and ``percentile``), ``statements`` (sentences
+    comparing them under the tie rule) and ``reference`` (the set's size,
+    or None).
     """
     finals = outcome.finals
+
+    def percentile(arch: str) -> float | None:
+        if reference is None or arch not in finals:
+            return None
+        return reference.percentile(finals[arch].mean)
 
     def with_final(pair: dict[str, Any] | None) -> dict[str, Any] | None:
         if pair is None:
             return None
         acc = finals.get(pair["architecture"])
-        return {**pair, "final": None if acc is None else acc.as_dict()}
+        return {
+            **pair,
+            "final": None if acc is None else acc.as_dict(),
+            "percentile": percentile(pair["architecture"]),
+        }
 
     pairs = [p for _, p in outcome.picks]
     opt_sw, opt_hw = choose(
@@ -65,10 +81,17 @@ def final_view(outcome: FinalOutcome, objective: str, margin: float) -> dict[str
                 "final": None
                 if pair["architecture"] not in finals
                 else finals[pair["architecture"]].as_dict(),
+                "percentile": percentile(pair["architecture"]),
                 "pair": pair,
             }
             for role, pair in outcome.picks
         ],
+        "reference": None
+        if reference is None
+        else {
+            "architectures": int(reference.complete.sum()),
+            "seeds": len(reference.seeds),
+        },
         "OptSW": with_final(opt_sw),
         "OptHW": with_final(opt_hw),
         "statements": statements,
@@ -146,7 +169,7 @@ def run_final(
     outcome = finalize(
         setup.final, setup.dataset, FinalStore(workdir), designs, trainer, log
     )
-    view = final_view(outcome, setup.objective, margin)
+    view = final_view(outcome, setup.objective, margin, setup.reference)
     return report_lib.write_outputs(
         workdir,
         history,

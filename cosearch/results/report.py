@@ -158,21 +158,48 @@ def final_markdown(summary: Summary) -> list[str]:
         "of each other are ties (twice the standard deviation of a difference "
         "of two means, from the measured seed-to-seed noise).",
         "",
-        "| role | architecture | proxy accuracy | final test accuracy | seeds "
-        "| images/s | GOPS/W |",
-        "|---|---|---|---|---|---|---|",
     ]
+    ref = f.get("reference")
+    scores = sorted(
+        {n for d in f["designs"] for n in d["pair"].get("training_free", {})}
+    )
+    header = ["role", "architecture", *scores, "proxy accuracy", "final test accuracy"]
+    header += ["seeds", "images/s", "GOPS/W"]
+    if ref:
+        header.append("percentile in the reference set")
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for d in f["designs"]:
         acc = finals.get(d["architecture"])
         pair = d["pair"]
-        lines.append(
-            f"| {d['role']} | `{d['architecture']}` | "
-            f"{100 * d['proxy_accuracy']:.2f}% | {_final_text(acc)} | "
-            f"{acc['seeds'] if acc else '-'} | "
-            f"{_fmt(pair.get('throughput_fps'), 1)} | "
-            f"{_fmt(pair.get('gops_per_w'), 2)} |"
-        )
+        free = pair.get("training_free", {})
+        cells = [d["role"], f"`{d['architecture']}`"]
+        cells += [_fmt(free.get(n), 2) for n in scores]
+        cells += [
+            f"{100 * d['proxy_accuracy']:.2f}%",
+            _final_text(acc),
+            str(acc["seeds"]) if acc else "-",
+            _fmt(pair.get("throughput_fps"), 1),
+            _fmt(pair.get("gops_per_w"), 2),
+        ]
+        if ref:
+            pct = d.get("percentile")
+            cells.append("-" if pct is None else f"{100 * pct:.0f}%")
+        lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    if ref:
+        lines += [
+            f"Percentile: the share of the reference set's {ref['architectures']} "
+            "architectures (final training of the same budget, "
+            f"{ref['seeds']} seeds) whose mean final accuracy is below the "
+            "design's (experiments.reference_set).",
+            "",
+        ]
+    if scores:
+        lines += [
+            "Training-free scores (cosearch.child.scores) as the search "
+            f"computed them: {', '.join(scores)}.",
+            "",
+        ]
     for text in f["statements"]:
         lines.append(f"- {text[0].upper()}{text[1:]}.")
     if f["statements"]:

@@ -15,6 +15,7 @@ from typing import Any
 from cosearch.child.train_steps import TrainConfig
 from cosearch.data import Dataset
 from cosearch.final import FinalSettings
+from cosearch.final.reference import ReferenceSet
 from cosearch.hardware.design_space import DesignSpace
 from cosearch.hardware.devices import Platform, PlatformArrays
 from cosearch.hardware.specs import Specs
@@ -122,6 +123,8 @@ class Setup:
       search: the budget and pace of the search.
       hw_aware: hw_aware's fixed hardware and reward.
       parallel: where children train.
+      reference: the reference set (``final.reference_set``) that places
+        each finalized design (its percentile); None without one.
     """
 
     config_json: dict[str, Any]
@@ -144,6 +147,7 @@ class Setup:
     search: SearchSettings
     hw_aware: HwAwareSettings
     parallel: ParallelSettings
+    reference: ReferenceSet | None = None
 
     @property
     def platform(self) -> Platform:
@@ -159,6 +163,17 @@ class Setup:
     def enforce_bram(self) -> bool:
         """Whether BRAM limits feasibility."""
         return self.design_space.enforce_bram
+
+    def drawn_for(self) -> dict[str, Any]:
+        """What a reference set of this search must have been drawn for: the
+        space, platform, specs, data and input shape."""
+        return {
+            "space": self.config_json["space"],
+            "platform": self.platform.name,
+            "specs": self.config_json["specs"],
+            "data": self.dataset.name,
+            "input_shape": list(self.input_shape),
+        }
 
     def spec_text(self) -> str:
         """The specs in words (``">= 1000 images/s"``; "none")."""

@@ -21,6 +21,7 @@ from cosearch import data as data_lib
 from cosearch.child import batched as batched_lib
 from cosearch.child import train as train_lib
 from cosearch.final import FinalSettings
+from cosearch.final import reference as reference_lib
 from cosearch.hardware import grid as grid_lib
 from cosearch.hardware import optimizer as optimizer_lib
 from cosearch.hardware.devices import (
@@ -194,6 +195,14 @@ def build(config, parallel: ParallelSettings | None = None) -> Setup:
         hw_aware=hw_aware,
         parallel=parallel if parallel is not None else parallel_settings(c),
     )
+    path = str(value_at(c, "final.reference_set"))
+    if path:
+        try:
+            reference = reference_lib.read(path)
+            reference.check_drawn_for(setup.drawn_for(), path)
+        except reference_lib.ReferenceSetError as e:
+            raise field_error("final.reference_set", str(e)) from None
+        setup = dataclasses.replace(setup, reference=reference)
     if reward_error is not None:
         # A spec above reward.eff_hi may be out of reach altogether: say so.
         check_specs_reachable(setup)

@@ -153,6 +153,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # Seed-to-seed std of a final test accuracy (experiments.proxy_fidelity);
     # differences of final accuracies within the tie margin are ties.
     c.final.noise = 0.006
+    # A reference set of this space (experiments.reference_set's JSON):
+    # each finalized design's percentile in it is reported; "" = none.
+    c.final.reference_set = ""
 
     # Where children train (see README "Running on GPUs, TPUs and several
     # hosts"); results do not depend on it.

@@ -168,3 +168,42 @@ def test_ranking_statements_order_ties_and_skip_the_pair_already_said():
     # The OptSW/OptHW pair, already compared by its roles, is not said twice.
     skipped = phase.ranking_statements(pairs, finals, 0.012, frozenset(("a", "b")))
     assert skipped == words[1:]
+
+
+def test_finalized_designs_are_placed_in_a_reference_set(searched, tmp_path):
+    """With final.reference_set, each finalized design carries its
+    percentile in the set, and report.md and best_designs.json show it; a
+    set of another space is refused when the config is built."""
+    import numpy as np
+
+    from cosearch.final import reference
+
+    src, setup = searched
+    workdir = _copy(src, tmp_path / "run")
+    info = json.load(open(os.path.join(workdir, RUN_INFO_FILE)))
+    archs = ["1,4,1;1,4,1", "3,4,1;3,4,1", "5,4,1;5,4,1", "1,8,1;1,8,1"]
+    runs = [
+        {"architecture": a, "seed": s, "test_accuracy": acc, "failed": False}
+        for a, acc in zip(archs, (0.0, 0.3, 0.6, 1.0), strict=True)
+        for s in (0, 1)
+    ]
+    ref = reference.from_runs(runs, archs, [0, 1], setup.drawn_for(), {})
+    path = tmp_path / "ref.json"
+    path.write_text(json.dumps(reference.to_json(ref)))
+    config = tiny(**FINAL, **{"final.reference_set": str(path)})
+    placed = build(config)
+    np.testing.assert_array_equal(placed.reference.mean(), ref.mean())
+    summary = phase.run_final(placed, workdir, info, Trainer(), log=quiet)
+    for d in summary.final["designs"]:
+        mean = d["final"]["mean"]
+        assert d["percentile"] == pytest.approx(ref.percentile(mean))
+    report = open(os.path.join(workdir, "report.md")).read()
+    assert "percentile in the reference set" in report
+    best = json.load(open(os.path.join(workdir, "best_designs.json")))
+    assert best["OptSW"]["percentile"] is not None
+    other = tiny(**FINAL, **{"final.reference_set": str(path), "space.depth": 3})
+    with pytest.raises(ValueError, match="config.final.reference_set: .*another"):
+        build(other)
+    missing = tiny(**FINAL, **{"final.reference_set": str(tmp_path / "no.json")})
+    with pytest.raises(ValueError, match="config.final.reference_set: .*no such"):
+        build(missing)
