@@ -16,6 +16,9 @@ the fast level: ``coexplore`` and ``random`` (docs/design.md sections 1, 5).
   coexplore's proposals), the same fast-exploration pruning, and the first
   ``children_per_episode`` survivors in sampling order trained; no
   controller update.
+* ``random_screen``: random's proposals and pruning, the survivors of
+  highest expected reward trained (the same accuracy signal and reward as
+  coexplore); no controller update.
 """
 
 from __future__ import annotations
@@ -73,9 +76,17 @@ def _explore_extra(res, i: int) -> dict[str, Any]:
 
 
 def _episode(
-    ctx: ep.Context, params, key, episode: int, uniform: bool, budget: int | None
+    ctx: ep.Context,
+    params,
+    key,
+    episode: int,
+    uniform: bool,
+    budget: int | None,
+    screened: bool = False,
 ) -> ep.Outcome:
-    """One episode of ``coexplore`` (``uniform=False``) or ``random``."""
+    """One episode of ``coexplore`` (``uniform=False``), ``random``
+    (``uniform``) or ``random_screen`` (``uniform`` and ``screened``: the
+    survivors ranked by the accuracy signal, as coexplore ranks them)."""
     s = ctx.setup
     sample_key, train_key = jax.random.split(key)
     sampled = ep.sample(ctx, params, sample_key, uniform, s.search.candidates)
@@ -90,8 +101,8 @@ def _episode(
     # The signal's values for the survivors (NaN for the pruned and for
     # random search), turned into expected accuracies by what is measured.
     prepared = np.full(len(archs), np.nan)
-    signal = None if uniform else ctx.accuracy_signal()
-    if uniform:
+    signal = ctx.accuracy_signal() if screened or not uniform else None
+    if signal is None:
         order = np.arange(len(archs))
     else:
         measured = ep.measured_accuracies(ctx.cache)
@@ -177,3 +188,12 @@ def random_search(
 ) -> ep.Outcome:
     """One episode of random search with the same pruning (``params`` unused)."""
     return _episode(ctx, params, key, episode, True, budget)
+
+
+def random_screened(
+    ctx: ep.Context, params, key, episode: int, budget: int | None
+) -> ep.Outcome:
+    """One episode of random search whose survivors are ranked by the
+    accuracy signal before training (what coexplore's controller adds beyond
+    the signal is the difference to coexplore; ``params`` unused)."""
+    return _episode(ctx, params, key, episode, True, budget, screened=True)

@@ -68,6 +68,11 @@ STRATEGIES: dict[str, Strategy] = {
         proposals.random_search,
         architecture_only=False,
     ),
+    "random_screen": Strategy(
+        proposals.random_screened,
+        architecture_only=False,
+        config_fields=("search.accuracy_signal", "search.signal_rho"),
+    ),
 }
 
 

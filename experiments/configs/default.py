@@ -24,7 +24,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The default config; ``arg="smoke"`` gives a tiny run for checking a setup."""
     c = ml_collections.ConfigDict()
     c.seed = 0  # root of every random key of the run
-    c.strategy = "coexplore"  # coexplore | hw_aware | sequential | random
+    c.strategy = (
+        "coexplore"  # coexplore | hw_aware | sequential | random | random_screen
+    )
 
     c.space = ml_collections.ConfigDict()
     c.space.depth = 6  # conv layers per child

@@ -108,3 +108,28 @@ def test_an_unknown_strategy_is_refused():
     odd = Context(dataclasses.replace(setup, strategy="nosuch"), ctx.trainer, {})
     with pytest.raises(search_setup.SearchConfigError, match="unknown strategy"):
         run_episode(odd, None, jax.random.key(0), 0)
+
+
+def test_random_screen_trains_by_the_signal_and_updates_nothing():
+    """random's proposals (the same key stream), its survivors ranked by the
+    accuracy signal: the one trained has the best signal; no actions for a
+    controller update."""
+    overrides = {"search.accuracy_signal": "deep_layers", "reward.alpha": 1.0}
+    _, ctx = _context(strategy="random_screen", **overrides)
+    _, plain_ctx = _context(strategy="random", **overrides)
+    # The first episode key whose proposals have two survivors or more.
+    for seed in range(50):
+        key = jax.random.key(seed)
+        base = run_episode(plain_ctx, None, key, 0, budget=0)
+        if sum(r["status"] != "pruned" for r in base.records) >= 2:
+            break
+    out = run_episode(ctx, None, key, 0, budget=1)
+    assert out.actions is None and out.trained == 1
+    # Same proposals as random's.
+    assert [r["architecture"] for r in out.records] == [
+        r["architecture"] for r in base.records
+    ]
+    alive = [r for r in out.records if r["status"] != "pruned"]
+    deep = {r["architecture"]: r["training_free"]["deep_layers"] for r in alive}
+    (trained,) = [r for r in alive if r["status"] in ("trained", "failed")]
+    assert deep[trained["architecture"]] == max(deep.values())
