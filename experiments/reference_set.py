@@ -12,10 +12,12 @@ would train; the same draw as ``experiments.proxy_fidelity`` with the same
 drawn after its own), and trains each with the config's final training
 (``config.final``: training and validation images, scored on the test
 split) over ``--seeds`` seeds. Every finished run is kept in
-``--workdir/final/`` (records and weights), so the command resumes where it
-stopped (Ctrl-C, then the same command) and never trains a run twice;
-``--out`` is rewritten after every run, so it is current however the
-command ends. One line per finished run, with an ETA.
+``--workdir/final/`` (records and weights) and ``--out`` is rewritten after
+every run, so it is current however the command ends; the runs ``--out``
+already holds are not trained again (with this ``--workdir`` or a fresh
+one), so the command resumes where it stopped (Ctrl-C, then the same
+command) and a larger ``--num_archs`` extends the set. One line per
+finished run, with an ETA.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from cosearch.search import setup as search_setup
 from cosearch.search.loop import shared_trainer
 from cosearch.search.workdir import WorkdirLock, check_workdir
 from experiments import common
-from experiments.scoring import drawn_for
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "ml_collections config file (its space, specs, data, final)."
@@ -63,8 +64,10 @@ def main(argv):
             final = dataclasses.replace(final, seeds=_SEEDS.value)
     workdir = os.path.abspath(_WORKDIR.value)
     out = _OUT.value or os.path.join(workdir, "reference_set.json")
-    valid_for = drawn_for(setup)
+    valid_for = setup.drawn_for()
     settings = settings_record(final, setup.dataset)
+    seeds = list(range(final.seeds))
+    earlier = None
     if os.path.exists(out):
         earlier = reference.read(out)
         earlier.check_drawn_for(valid_for, out)
@@ -72,6 +75,16 @@ def main(argv):
             raise common.UsageError(
                 f"--out={out} holds a set trained with other final settings; "
                 "choose another --out"
+            )
+        if list(earlier.seeds) != seeds:
+            raise common.UsageError(
+                f"--out={out} holds a set of {len(earlier.seeds)} seeds, not "
+                f"{len(seeds)}; choose another --out"
+            )
+        if _NUM_ARCHS.value < len(earlier.architectures):
+            raise common.UsageError(
+                f"--num_archs={_NUM_ARCHS.value} is smaller than the "
+                f"{len(earlier.architectures)} architectures of --out={out}"
             )
     print(
         f"drawing {_NUM_ARCHS.value} architectures that meet the specs "
@@ -84,9 +97,9 @@ def main(argv):
             setup, _NUM_ARCHS.value, _ARCH_SEED.value, feasible_only=True
         )
     ]
-    if os.path.exists(out):
+    if earlier is not None:
         have = list(earlier.architectures)
-        if archs[: len(have)] != have[: len(archs)]:
+        if archs[: len(have)] != have:
             raise common.UsageError(
                 f"--out={out} holds other architectures (another --arch_seed?); "
                 "choose another --out"
@@ -94,18 +107,23 @@ def main(argv):
     check_workdir(workdir)
     store = FinalStore(workdir)
     settings_id = fingerprint(settings)
-    seeds = list(range(final.seeds))
+    # The set's file is the record of what is measured: its runs count as
+    # done whatever --workdir holds (a fresh workdir trains only the rest).
+    kept = [] if earlier is None else earlier.runs()
 
     def write() -> None:
         ref = reference.from_runs(
-            store.runs(settings_id), archs, seeds, valid_for, settings
+            [*kept, *store.runs(settings_id)], archs, seeds, valid_for, settings
         )
         extra = {"draw": {"arch_seed": _ARCH_SEED.value, "feasible_only": True}}
         atomic_write_json(out, reference.to_json(ref, extra))
 
     with WorkdirLock(workdir):
         designs = [("reference", {"architecture": a}) for a in archs]
-        finalize(final, setup.dataset, store, designs, shared_trainer(), print, write)
+        done = {(r["architecture"], r["seed"]) for r in kept}
+        finalize(
+            final, setup.dataset, store, designs, shared_trainer(), print, write, done
+        )
         write()
     summary = reference.read(out).summary()
     rng = summary["accuracy_range"]

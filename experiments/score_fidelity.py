@@ -29,7 +29,7 @@ from cosearch.final import reference
 from cosearch.hardware.architecture import Architecture
 from cosearch.search import setup as search_setup
 from experiments import common
-from experiments.scoring import drawn_for, measure, print_table, table
+from experiments.scoring import measure, print_table, table
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "ml_collections config file (its space, specs, data)."
@@ -56,7 +56,7 @@ def main(argv):
         raise common.UsageError(f"--chunk must be >= 1, got {_CHUNK.value}")
     setup = search_setup.build(_CONFIG.value)
     ref = reference.read(_REFERENCE.value)
-    ref.check_drawn_for(drawn_for(setup), _REFERENCE.value)
+    ref.check_drawn_for(setup.drawn_for(), _REFERENCE.value)
     complete = [a for a, ok in zip(ref.architectures, ref.complete, strict=True) if ok]
     if len(complete) < 2:
         raise common.UsageError(

@@ -12,17 +12,6 @@ from cosearch.final import reference
 from cosearch.hardware.architecture import Architecture
 
 
-def drawn_for(setup) -> dict:
-    """What a set is valid for: the space, platform, specs and data."""
-    return {
-        "space": setup.config_json["space"],
-        "platform": setup.platform.name,
-        "specs": setup.config_json["specs"],
-        "data": setup.dataset.name,
-        "input_shape": list(setup.input_shape),
-    }
-
-
 def measure(
     archs: list[Architecture],
     dataset,

@@ -22,7 +22,7 @@ import pytest
 import cosearch
 
 PACKAGE_DIR = Path(cosearch.__file__).parent
-LAUNCHERS = ("experiments", "benchmarks", "oracles", "tests")
+LAUNCHERS = ("experiments", "benchmarks", "oracles", "scripts", "tests")
 
 
 def _modules(root: Path) -> dict[str, Path]:
@@ -58,11 +58,16 @@ def _imports(
                 yield node.lineno, sub if sub in modules else target
 
 
+# The package's own __init__ (``FLOORS``) sits on the bottom floor: any room
+# may read it, and it may import nothing of the package.
+ROOT = "__init__"
+
+
 def _room(module: str) -> str:
     """``cosearch.hardware.x`` -> ``hardware``; ``cosearch.errors`` ->
-    ``errors``; ``cosearch`` -> ``""``."""
+    ``errors``; ``cosearch`` -> :data:`ROOT`."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else ""
+    return parts[1] if len(parts) > 1 else ROOT
 
 
 def violations(root: Path, floors=cosearch.FLOORS) -> list[str]:
@@ -70,6 +75,7 @@ def violations(root: Path, floors=cosearch.FLOORS) -> list[str]:
     launcher and every import cycle under ``root`` (a ``cosearch`` package
     folder), one line each, naming ``file:line``."""
     floor = {room: i for i, rooms in enumerate(floors) for room in rooms}
+    floor[ROOT] = -1
     modules = _modules(root)
     problems = []
     edges: dict[str, dict[str, str]] = {m: {} for m in modules}
@@ -88,7 +94,7 @@ def violations(root: Path, floors=cosearch.FLOORS) -> list[str]:
                 continue
             edges[name].setdefault(target, f"{rel}:{line}")
             to = _room(target)
-            if not where_from or to == where_from:
+            if to == where_from:
                 continue
             if where_from not in floor or to not in floor:
                 unknown = where_from if where_from not in floor else to
@@ -236,3 +242,18 @@ def test_importing_a_launcher_is_caught(tmp_path):
     (found,) = violations(root)
     assert found.startswith(f"cosearch{os.sep}results{os.sep}stats.py:{line}:")
     assert "never imports a launcher" in found
+
+
+def test_the_package_root_imports_nothing_of_the_package(tmp_path):
+    root = _copy(tmp_path)
+    line = _write_in(
+        root / "__init__.py", "# The floors", "from cosearch import errors"
+    )
+    found = violations(root)
+    assert any(
+        p.startswith(f"cosearch{os.sep}__init__.py:{line}:") and "lower floor" in p
+        for p in found
+    ), found
+    # Reading FLOORS from any room is allowed.
+    _write_in(root / "hardware" / "geometry.py", "from __future__", "import cosearch")
+    assert not [p for p in violations(root) if "geometry.py" in p]

@@ -363,9 +363,10 @@ class Scorer:
         """Every score of ``names`` for each architecture, ``[B]`` float64.
 
         A network is initialised from ``fold_in(init_key, arch_id(arch))``
-        and every network sees the same ``images`` training images (``key``
-        consumed), so an architecture's score depends only on it and
-        ``key``, not on the batch it was computed in.
+        (its weights drawn in the padded shape, then masked) and every
+        network sees the same ``images`` training images (``key``
+        consumed), so an architecture's score depends only on it, ``key``
+        and this scorer's padded sizes, not on the batch it was computed in.
         """
         names = check_names(names)
         shape = tuple(int(v) for v in dataset.input_shape)

@@ -72,30 +72,32 @@ class ReferenceSet:
         return out
 
     def tau(self, scores: Sequence[float]) -> float:
-        """Kendall's tau-b of ``scores`` (``[A]``, larger = better, NaN
-        skipped) against the seed-mean accuracy."""
-        return kendall_tau(scores, self.mean())
+        """Kendall's tau-b of ``scores`` (``[A]``, larger = better; NaN and
+        infinite scores skipped) against the seed-mean accuracy."""
+        scores = np.asarray(scores, np.float64)
+        return kendall_tau(np.where(np.isfinite(scores), scores, np.nan), self.mean())
 
     def top_hits(self, scores: Sequence[float], fraction: float = 0.1) -> float:
         """Share of the set's top ``fraction`` (by mean accuracy) found in the
         top ``fraction`` by ``scores`` (both over the complete architectures
-        with a finite score; at least one architecture each)."""
+        with a finite score; at least one architecture each). Items tied at
+        the edge of a top share its last places equally, so a constant score
+        finds ``fraction`` of the top by chance, not by position."""
         scores = np.asarray(scores, np.float64)
         mean = self.mean()
         ok = np.flatnonzero(~np.isnan(mean) & np.isfinite(scores))
         if ok.size == 0:
             return float("nan")
         k = max(1, int(round(fraction * ok.size)))
-        best = set(ok[np.argsort(-mean[ok], kind="stable")[:k]])
-        picked = set(ok[np.argsort(-scores[ok], kind="stable")[:k]])
-        return len(best & picked) / k
+        best, picked = _top_share(mean[ok], k), _top_share(scores[ok], k)
+        return float(np.sum(best * picked) / k)
 
     def percentile(self, accuracy: float) -> float:
         """Share (0-1) of the complete architectures whose mean accuracy is
         below ``accuracy`` (an equal one counts half)."""
         mean = self.mean()
         mean = mean[~np.isnan(mean)]
-        if mean.size == 0:
+        if mean.size == 0 or math.isnan(accuracy):
             return float("nan")
         below = np.count_nonzero(mean < accuracy)
         equal = np.count_nonzero(mean == accuracy)
@@ -138,6 +140,21 @@ class ReferenceSet:
             "architectures": int(ok.size),
         }
 
+    def runs(self) -> list[dict[str, Any]]:
+        """The measured (architecture, seed) accuracies as run records
+        (:func:`from_runs`' input; a failed run is an accuracy of 0)."""
+        return [
+            {
+                "architecture": a,
+                "seed": seed,
+                "test_accuracy": float(self.accuracy[i, j]),
+                "failed": False,
+            }
+            for i, a in enumerate(self.architectures)
+            for j, seed in enumerate(self.seeds)
+            if not math.isnan(self.accuracy[i, j])
+        ]
+
     def summary(self) -> dict[str, Any]:
         """Size, noise, signal, range and tau between seeds (JSON)."""
         table = self.accuracy[self.complete]
@@ -173,6 +190,16 @@ class ReferenceSet:
                     f"reference set {path or ''} was drawn for another {key} "
                     f"({self.drawn_for.get(key)!r}, not {drawn_for.get(key)!r})"
                 )
+
+
+def _top_share(values: np.ndarray, k: int) -> np.ndarray:
+    """``[N]`` membership of each item in the top ``k`` of ``values``: 1 above
+    the k-th value, an equal share of the places left for the items equal
+    to it, 0 below (the weights sum to k)."""
+    kth = np.sort(values)[::-1][k - 1]
+    above = values > kth
+    equal = values == kth
+    return above + equal * ((k - above.sum()) / equal.sum())
 
 
 def from_runs(

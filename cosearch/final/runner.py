@@ -12,7 +12,7 @@ interrupted final training resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -69,6 +69,7 @@ def finalize(
     trainer: Any,
     log: Callable[[str], None] = print,
     after_run: Callable[[], None] | None = None,
+    done: Collection[tuple[str, int]] = (),
 ) -> FinalOutcome:
     """Final-train the architectures of ``designs`` that the store lacks.
 
@@ -82,6 +83,8 @@ def finalize(
       log: progress lines.
       after_run: called after each run is saved (e.g. to rewrite a summary
         file, so that an interrupted training leaves it current).
+      done: (architecture, seed) runs measured elsewhere (a reference set's
+        file), not trained again.
 
     Returns:
       The :class:`FinalOutcome`.
@@ -92,7 +95,8 @@ def finalize(
     for _, pair in designs:
         if pair["architecture"] not in archs:
             archs.append(pair["architecture"])
-    done = {(r["architecture"], int(r["seed"])) for r in store.runs(settings_id)}
+    done = {(a, int(s)) for a, s in done}
+    done |= {(r["architecture"], int(r["seed"])) for r in store.runs(settings_id)}
     wanted = [(a, s) for a in archs for s in range(final.seeds)]
     todo = [run for run in wanted if run not in done]
     if todo:

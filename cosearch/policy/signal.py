@@ -70,12 +70,20 @@ class Standardisation:
     std: np.ndarray  # [S]
 
     def z(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        """``[B]`` mean over the scores of their standardised values."""
+        """``[B]`` mean over the scores of their standardised values; a
+        non-finite score (NASWOT's log det of a singular kernel) counts as
+        the sample's mean, i.e. as no information."""
         zs = [
             (np.asarray(values[n], np.float64) - mu) / sd
             for n, mu, sd in zip(self.names, self.mean, self.std, strict=True)
         ]
-        return np.mean(zs, axis=0)
+        z = np.mean(zs, axis=0)
+        return np.where(np.isfinite(z), z, 0.0)
+
+
+def _or(values: np.ndarray, stat, empty: float) -> float:
+    """``stat(values)`` of a non-empty array, else ``empty``."""
+    return float(stat(values)) if values.size else empty
 
 
 class Signal:
@@ -109,8 +117,7 @@ class Signal:
         self.space, self.reward = space, reward
         self.dataset, self.head = dataset, head
         self.key = jax.random.fold_in(jax.random.key(seed), 0x5C0E)
-        arch = space.arch
-        self.scorer = scores_lib.Scorer(max(arch.kernels), max(arch.filters))
+        self._scorer: scores_lib.Scorer | None = None
         self._standard: Standardisation | None = None
         self._cache: dict[str, dict[str, float]] = {}
 
@@ -118,8 +125,11 @@ class Signal:
         """The signal's scores ``[B]`` by name (each architecture scored once
         per run)."""
         todo = [a for a in dict.fromkeys(archs) if str(a) not in self._cache]
+        if todo and self._scorer is None:
+            arch = self.space.arch
+            self._scorer = scores_lib.Scorer(max(arch.kernels), max(arch.filters))
         if todo:
-            got = self.scorer.score(
+            got = self._scorer.score(
                 todo, self.dataset, self.key, self.names, head=self.head
             )
             for i, a in enumerate(todo):
@@ -137,8 +147,9 @@ class Signal:
             tokens = masks.uniform_sample(arch_only, self.key, SAMPLE)
             sample = [a for a, _ in arch_only.decode_batch(np.asarray(tokens))]
             values = self.scores(sample)
-            mean = np.array([values[n].mean() for n in self.names])
-            std = np.array([values[n].std() for n in self.names])
+            finite = {n: v[np.isfinite(v)] for n, v in values.items()}
+            mean = np.array([_or(finite[n], np.mean, 0.0) for n in self.names])
+            std = np.array([_or(finite[n], np.std, 1.0) for n in self.names])
             self._standard = Standardisation(
                 self.names, mean, np.where(std > 1e-12, std, 1.0)
             )

@@ -74,10 +74,12 @@ def _relevant(flat: dict[str, Any], strategy: str) -> dict[str, Any]:
     """The fields of a flat config a resumed run must share with its checkpoint:
     all but the budget (RESUMABLE_FIELDS) and the fields that only other
     strategies read (their ``config_fields`` in the strategy table)."""
-    ignored = set(RESUMABLE_FIELDS)
+    others = set()
     for owner, entry in STRATEGIES.items():
         if owner != strategy:
-            ignored.update(entry.config_fields)
+            others.update(entry.config_fields)
+    # A field this strategy reads too is never ignored.
+    ignored = set(RESUMABLE_FIELDS) | (others - set(STRATEGIES[strategy].config_fields))
     return {
         k: v
         for k, v in flat.items()

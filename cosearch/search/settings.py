@@ -166,10 +166,12 @@ class Setup:
 
     def drawn_for(self) -> dict[str, Any]:
         """What a reference set of this search must have been drawn for: the
-        space, platform, specs, data and input shape."""
+        space, the platform group (pool, word width, BRAM switch, grid and
+        device files: they decide which architectures meet the specs), the
+        specs, the data and the input shape."""
         return {
             "space": self.config_json["space"],
-            "platform": self.platform.name,
+            "platform": self.config_json["platform"],
             "specs": self.config_json["specs"],
             "data": self.dataset.name,
             "input_shape": list(self.input_shape),

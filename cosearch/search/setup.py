@@ -19,9 +19,12 @@ from typing import Any
 
 from cosearch import data as data_lib
 from cosearch.child import batched as batched_lib
+from cosearch.child import scores as scores_lib
 from cosearch.child import train as train_lib
 from cosearch.final import FinalSettings
 from cosearch.final import reference as reference_lib
+from cosearch.final.runner import settings_record
+from cosearch.final.store import fingerprint
 from cosearch.hardware import grid as grid_lib
 from cosearch.hardware import optimizer as optimizer_lib
 from cosearch.hardware.devices import (
@@ -202,6 +205,14 @@ def build(config, parallel: ParallelSettings | None = None) -> Setup:
             reference.check_drawn_for(setup.drawn_for(), path)
         except reference_lib.ReferenceSetError as e:
             raise field_error("final.reference_set", str(e)) from None
+        if fingerprint(reference.settings) != fingerprint(
+            settings_record(final, dataset)
+        ):
+            raise field_error(
+                "final.reference_set",
+                f"{path} was trained with other final settings than config.final "
+                "(its percentiles would compare other budgets)",
+            )
         setup = dataclasses.replace(setup, reference=reference)
     if reward_error is not None:
         # A spec above reward.eff_hi may be out of reach altogether: say so.
@@ -263,11 +274,19 @@ def _search_settings(c) -> SearchSettings:
 def _accuracy_signal(c) -> str:
     name = str(value_at(c, "search.accuracy_signal"))
     try:
-        signal_lib.parse(name)
+        names = signal_lib.parse(name)
     except ValueError as e:
         raise field_error(
             "search.accuracy_signal", f"{e} (or {signal_lib.PREDICTOR!r})"
         ) from None
+    network = [n for n in names if n in scores_lib.NETWORK_SCORES]
+    kernels = tuple(int(k) for k in c.space.kernels)
+    if network and any(k % 2 == 0 for k in kernels):
+        raise field_error(
+            "search.accuracy_signal",
+            f"{', '.join(network)} need odd kernels (centred in the padded "
+            f"window), got {kernels}",
+        )
     return name
 
 

@@ -59,7 +59,9 @@ def test_padded_network_scores_equal_the_plain_network(synthetic):
         own, ones = _plain(arch, params, shape[2])
         plain = scores.network_scores(own, ones, x, y, strides, "flatten", NET)
         for name in NET:
-            np.testing.assert_allclose(padded[name], plain[name], rtol=2e-4), name
+            np.testing.assert_allclose(
+                padded[name], plain[name], rtol=2e-4, err_msg=name
+            )
 
 
 def test_synflow_is_the_summed_flow_through_a_tiny_network():

@@ -29,13 +29,27 @@ def test_build_resume_and_extend(tmp_path):
     # The same command trains nothing; a larger set trains only the new one.
     again = run_module("experiments.reference_set", *args, "--num_archs=2")
     assert again.returncode == 0 and "final 1/" not in again.stdout
-    more = run_module("experiments.reference_set", *args, "--num_archs=3")
+    # A fresh workdir: the runs the set's file holds are not trained again.
+    fresh = tmp_path / "fresh"
+    more = run_module(
+        "experiments.reference_set",
+        SMOKE,
+        *FAST,
+        f"--workdir={fresh}",
+        f"--out={out}",
+        "--num_archs=3",
+    )
     assert more.returncode == 0, more.stderr[-2000:]
-    assert "4 done before" in more.stdout and len(_runs(workdir)) == 6
+    assert "4 done before" in more.stdout and len(_runs(fresh)) == 2
     grown = json.loads(out.read_text())
     names = [a["architecture"] for a in grown["architectures"]]
     assert names[:2] == [a["architecture"] for a in ref["architectures"]]
     assert grown["summary"]["complete"] == 3
+    # A smaller set than the file's is refused, nothing written.
+    fewer = run_module("experiments.reference_set", *args, "--num_archs=2")
+    assert fewer.returncode == 2
+    assert "smaller than the 3 architectures" in _last_line(fewer)
+    assert json.loads(out.read_text()) == grown
 
 
 def test_a_set_of_another_space_is_refused(tmp_path):

@@ -187,7 +187,10 @@ def test_finalized_designs_are_placed_in_a_reference_set(searched, tmp_path):
         for a, acc in zip(archs, (0.0, 0.3, 0.6, 1.0), strict=True)
         for s in (0, 1)
     ]
-    ref = reference.from_runs(runs, archs, [0, 1], setup.drawn_for(), {})
+    from cosearch.final.runner import settings_record
+
+    settings = settings_record(setup.final, setup.dataset)
+    ref = reference.from_runs(runs, archs, [0, 1], setup.drawn_for(), settings)
     path = tmp_path / "ref.json"
     path.write_text(json.dumps(reference.to_json(ref)))
     config = tiny(**FINAL, **{"final.reference_set": str(path)})
@@ -204,6 +207,9 @@ def test_finalized_designs_are_placed_in_a_reference_set(searched, tmp_path):
     other = tiny(**FINAL, **{"final.reference_set": str(path), "space.depth": 3})
     with pytest.raises(ValueError, match="config.final.reference_set: .*another"):
         build(other)
+    budget = tiny(**FINAL, **{"final.reference_set": str(path), "final.steps": 7})
+    with pytest.raises(ValueError, match="trained with other final settings"):
+        build(budget)
     missing = tiny(**FINAL, **{"final.reference_set": str(tmp_path / "no.json")})
     with pytest.raises(ValueError, match="config.final.reference_set: .*no such"):
         build(missing)

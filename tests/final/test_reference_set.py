@@ -118,3 +118,24 @@ def test_agreement_names_a_score_that_is_size_in_disguise():
     assert exact["tau"] == pytest.approx(1.0) and exact["top_hits"] == 1.0
     assert exact["tau_within_macs_bins"] == pytest.approx(1.0)
     assert exact["architectures"] == 8
+
+
+def test_ties_non_finite_scores_and_nan_accuracies():
+    """A constant score finds the top by chance (its share), not by its
+    position; infinite scores are left out of tau; no percentile of NaN."""
+    archs = [f"{k},24,1" for k in range(1, 11)]
+    runs = [
+        {"architecture": a, "seed": s, "test_accuracy": 0.7 + 0.01 * i,
+         "failed": False}
+        for i, a in enumerate(archs)
+        for s in (0, 1)
+    ]  # fmt: skip
+    ref = reference.from_runs(runs, archs, [0, 1], DRAWN, {})
+    assert ref.top_hits(np.zeros(10), fraction=0.2) == pytest.approx(0.2)
+    scores = np.arange(10.0)
+    scores[0] = -np.inf  # the least accurate, as a log det of a singular kernel
+    assert ref.tau(scores) == pytest.approx(1.0)
+    assert np.isnan(ref.percentile(float("nan")))
+    # The measured runs come back as records that rebuild the same set.
+    again = reference.from_runs(ref.runs(), archs, [0, 1], DRAWN, {})
+    np.testing.assert_array_equal(again.accuracy, ref.accuracy)

@@ -125,3 +125,21 @@ def test_bad_signal_and_reward_settings_are_refused(field, value, match):
     with pytest.raises(SearchConfigError, match=match) as err:
         search_setup.build(tiny(**{field: value}))
     assert "\n" not in str(err.value)
+
+
+def test_non_finite_scores_count_as_no_information():
+    """NASWOT's log det of a singular kernel is -inf: it is left out of the
+    standardisation and its z is 0 (the expectation is the mean)."""
+    std = signal_lib.Standardisation(("naswot",), np.array([2.0]), np.array([0.5]))
+    z = std.z({"naswot": np.array([3.0, -np.inf, np.nan])})
+    np.testing.assert_array_equal(z, [2.0, 0.0, 0.0])
+
+
+def test_network_scores_need_odd_kernels_but_the_predictor_does_not():
+    even = {"space.kernels": (2, 3)}
+    with pytest.raises(SearchConfigError, match="synflow need odd kernels"):
+        search_setup.build(tiny(**even, **{"search.accuracy_signal": "synflow"}))
+    search_setup.build(tiny(**even, **{"search.accuracy_signal": "deep_layers"}))
+    setup = search_setup.build(tiny(**even))
+    ctx = Context(setup, Trainer(), {}, log=lambda _: None)
+    assert ctx.accuracy_signal().names == ()  # no scorer is made

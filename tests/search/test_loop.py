@@ -143,19 +143,26 @@ def test_resume_fingerprint_follows_the_declared_strategy_fields():
     declared = {f for entry in STRATEGIES.values() for f in entry.config_fields}
     assert declared <= set(flat)  # every declared field is a config field
     for strategy in STRATEGIES:
+        own = set(STRATEGIES[strategy].config_fields)
         others = {
             f
             for owner, entry in STRATEGIES.items()
             if owner != strategy
             for f in entry.config_fields
-        }
+        } - own
         kept = run_state._relevant(flat, strategy)
         groups = {f for f in flat if f.startswith(run_state.RESUMABLE_GROUPS)}
         assert groups and all(f.startswith("final.") for f in groups)
         assert set(kept) == (
             set(flat) - set(run_state.RESUMABLE_FIELDS) - others - groups
         )
-        assert set(STRATEGIES[strategy].config_fields) <= set(kept)
+        assert own <= set(kept)
+    # Fields two strategies read stay in both fingerprints.
+    shared = set(STRATEGIES["coexplore"].config_fields) & set(
+        STRATEGIES["random_screen"].config_fields
+    )
+    assert shared and shared <= set(run_state._relevant(flat, "coexplore"))
+    assert shared <= set(run_state._relevant(flat, "random_screen"))
 
 
 def test_hw_aware_settings_are_its_declared_fields():
