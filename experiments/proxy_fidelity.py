@@ -81,8 +81,15 @@ _REF_OVERRIDES = flags.DEFINE_string(
 _REFERENCE = flags.DEFINE_string(
     "reference",
     "",
-    "JSON of an earlier run of this script: reuse its "
-    "reference runs (same architectures) instead of training them",
+    "JSON of an earlier run of this script, or a reference set "
+    "(experiments.reference_set): reuse its reference runs (same "
+    "architectures) instead of training them",
+)
+_EVAL_STEPS = flags.DEFINE_list(
+    "eval_steps",
+    [],
+    "also score each proxy run after these many steps (successive-halving "
+    "rungs), and rank by them and by the training-loss sum up to them",
 )
 _SCORES = flags.DEFINE_list(
     "scores",
@@ -125,17 +132,27 @@ def parse_overrides(text: str) -> dict[str, Any]:
 
 
 def train_runs(
-    trainer, dataset, archs, config: TrainConfig, seeds, label: str, key_of=None
+    trainer,
+    dataset,
+    archs,
+    config: TrainConfig,
+    seeds,
+    label: str,
+    key_of=None,
+    eval_steps=(),
 ):
     """One record per (architecture, seed); the key of a seed, ``key_of(seed)``
     (default ``key(seed)``), is the same for every architecture (the same
-    initial draw and data order for all)."""
+    initial draw and data order for all). ``eval_steps``: also score the
+    validation split part-way (``early``), as successive-halving rungs would."""
     key_of = key_of or jax.random.key
     runs = []
     chance = math.log(dataset.num_classes)
     for i, arch in enumerate(archs):
         for seed in seeds:
-            res = trainer.train(arch, dataset, config, key_of(seed))
+            res = trainer.train(
+                arch, dataset, config, key_of(seed), eval_steps=eval_steps
+            )
             losses = res.loss_curve
             final = float(np.mean(losses[-5:])) if losses else float("nan")
             runs.append(
@@ -152,6 +169,8 @@ def train_runs(
                     "above_chance": bool(not res.failed and final > chance),
                     "wall_s": res.wall_s,
                     "compile_s": res.compile_s,
+                    "loss_curve": [float(v) for v in losses],
+                    "early": [[int(s), float(a)] for s, a in res.early],
                 }
             )
             print(
@@ -170,6 +189,51 @@ def accuracy_table(runs, num_archs: int, seeds) -> np.ndarray:
     for r in runs:
         table[r["arch_index"], col[r["seed"]]] = r["val_accuracy"]
     return table
+
+
+def early_signals(proxy_runs, ref_table: np.ndarray, seeds) -> dict[str, Any]:
+    """How well part-way measures of the same runs rank against the
+    reference: the validation accuracy after each ``early`` step, and the sum
+    of training losses up to it (and over the whole run; lower is better, Ru
+    et al., arXiv 2006.04492), each as the tau of the seed mean and of each
+    seed; with the steps (compute) each spends per architecture."""
+    ref_mean = ref_table.mean(axis=1)
+    steps = sorted({s for r in proxy_runs for s, _ in r.get("early", [])})
+    full = max(
+        (len(r["loss_curve"]) for r in proxy_runs if "loss_curve" in r), default=0
+    )
+
+    def taus(values: dict[tuple[int, int], float]) -> dict[str, Any]:
+        table = np.full((ref_table.shape[0], len(seeds)), np.nan)
+        col = {int(s): j for j, s in enumerate(seeds)}
+        for (a, s), v in values.items():
+            table[a, col[s]] = v
+        return {
+            "tau_mean_vs_reference": kendall_tau(table.mean(axis=1), ref_mean),
+            "tau_seed_vs_reference": [
+                kendall_tau(table[:, j], ref_mean) for j in range(table.shape[1])
+            ],
+        }
+
+    out = {}
+    for step in [*steps, full]:
+        acc, loss = {}, {}
+        for r in proxy_runs:
+            key = (r["arch_index"], r["seed"])
+            curve = r.get("loss_curve") or []
+            if len(curve) >= step:
+                loss[key] = -float(np.sum(curve[:step]))
+            early = dict((int(s), a) for s, a in r.get("early", []))
+            if step in early:
+                acc[key] = early[step]
+            elif step == full:
+                acc[key] = r["val_accuracy"]
+        out[str(step)] = {
+            "steps": step,
+            "accuracy": taus(acc) if acc else None,
+            "loss_sum": taus(loss) if loss else None,
+        }
+    return out
 
 
 def summarize(proxy_runs, ref_table: np.ndarray, seeds) -> dict[str, Any]:
@@ -203,6 +267,7 @@ def summarize(proxy_runs, ref_table: np.ndarray, seeds) -> dict[str, Any]:
         "runs": len(proxy_runs),
         "median_child_s": float(np.median(warm)) if warm else None,
         "median_compile_s": float(np.median(compiles)) if compiles else None,
+        "by_steps": early_signals(proxy_runs, ref_table, seeds),
     }
 
 
@@ -215,9 +280,35 @@ def checked_train_config(
         return TrainConfig(**fields)
 
 
+def from_reference_set(path: str) -> dict[str, Any]:
+    """A reference set (experiments.reference_set) in this script's reference
+    form: its measured runs (an architecture missing a seed is NaN there,
+    left out of every tau)."""
+    ref = reference.read(path)
+    index = {a: i for i, a in enumerate(ref.architectures)}
+    return {
+        "architectures": list(ref.architectures),
+        "reference": {
+            "runs": [
+                {
+                    "arch_index": index[r["architecture"]],
+                    "arch": r["architecture"],
+                    "seed": r["seed"],
+                    "val_accuracy": r["test_accuracy"],
+                    "failed": r["failed"],
+                }
+                for r in ref.runs()
+            ],
+            "train": ref.settings["train"],
+            "seeds": list(ref.seeds),
+            "scored_on": "test",
+        },
+    }
+
+
 def read_reference(path: str) -> dict[str, Any]:
-    """An earlier result of this script (``--reference``), checked to hold the
-    parts that are reused."""
+    """An earlier result of this script (``--reference``), or a reference set,
+    checked to hold the parts that are reused."""
     try:
         with open(path) as f:
             earlier = json.load(f)
@@ -227,6 +318,8 @@ def read_reference(path: str) -> dict[str, Any]:
         raise common.UsageError(f"--reference={path}: cannot read ({e})") from None
     except json.JSONDecodeError as e:
         raise common.UsageError(f"--reference={path}: not valid JSON ({e})") from None
+    if isinstance(earlier, dict) and earlier.get("format") == reference.FORMAT:
+        return from_reference_set(path)
     ref = earlier.get("reference") if isinstance(earlier, dict) else None
     if (
         not isinstance(ref, dict)
@@ -254,6 +347,9 @@ def main(argv):
     if _NUM_ARCHS.value < 1:
         raise common.UsageError(f"--num_archs must be >= 1, got {_NUM_ARCHS.value}")
     earlier = read_reference(_REFERENCE.value) if _REFERENCE.value else None
+    eval_steps = common.parse_int_list(_EVAL_STEPS.value, "--eval_steps")
+    if any(s < 1 for s in eval_steps):
+        raise common.UsageError(f"--eval_steps must be >= 1, got {eval_steps}")
     with common.flag_value("--scores"):
         score_names = scores_lib.check_names(_SCORES.value) if _SCORES.value else ()
     setup = search_setup.build(config)
@@ -332,7 +428,13 @@ def main(argv):
     results = []
     for text, train_config in zip(variants, proxy_configs, strict=True):
         runs = train_runs(
-            trainer, setup.dataset, archs, train_config, seeds, text or "proxy"
+            trainer,
+            setup.dataset,
+            archs,
+            train_config,
+            seeds,
+            text or "proxy",
+            eval_steps=eval_steps,
         )
         results.append(
             {
@@ -403,6 +505,13 @@ def main(argv):
             f"child {s['median_child_s'] or float('nan'):.1f}s",
             flush=True,
         )
+        for step, b in s["by_steps"].items():
+            parts = [
+                f"{name} {b[name]['tau_mean_vs_reference']:+.2f}"
+                for name in ("accuracy", "loss_sum")
+                if b[name] is not None
+            ]
+            print(f"  after {step} steps: tau vs reference " + ", ".join(parts))
     common.write_benchmark(json_ready(out), _OUT.value)
 
 

@@ -193,6 +193,7 @@ class Trainer:
         key: jax.Array,
         device: jax.Device | None = None,
         keep_variables: bool = False,
+        eval_steps: Sequence[int] = (),
     ) -> TrainResult:
         """Trains ``arch`` on ``dataset.train``; scores it on ``dataset.val``.
 
@@ -205,6 +206,9 @@ class Trainer:
             not depend on it for devices of one kind.
           keep_variables: return the trained variables (host copies) in the
             result, e.g. to save them.
+          eval_steps: also score the validation split after these many
+            steps (those below the budget; the training is unchanged), in
+            the result's ``early``.
 
         Returns:
           The :class:`TrainResult`; ``failed`` on a NaN/inf loss.
@@ -223,6 +227,8 @@ class Trainer:
         losses, pending = [], []
         failed, reason = False, ""
         order = None
+        early_at = sorted({int(s) for s in eval_steps if 0 < int(s) < total})
+        early = []
         for i in range(total):
             epoch, j = divmod(i, per_epoch)
             if j == 0:
@@ -240,6 +246,18 @@ class Trainer:
                 if reason:
                     failed = True
                     break
+            if early_at and i + 1 == early_at[0]:
+                early_at.pop(0)
+                acc_i = self.accuracy(
+                    programs,
+                    params,
+                    stats,
+                    dataset.val.images,
+                    dataset.val.labels,
+                    config.eval_batch_size,
+                    device,
+                )
+                early.append((i + 1, acc_i))
         acc = 0.0
         if not failed:
             acc = self.accuracy(
@@ -265,6 +283,7 @@ class Trainer:
             failed=failed,
             reason=reason,
             variables=variables,
+            early=tuple(early),
         )
 
 

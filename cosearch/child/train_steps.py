@@ -138,6 +138,10 @@ class TrainResult(NamedTuple):
       reason: why it failed ("" otherwise).
       variables: the trained ``{"params", "batch_stats"}`` as NumPy arrays
         when asked for (``keep_variables``), else None.
+      early: ``((step, val_accuracy), ...)`` scored part-way through, after
+        the steps asked for (``eval_steps``; the final one is
+        ``val_accuracy``): what a successive-halving rung of that budget
+        would see, on the same run.
     """
 
     val_accuracy: float
@@ -148,6 +152,7 @@ class TrainResult(NamedTuple):
     failed: bool
     reason: str
     variables: dict | None = None
+    early: tuple[tuple[int, float], ...] = ()
 
 
 def learning_rate_schedule(config: TrainConfig, total_steps: int):

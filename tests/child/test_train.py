@@ -8,6 +8,7 @@ import pytest
 
 from cosearch import data
 from cosearch.child import train
+from cosearch.hardware.architecture import Architecture
 
 TINY = [(3, 8, 1), (1, 8, 2)]
 
@@ -88,3 +89,21 @@ def test_adam_and_config_checks(synthetic):
     ]:
         with pytest.raises(ValueError):
             train.TrainConfig(**bad)
+
+
+def test_part_way_scores_leave_the_training_unchanged():
+    """eval_steps scores the validation split after those steps (what a
+    successive-halving rung sees); the run itself is the same."""
+    dataset = data.load("synthetic", seed=0)
+    arch = Architecture.parse("3,8,1;1,8,1")
+    config = train.TrainConfig(steps=6, batch_size=32, eval_batch_size=128)
+    trainer = train.Trainer()
+    plain = trainer.train(arch, dataset, config, jax.random.key(0))
+    early = trainer.train(
+        arch, dataset, config, jax.random.key(0), eval_steps=(2, 4, 6, 9)
+    )
+    assert early.loss_curve == plain.loss_curve
+    assert early.val_accuracy == plain.val_accuracy
+    assert [s for s, _ in early.early] == [2, 4]  # 6 is the final score
+    assert all(0.0 <= a <= 1.0 for _, a in early.early)
+    assert plain.early == ()

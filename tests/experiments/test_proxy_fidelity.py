@@ -36,6 +36,7 @@ def test_reference_then_proxy_against_it(tmp_path):
         "--seeds=0,1",
         f"--reference={ref}",
         "--variants=learning_rate=0.05;head_lr_scale=0.1,warmup_steps=2",
+        "--eval_steps=2,3,99",
         f"--out={out}",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -49,6 +50,17 @@ def test_reference_then_proxy_against_it(tmp_path):
         s = proxy["summary"]
         assert s["runs"] == 6 and len(s["tau_seed_vs_reference"]) == 2
         assert s["median_child_s"] > 0
+        # Part-way scores after 2 and 3 of the 5 steps (99 is past the
+        # budget), and the loss sums; the full run's as the last entry.
+        assert list(s["by_steps"]) == ["2", "3", "5"]
+        assert (
+            s["by_steps"]["5"]["accuracy"]["tau_mean_vs_reference"]
+            == (s["tau_mean_vs_reference"])
+        )
+        for run in proxy["runs"]:
+            assert [step for step, _ in run["early"]] == [2, 3]
+            assert len(run["loss_curve"]) == 5
+    assert "after 2 steps: tau vs reference accuracy" in proc.stdout
     assert result["proxies"][1]["train"]["head_lr_scale"] == 0.1
     # Another architecture draw cannot reuse that reference.
     proc = run_module(

@@ -119,3 +119,32 @@ def test_score_fidelity_against_a_built_set(tmp_path):
         f"--reference={ref}",
     )
     assert other.returncode == 2 and "another space" in _last_line(other)
+
+
+def test_proxy_fidelity_against_a_reference_set(tmp_path):
+    workdir, ref = tmp_path / "ref", tmp_path / "ref.json"
+    built = run_module(
+        "experiments.reference_set",
+        SMOKE,
+        *FAST,
+        f"--workdir={workdir}",
+        f"--out={ref}",
+        "--num_archs=3",
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    out = tmp_path / "proxy.json"
+    proc = run_module(
+        "experiments.proxy_fidelity",
+        SMOKE,
+        "--num_archs=3",
+        "--seeds=0",
+        f"--reference={ref}",
+        "--eval_steps=2",
+        f"--out={out}",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    names = [a["architecture"] for a in json.loads(ref.read_text())["architectures"]]
+    assert result["architectures"] == names
+    assert len(result["reference"]["runs"]) == 6  # 3 architectures x 2 seeds
+    assert list(result["proxies"][0]["summary"]["by_steps"]) == ["2", "5"]
