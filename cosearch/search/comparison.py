@@ -22,8 +22,9 @@ margin, a fraction; the measures on final test accuracy are
   children whose design meets the specs, their mean accuracy, median
   throughput and number (what the strategy spent its trainings on, less
   noisy than the best of them);
-- ``children_trained``, ``proposals``, ``pruned``, ``wall_s`` (measured
-  wall time of the run), ``hypervolume``.
+- ``children_trained``, ``train_images`` (child-training compute: steps
+  times batch, over every child), ``proposals``, ``pruned``, ``wall_s``
+  (measured wall time of the run), ``hypervolume``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ MEASURES = (
     ("median_fps", "median images/s of children at spec", 1.0, "{:,.0f}"),
     ("at_spec", "children at spec", 1.0, "{:.1f}"),
     ("children_trained", "children trained", 1.0, "{:.1f}"),
+    ("train_images", "child-training images (compute)", 1.0, "{:,.0f}"),
     ("proposals", "proposals", 1.0, "{:.0f}"),
     ("pruned", "pruned", 1.0, "{:.0f}"),
     ("wall_s", "wall s", 1.0, "{:.0f}"),
@@ -136,6 +138,8 @@ def run_facts(
         "proposals": len(history),
         "pruned": sum(h["status"] == "pruned" for h in history),
         "wall_s": metrics[-1].get("elapsed_s") if metrics else None,
+        # None for runs made before compute was counted.
+        "train_images": metrics[-1].get("train_images_total") if metrics else None,
         "hypervolume": summary.hypervolume,
         "curve": best_so_far(history),
     }

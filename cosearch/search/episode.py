@@ -58,6 +58,8 @@ class Outcome:
       fast_s: seconds in the fast level (cost model and optimizer).
       slow_s: seconds training children.
       trained: children trained this episode (cache misses).
+      train_images: their training compute: optimizer steps run times the
+        batch size, summed.
     """
 
     records: list[dict[str, Any]]
@@ -68,6 +70,7 @@ class Outcome:
     fast_s: float
     slow_s: float
     trained: int
+    train_images: int = 0
 
 
 @dataclasses.dataclass
@@ -179,12 +182,14 @@ class Trained:
         before), "survived" (alive, not trained) or "pruned" (not alive).
       train_s: per proposal, seconds spent training it.
       count: children trained.
+      train_images: their training compute (steps run x batch size).
     """
 
     accuracy: np.ndarray
     status: list[str]
     train_s: list[float]
     count: int
+    train_images: int = 0
 
 
 def train(
@@ -206,6 +211,7 @@ def train(
             "failed": bool(res.failed),
             "reason": res.reason,
             "wall_s": res.wall_s,
+            "train_images": int(res.steps) * s.train_config.batch_size,
         }
 
     def train_one(i: int, device) -> dict[str, Any]:
@@ -273,7 +279,8 @@ def train(
         if i not in jobs:
             status[i] = "failed" if hit["failed"] else "cached"
         acc[i] = hit["accuracy"]
-    return Trained(acc, status, secs, len(jobs))
+    images = sum(int(res["train_images"]) for res in results)
+    return Trained(acc, status, secs, len(jobs), images)
 
 
 def measured_accuracies(cache: dict[str, dict[str, Any]]) -> dict[str, float]:
@@ -350,6 +357,7 @@ def outcome(
     fast_s: float,
     slow_s: float,
     trained: int,
+    train_images: int = 0,
 ) -> Outcome:
     """The :class:`Outcome` of an evaluated episode (the tail every strategy
     shares): its history records, the update's actions and rewards, timings."""
@@ -362,6 +370,7 @@ def outcome(
         fast_s=fast_s,
         slow_s=slow_s,
         trained=trained,
+        train_images=train_images,
     )
 
 

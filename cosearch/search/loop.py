@@ -109,6 +109,13 @@ class _Run(RunState):
             return f"{s.episodes} episodes done"
         if s.max_children is not None and self.children_trained >= s.max_children:
             return f"{self.children_trained} children trained"
+        if s.max_train_images is not None and (
+            s.max_train_images - self.train_images < self.images_per_child
+        ):
+            return (
+                f"{self.train_images:,} of {s.max_train_images:,} training images "
+                f"spent (a child takes {self.images_per_child:,})"
+            )
         wall = self.elapsed_s + time.perf_counter() - started
         if s.max_wall_s is not None and wall >= s.max_wall_s:
             return f"wall-time budget of {s.max_wall_s:g}s spent"
@@ -119,10 +126,27 @@ class _Run(RunState):
             )
         return None
 
+    @property
+    def images_per_child(self) -> int:
+        """Training images of one child's full budget (steps x batch)."""
+        s = self.setup
+        train = s.train_config
+        images = len(s.dataset.train)
+        if train.train_examples is not None:
+            images = min(images, train.train_examples)
+        return train.total_steps(images) * train.batch_size
+
     def children_left(self) -> int | None:
-        """Children the budget still allows (None: no children budget)."""
-        limit = self.setup.search.max_children
-        return None if limit is None else max(limit - self.children_trained, 0)
+        """Children the budgets still allow (None: no children or compute
+        budget)."""
+        s = self.setup.search
+        left = []
+        if s.max_children is not None:
+            left.append(max(s.max_children - self.children_trained, 0))
+        if s.max_train_images is not None:
+            spare = max(s.max_train_images - self.train_images, 0)
+            left.append(spare // self.images_per_child)
+        return min(left) if left else None
 
     def step(self, started: float) -> dict[str, Any]:
         """Run one episode; append its records; returns its metrics line."""
@@ -138,6 +162,7 @@ class _Run(RunState):
         update_s = time.perf_counter() - t1
         statuses = [r["status"] for r in out.records]
         self.children_trained += out.trained
+        self.train_images += out.train_images
         self.idle_episodes = 0 if out.trained else self.idle_episodes + 1
         accs = [r["accuracy"] for r in out.records if r["accuracy"] is not None]
         at_spec = [
@@ -175,6 +200,8 @@ class _Run(RunState):
             "best_accuracy": max(accs) if accs else None,
             "best_accuracy_at_spec": self.best_at_spec,
             "children_trained_total": self.children_trained,
+            "train_images": out.train_images,
+            "train_images_total": self.train_images,
             "fast_s": out.fast_s,
             "slow_s": out.slow_s,
             "update_s": update_s,
@@ -316,6 +343,10 @@ def _eta(run_: _Run, since: float, first_episode: int, first_children: int) -> s
     children = run_.children_trained - first_children
     if s.max_children is not None and children:
         left.append(spent / children * (s.max_children - run_.children_trained))
+    if s.max_train_images is not None and children:
+        # The compute budget buys whole children, at this session's pace.
+        more = (s.max_train_images - run_.train_images) // run_.images_per_child
+        left.append(spent / children * max(more, 0))
     if s.max_wall_s is not None:
         left.append(s.max_wall_s - run_.elapsed_s - spent)
     return _format_s(min(left)) if left else "?"
@@ -325,6 +356,8 @@ def _progress_line(run_: _Run, line: dict[str, Any], eta: str) -> str:
     s = run_.setup.search
     episodes = f"/{s.episodes}" if s.episodes is not None else ""
     children = f"/{s.max_children}" if s.max_children is not None else ""
+    if s.max_train_images is not None:
+        children += f" ({run_.train_images:,}/{s.max_train_images:,} training images)"
     best = line["best_accuracy_at_spec"]
     reward = line["reward_mean"]
     return (

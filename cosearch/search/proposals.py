@@ -173,6 +173,7 @@ def _episode(
         fast_s=fast_s,
         slow_s=slow_s,
         trained=done.count,
+        train_images=done.train_images,
     )
 
 

@@ -37,6 +37,7 @@ from cosearch.search.strategies import STRATEGIES
 RESUMABLE_FIELDS = (
     "search.episodes",
     "search.max_children",
+    "search.max_train_images",
     "search.max_wall_s",
     "search.max_idle_episodes",
     "search.checkpoint_every",
@@ -165,6 +166,7 @@ class RunState:
         self.ctx = ctx
         self.episode = 0  # next episode to run
         self.children_trained = 0
+        self.train_images = 0  # child-training compute spent
         self.idle_episodes = 0  # episodes in a row that trained no new child
         self.best_at_spec = None  # best accuracy meeting the specs so far
         self.settled_cache: dict[str, Any] = {}  # the cache after the last episode
@@ -176,6 +178,7 @@ class RunState:
         return {
             "episode": self.episode,
             "children_trained": self.children_trained,
+            "train_images": self.train_images,
             "idle_episodes": self.idle_episodes,
             "best_at_spec": self.best_at_spec,
             "elapsed_s": self.elapsed_s,
@@ -187,6 +190,8 @@ class RunState:
     def _apply(self, progress: dict[str, Any]) -> None:
         self.episode = int(progress["episode"])
         self.children_trained = int(progress["children_trained"])
+        # Checkpoints made before compute was counted hold none.
+        self.train_images = int(progress.get("train_images", 0))
         self.idle_episodes = int(progress["idle_episodes"])
         self.best_at_spec = progress["best_at_spec"]
         self.elapsed_s = float(progress["elapsed_s"])

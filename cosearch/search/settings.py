@@ -38,6 +38,8 @@ class SearchSettings:
         architecture-only strategies (hw_aware, sequential) sample this many
         and train all of them.
       max_children: trained-children budget; None for none.
+      max_train_images: child-training compute budget, in training images
+        (optimizer steps times batch size, over every child); None for none.
       max_wall_s: wall-time budget, seconds; None for none.
       max_idle_episodes: the run ends after this many episodes in a row that
         trained no new child (every proposal pruned or already measured).
@@ -53,6 +55,7 @@ class SearchSettings:
     candidates: int
     children_per_episode: int
     max_children: int | None
+    max_train_images: int | None
     max_wall_s: float | None
     max_idle_episodes: int
     checkpoint_every: int

@@ -250,18 +250,20 @@ def _search_settings(c) -> SearchSettings:
 
     episodes = count("episodes", 0)
     max_children = count("max_children", 0)
+    max_images = count("max_train_images", 0)
     max_wall_s = number("max_wall_s", 0.0)
-    if not (episodes or max_children or max_wall_s):
+    if not (episodes or max_children or max_images or max_wall_s):
         raise field_error(
             "search",
-            "no budget: set episodes, max_children or max_wall_s (0 = no limit; "
-            "at least one must be set)",
+            "no budget: set episodes, max_children, max_train_images or max_wall_s "
+            "(0 = no limit; at least one must be set)",
         )
     return SearchSettings(
         episodes=episodes or None,
         candidates=count("candidates_per_episode", 1),
         children_per_episode=count("children_per_episode", 1),
         max_children=max_children or None,
+        max_train_images=max_images or None,
         max_wall_s=max_wall_s or None,
         max_idle_episodes=count("max_idle_episodes", 1),
         checkpoint_every=count("checkpoint_every", 1),

@@ -83,6 +83,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # 10 children (about 3.5 min of proxy training) leave the final training
     # of OptSW and OptHW (about 7 min) room within the demo's 12 minutes.
     c.search.max_children = 10  # stop after this many trainings; 0 = no limit
+    # Stop after this much child-training compute, in training images
+    # (optimizer steps x batch size, over every child); 0 = no limit.
+    c.search.max_train_images = 0
     c.search.episodes = 0  # stop after this many episodes; 0 = no limit
     c.search.max_wall_s = 0.0  # stop after this many seconds; 0 = no limit
     c.search.candidates_per_episode = 64  # proposals scored by the fast level

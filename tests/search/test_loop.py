@@ -465,3 +465,22 @@ def test_a_log_cut_by_hand_falls_back_to_an_older_checkpoint(baseline_run, tmp_p
     assert any("cut shorter than checkpoint 3" in m for m in messages), messages
     got = [without_timing(h) for h in read_jsonl(path)]
     assert got == expected
+
+
+def test_a_compute_budget_is_exact(tmp_path):
+    """search.max_train_images buys whole children: the tiny child costs 4
+    steps x 32 images = 128, so 300 images buy 2; the metrics count them."""
+    config = tiny(
+        **{
+            "search.episodes": 0,
+            "search.max_train_images": 300,
+            "search.children_per_episode": 3,
+        }
+    )
+    lines = []
+    search.run(config, str(tmp_path), log=lines.append)
+    metrics = read_jsonl(f"{tmp_path}/metrics.jsonl")
+    assert metrics[-1]["children_trained_total"] == 2
+    assert metrics[-1]["train_images_total"] == 256
+    assert sum(m["train_images"] for m in metrics) == 256
+    assert any("256 of 300 training images spent" in line for line in lines)
