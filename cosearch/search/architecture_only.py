@@ -22,6 +22,7 @@ from cosearch.hardware.optimizer import optimize
 from cosearch.policy import reward as reward_lib
 from cosearch.results.records import host
 from cosearch.search import episode as ep
+from cosearch.search import training
 
 
 def _episode(
@@ -46,7 +47,7 @@ def _episode(
     everyone = np.ones(len(archs), bool)
     limit = len(archs) if budget is None else budget
     jobs = ep.pick(ctx, archs, everyone, range(len(archs)), limit)
-    done = ep.train(ctx, archs, everyone, jobs, train_key)
+    done = training.train(ctx, archs, everyone, jobs, train_key)
     status = ["skipped" if st == "survived" else st for st in done.status]
     slow_s = time.perf_counter() - t0
     acc = done.accuracy

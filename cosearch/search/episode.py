@@ -1,13 +1,14 @@
-"""What every strategy's episode shares: its records, the training fan-out
-and the history records (docs/design.md sections 1, 8).
+"""What every strategy's episode shares: its records, sampling, the choice
+of children to train and the history records (docs/design.md sections 1, 8).
 
 An episode proposes a batch of children, evaluates them (:class:`Evaluated`)
 and returns an :class:`Outcome`: the history records, the actions and
 rewards for the controller update and timings, so that the loop in
 :mod:`cosearch.search.loop` and the outputs are the same for every
-strategy. The strategies themselves are :mod:`cosearch.search.proposals`
-(coexplore, random) and :mod:`cosearch.search.architecture_only` (hw_aware,
-sequential), named in one table, :mod:`cosearch.search.strategies`.
+strategy. The children are trained by :mod:`cosearch.search.training`; the
+strategies themselves are :mod:`cosearch.search.proposals` (coexplore,
+random, random_screen) and :mod:`cosearch.search.architecture_only`
+(hw_aware, sequential), named in one table, :mod:`cosearch.search.strategies`.
 
 Budget: ``budget`` (children that may still be trained; None = no limit)
 caps the trainings of an episode, so a run with ``max_children = N`` trains
@@ -23,7 +24,6 @@ from typing import Any
 import jax
 import numpy as np
 
-from cosearch.child import batches as child_batches
 from cosearch.child.batched import BatchedTrainer
 from cosearch.child.train import Trainer
 from cosearch.hardware import cost_model
@@ -35,6 +35,7 @@ from cosearch.policy import masks
 from cosearch.policy.signal import Signal
 from cosearch.results.records import TIMING_KEY, design_record, figure_fields, host
 from cosearch.runtime.parallel import Runtime
+from cosearch.search.journal import TrainingJournal
 from cosearch.search.settings import Setup
 
 # Folded into the sampling key of uniform proposals: random search draws from
@@ -91,6 +92,8 @@ class Context:
         None: one program per architecture (``trainer``).
       signal: the accuracy expected of untrained survivors (coexplore;
         None: made from ``setup`` when first needed).
+      journal: the trainings since the last checkpoint, kept and looked up
+        by :mod:`cosearch.search.training` (None: none kept).
     """
 
     setup: Setup
@@ -101,6 +104,7 @@ class Context:
     runtime: Runtime = dataclasses.field(default_factory=Runtime.single)
     batched: BatchedTrainer | None = None
     signal: Signal | None = None
+    journal: TrainingJournal | None = None
 
     def accuracy_signal(self) -> Signal:
         """:attr:`signal`, made from the setup on first use."""
@@ -170,117 +174,6 @@ def pick(
             jobs.append(int(i))
             names.add(name)
     return sorted(jobs)
-
-
-@dataclasses.dataclass(frozen=True)
-class Trained:
-    """The proposals of an episode after its trainings.
-
-    Attributes:
-      accuracy: ``[B]`` float64 validation accuracy, NaN where unknown.
-      status: per proposal: "trained", "failed", "cached" (alive, measured
-        before), "survived" (alive, not trained) or "pruned" (not alive).
-      train_s: per proposal, seconds spent training it.
-      count: children trained.
-      train_images: their training compute (steps run x batch size).
-    """
-
-    accuracy: np.ndarray
-    status: list[str]
-    train_s: list[float]
-    count: int
-    train_images: int = 0
-
-
-def train(
-    ctx: Context, archs: list[Architecture], alive: np.ndarray, jobs, key
-) -> Trained:
-    """Trains ``jobs`` and looks up the other alive proposals in the cache.
-
-    Child ``i`` is trained with key ``fold_in(key, i)``, over every device
-    and process of ``ctx.runtime``; its accuracy goes into the cache.
-    """
-    s = ctx.setup
-    acc = np.full(len(archs), np.nan)
-    status = ["pruned"] * len(archs)
-    secs = [0.0] * len(archs)
-
-    def record(res) -> dict[str, Any]:
-        return {
-            "accuracy": 0.0 if res.failed else float(res.val_accuracy),
-            "failed": bool(res.failed),
-            "reason": res.reason,
-            "wall_s": res.wall_s,
-            "train_images": int(res.steps) * s.train_config.batch_size,
-        }
-
-    def train_one(i: int, device) -> dict[str, Any]:
-        return record(
-            ctx.trainer.train(
-                archs[i], s.dataset, s.train_config, jax.random.fold_in(key, i), device
-            )
-        )
-
-    def train_together(chunk: tuple[int, ...], devices) -> dict[str, Any]:
-        results = ctx.batched.train(
-            [archs[i] for i in chunk],
-            s.dataset,
-            s.train_config,
-            [jax.random.fold_in(key, i) for i in chunk],
-            devices,
-        )
-        # wall_s: each child's share of its program's run.
-        return {"children": [record(r) for r in results]}
-
-    # Every process must deal out the same children (checked by the gather).
-    names = ";".join(f"{i}:{archs[i]}" for i in jobs)
-    if ctx.batched is not None and jobs:
-        together = [i for i in jobs if ctx.batched.supports(archs[i])]
-        alone = [i for i in jobs if i not in together]
-        rt = ctx.runtime
-        dealt = child_batches.deal(archs, together, len(rt.devices), rt.process_count)
-        # The batches too must be the same on every process.
-        check = f"{names}|{dealt}"
-        by_child = {}
-        for chunks, run in (
-            (dealt.split, rt.map_process_jobs),
-            (dealt.single, rt.map_jobs),
-        ):
-            done = run(train_together, chunks, check=check) if chunks else []
-            for chunk, res in zip(chunks, done, strict=True):
-                by_child.update(zip(chunk, res["children"], strict=True))
-        if alone:
-            single = ctx.runtime.map_jobs(train_one, alone, check=names)
-            by_child.update(zip(alone, single, strict=True))
-        results = [by_child[i] for i in jobs]
-    else:
-        results = ctx.runtime.map_jobs(train_one, jobs, check=names) if jobs else []
-    for i, res in zip(jobs, results, strict=True):
-        name = str(archs[i])
-        ctx.cache[name] = {k: res[k] for k in ("accuracy", "failed", "reason")}
-        status[i] = "failed" if res["failed"] else "trained"
-        secs[i] = res["wall_s"]
-        ctx.log(
-            f"  child {i}: {name} -> "
-            + (
-                f"failed ({res['reason']})"
-                if res["failed"]
-                else f"{res['accuracy']:.4f}"
-            )
-            + f" in {res['wall_s']:.1f}s"
-        )
-    for i, arch in enumerate(archs):
-        if not alive[i]:
-            continue
-        hit = ctx.cache.get(str(arch))
-        if hit is None:
-            status[i] = "survived"
-            continue
-        if i not in jobs:
-            status[i] = "failed" if hit["failed"] else "cached"
-        acc[i] = hit["accuracy"]
-    images = sum(int(res["train_images"]) for res in results)
-    return Trained(acc, status, secs, len(jobs), images)
 
 
 def measured_accuracies(cache: dict[str, dict[str, Any]]) -> dict[str, float]:

@@ -47,7 +47,12 @@ from cosearch.search.reachability import check_specs_reachable
 from cosearch.search.run_state import RunState, clear_outputs
 from cosearch.search.settings import ParallelSettings, Setup
 from cosearch.search.setup import build, parallel_settings
-from cosearch.search.strategies import prepare, run_episode
+from cosearch.search.strategies import (
+    HALVING_FIELDS,
+    STRATEGIES,
+    prepare,
+    run_episode,
+)
 from cosearch.search.workdir import WorkdirLock, check_workdir
 
 
@@ -128,13 +133,19 @@ class _Run(RunState):
 
     @property
     def images_per_child(self) -> int:
-        """Training images of one child's full budget (steps x batch)."""
+        """Training images an episode spends per child it trains at the proxy
+        budget (steps x batch; with successive halving, its rungs' too)."""
         s = self.setup
         train = s.train_config
         images = len(s.dataset.train)
         if train.train_examples is not None:
             images = min(images, train.train_examples)
-        return train.total_steps(images) * train.batch_size
+        steps = train.total_steps(images)
+        halving = s.search.halving
+        reads = STRATEGIES[s.strategy].config_fields
+        if halving is not None and set(HALVING_FIELDS) <= set(reads):
+            steps = halving.steps_per_child(steps)
+        return steps * train.batch_size
 
     def children_left(self) -> int | None:
         """Children the budgets still allow (None: no children or compute
@@ -407,7 +418,7 @@ def _loop(run_: _Run, workdir: str, log) -> report_lib.Summary | None:
     except KeyboardInterrupt:
         run_.elapsed_s += time.perf_counter() - started
         if run_.saved_episode != run_.episode:
-            run_.save()
+            run_.save(mid_episode=True)
         run_.write_outputs()
         log(
             f"interrupted: saved after episode {run_.episode}; run the same command "

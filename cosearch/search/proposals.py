@@ -19,6 +19,9 @@ the fast level: ``coexplore`` and ``random`` (docs/design.md sections 1, 5).
 * ``random_screen``: random's proposals and pruning, the survivors of
   highest expected reward trained (the same accuracy signal and reward as
   coexplore); no controller update.
+
+Each may first screen its survivors by successive halving
+(``search.rung_steps``, :mod:`cosearch.search.halving`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from cosearch.hardware.specs import objective_score, prune_reason_name
 from cosearch.policy import reward as reward_lib
 from cosearch.results.records import host
 from cosearch.search import episode as ep
+from cosearch.search import halving as halving_lib
+from cosearch.search import training
 from cosearch.search.explore import fast_explore
 
 
@@ -117,9 +122,17 @@ def _episode(
     limit = s.search.children_per_episode
     if budget is not None:
         limit = min(limit, budget)
-    jobs = ep.pick(ctx, archs, ~pruned, order, limit)
     t0 = time.perf_counter()
-    done = ep.train(ctx, archs, ~pruned, jobs, train_key)
+    halving = s.search.halving
+    rungs, rung_images = {}, 0
+    if halving is None:
+        jobs = ep.pick(ctx, archs, ~pruned, order, limit)
+    else:
+        candidates = ep.pick(ctx, archs, ~pruned, order, halving.first_rung(limit))
+        jobs, rungs, rung_images = halving_lib.run_rungs(
+            ctx, archs, candidates, limit, train_key, halving
+        )
+    done = training.train(ctx, archs, ~pruned, jobs, train_key)
     slow_s = time.perf_counter() - t0
     # Measured accuracy where there is one, differences below the proxy's
     # noise counted as ties, else the signal's expectation (coexplore).
@@ -139,6 +152,8 @@ def _episode(
     for i in np.flatnonzero(~pruned):
         actions[i] = s.full_space.encode(archs[i], designs[i])
     extra = [_explore_extra(res, i) for i in range(len(archs))]
+    for i, trained_at in rungs.items():
+        extra[i]["rungs"] = trained_at
     if signal is not None and signal.names:
         # The expectation that ranked the survivors, and their scores.
         predicted = signal.expect(prepared, list(measured.values()))
@@ -173,7 +188,7 @@ def _episode(
         fast_s=fast_s,
         slow_s=slow_s,
         trained=done.count,
-        train_images=done.train_images,
+        train_images=done.train_images + rung_images,
     )
 
 

@@ -29,6 +29,7 @@ from cosearch.final.store import FinalStore
 from cosearch.policy import reinforce
 from cosearch.results import report as report_lib
 from cosearch.runtime import parallel
+from cosearch.search import journal as journal_lib
 from cosearch.search.episode import Context
 from cosearch.search.settings import Setup
 from cosearch.search.strategies import STRATEGIES
@@ -58,6 +59,7 @@ OUTPUT_FILES = (
     "pareto.png",
     "learning.png",
     RUN_INFO_FILE,
+    journal_lib.FILE,
 )
 
 
@@ -183,7 +185,8 @@ class RunState:
             "best_at_spec": self.best_at_spec,
             "elapsed_s": self.elapsed_s,
             # As it was at the end of the last whole episode: an interrupted
-            # episode's children are trained again on resume.
+            # episode runs again on resume, its finished trainings taken
+            # from the journal (cosearch.search.journal).
             "cache": self.settled_cache,
         }
 
@@ -207,10 +210,15 @@ class RunState:
             "config": _fingerprint(self.setup),
         }
 
-    def save(self) -> None:
+    def save(self, mid_episode: bool = False) -> None:
+        """Checkpoint the run after its last whole episode; the journal is
+        emptied unless an episode was cut short (its trainings are kept for
+        the resume)."""
         if self.writer:
             self.ckpt.save(self.episode, _train_state(self.state), self.record())
         self.saved_episode = self.episode
+        if self.ctx.journal is not None and not mid_episode:
+            self.ctx.journal.clear()
 
     def close(self) -> None:
         if self.writer:
@@ -220,11 +228,23 @@ class RunState:
         """Restore the newest checkpoint (process 0), hand it to every other
         process; False when there is none."""
         resumed = self._restore() if self.writer else False
+        fingerprint = _fingerprint(self.setup)
+        if self.writer:
+            path = os.path.join(self.workdir, journal_lib.FILE)
+            self.ctx.journal = journal_lib.TrainingJournal.open(
+                path, fingerprint, self.log
+            )
         if self.runtime.process_count == 1:
             return resumed
         mine = None
         if self.writer:
-            mine = json.dumps({"resumed": resumed, **self.progress()}).encode()
+            mine = json.dumps(
+                {
+                    "resumed": resumed,
+                    **self.progress(),
+                    "journal": self.ctx.journal.known,
+                }
+            ).encode()
             mine += b"\0" + serialization.to_bytes(_train_state(self.state))
         head, _, arrays = self.runtime.broadcast(mine).partition(b"\0")
         rec = json.loads(head)
@@ -233,6 +253,9 @@ class RunState:
             self.state = self.state.replace(**_from_state_dict(self.state, state))
             self._apply(rec)
             self.saved_episode = self.episode if rec["resumed"] else -1
+            self.ctx.journal = journal_lib.TrainingJournal(
+                None, fingerprint, rec["journal"]
+            )
         return bool(rec["resumed"])
 
     def _restore(self) -> bool:

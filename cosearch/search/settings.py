@@ -24,6 +24,38 @@ from cosearch.policy.reinforce import ReinforceConfig
 from cosearch.policy.reward import RewardConfig
 from cosearch.policy.space import SearchSpace
 
+RUNG_MEASURES = ("accuracy", "loss_sum")
+
+
+@dataclasses.dataclass(frozen=True)
+class Halving:
+    """Successive halving inside an episode (:mod:`cosearch.search.halving`).
+
+    Attributes:
+      rung_steps: the short budgets of the rungs below the proxy's, in
+        optimizer steps, increasing.
+      rate: eta: each rung keeps the best 1/eta of the children it trained.
+      measure: what ranks a rung's children: "accuracy" (validation
+        accuracy at its end) or "loss_sum" (the sum of its training losses,
+        lower is better).
+    """
+
+    rung_steps: tuple[int, ...]
+    rate: int
+    measure: str
+
+    def first_rung(self, children: int) -> int:
+        """Children the lowest rung trains for ``children`` at the proxy."""
+        return children * self.rate ** len(self.rung_steps)
+
+    def steps_per_child(self, proxy_steps: int) -> int:
+        """Optimizer steps an episode spends per child it ends with (every
+        rung full)."""
+        rungs = len(self.rung_steps)
+        return proxy_steps + sum(
+            self.rate ** (rungs - r) * steps for r, steps in enumerate(self.rung_steps)
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class SearchSettings:
@@ -49,6 +81,8 @@ class SearchSettings:
         train: "predictor" or training-free scores joined by "+"
         (:mod:`cosearch.policy.signal`).
       signal_rho: the scores' correlation with accuracy, in [0, 1].
+      halving: successive halving of the survivors before the proxy
+        training (coexplore, random, random_screen); None: off.
     """
 
     episodes: int | None
@@ -62,6 +96,7 @@ class SearchSettings:
     opt_hw_margin: float
     accuracy_signal: str
     signal_rho: float
+    halving: Halving | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,6 @@ from typing import Any
 
 from cosearch import data as data_lib
 from cosearch.child import batched as batched_lib
-from cosearch.child import scores as scores_lib
 from cosearch.child import train as train_lib
 from cosearch.final import FinalSettings
 from cosearch.final import reference as reference_lib
@@ -37,7 +36,6 @@ from cosearch.hardware.devices import (
 from cosearch.hardware.specs import OBJECTIVE_FIGURE, Specs
 from cosearch.policy import controller as controller_lib
 from cosearch.policy import reinforce
-from cosearch.policy import signal as signal_lib
 from cosearch.policy.reward import RewardConfig
 from cosearch.policy.space import SearchSpace
 from cosearch.policy.value_sets import ArchSpace, HardwareSpace
@@ -51,10 +49,10 @@ from cosearch.search.config_checks import (
     value_at,
 )
 from cosearch.search.reachability import check_specs_reachable
+from cosearch.search.search_config import search_settings
 from cosearch.search.settings import (
     HwAwareSettings,
     ParallelSettings,
-    SearchSettings,
     Setup,
 )
 from cosearch.search.strategies import strategy as strategy_entry
@@ -165,7 +163,7 @@ def build(config, parallel: ParallelSettings | None = None) -> Setup:
         reward_error, reward_cfg = field_error("reward", str(e)), None
     else:
         reward_error = None
-    search = _search_settings(c)
+    search = search_settings(c)
     hw_aware = HwAwareSettings(
         design=str(c.search.hw_aware_design),
         reference=str(c.search.hw_aware_reference),
@@ -231,72 +229,6 @@ def parallel_settings(config) -> ParallelSettings:
         raise field_error(
             "parallel.devices", f"expected an integer, got {devices!r}"
         ) from None
-
-
-def _search_settings(c) -> SearchSettings:
-    def number(name: str, lowest: float) -> float:
-        value = finite(c, f"search.{name}")
-        if value < lowest:
-            raise field_error(f"search.{name}", f"must be >= {lowest:g}, got {value:g}")
-        return value
-
-    def count(name: str, lowest: int) -> int:
-        value = number(name, lowest)
-        if value != int(value):
-            raise field_error(
-                f"search.{name}", f"must be a whole number, got {value:g}"
-            )
-        return int(value)
-
-    episodes = count("episodes", 0)
-    max_children = count("max_children", 0)
-    max_images = count("max_train_images", 0)
-    max_wall_s = number("max_wall_s", 0.0)
-    if not (episodes or max_children or max_images or max_wall_s):
-        raise field_error(
-            "search",
-            "no budget: set episodes, max_children, max_train_images or max_wall_s "
-            "(0 = no limit; at least one must be set)",
-        )
-    return SearchSettings(
-        episodes=episodes or None,
-        candidates=count("candidates_per_episode", 1),
-        children_per_episode=count("children_per_episode", 1),
-        max_children=max_children or None,
-        max_train_images=max_images or None,
-        max_wall_s=max_wall_s or None,
-        max_idle_episodes=count("max_idle_episodes", 1),
-        checkpoint_every=count("checkpoint_every", 1),
-        opt_hw_margin=number("opt_hw_margin", 0.0),
-        accuracy_signal=_accuracy_signal(c),
-        signal_rho=_rho(c),
-    )
-
-
-def _accuracy_signal(c) -> str:
-    name = str(value_at(c, "search.accuracy_signal"))
-    try:
-        names = signal_lib.parse(name)
-    except ValueError as e:
-        raise field_error(
-            "search.accuracy_signal", f"{e} (or {signal_lib.PREDICTOR!r})"
-        ) from None
-    network = [n for n in names if n in scores_lib.NETWORK_SCORES]
-    kernels = tuple(int(k) for k in c.space.kernels)
-    if network and any(k % 2 == 0 for k in kernels):
-        raise field_error(
-            "search.accuracy_signal",
-            f"{', '.join(network)} need odd kernels (centred in the padded "
-            f"window), got {kernels}",
-        )
-    return name
-
-
-def _rho(c) -> float:
-    rho = finite(c, "search.signal_rho")
-    if not 0.0 <= rho <= 1.0:
-        raise field_error("search.signal_rho", f"must be in [0, 1], got {rho:g}")
-    return rho
 
 
 def _design_space(platform: Platform, grid_file: str, bits: int, enforce_bram: bool):

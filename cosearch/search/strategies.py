@@ -44,11 +44,16 @@ class Strategy:
     config_fields: tuple[str, ...] = ()
 
 
+# The accuracy signal and successive halving: read by the strategies that
+# propose architecture + hardware pairs.
+SIGNAL_FIELDS = ("search.accuracy_signal", "search.signal_rho")
+HALVING_FIELDS = ("search.rung_steps", "search.halving_rate", "search.rung_measure")
+
 STRATEGIES: dict[str, Strategy] = {
     "coexplore": Strategy(
         proposals.coexplore,
         architecture_only=False,
-        config_fields=("search.accuracy_signal", "search.signal_rho"),
+        config_fields=(*SIGNAL_FIELDS, *HALVING_FIELDS),
     ),
     "hw_aware": Strategy(
         architecture_only.hw_aware,
@@ -67,11 +72,12 @@ STRATEGIES: dict[str, Strategy] = {
     "random": Strategy(
         proposals.random_search,
         architecture_only=False,
+        config_fields=HALVING_FIELDS,
     ),
     "random_screen": Strategy(
         proposals.random_screened,
         architecture_only=False,
-        config_fields=("search.accuracy_signal", "search.signal_rho"),
+        config_fields=(*SIGNAL_FIELDS, *HALVING_FIELDS),
     ),
 }
 

@@ -104,6 +104,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # reference set (experiments.score_fidelity; deep_layers' +0.65 over 14
     # architectures gives 0.85).
     c.search.signal_rho = 0.85
+    # Successive halving of the survivors (coexplore, random, random_screen):
+    # rung budgets in steps below train.steps, e.g. (25,); () = off. Each rung
+    # keeps the best 1/halving_rate by rung_measure ("accuracy" at the rung's
+    # end or "loss_sum", the sum of its training losses).
+    c.search.rung_steps = ()
+    c.search.halving_rate = 4
+    c.search.rung_measure = "accuracy"
     c.search.hw_aware_design = ""  # hw_aware fixed design (JSON file); "" = derive
     # hw_aware's fixed design is the best design of this reference network
     # ("" = the largest network of one kernel size and filter count in every

@@ -133,3 +133,22 @@ def test_a_user_error_stays_one_line():
     out = _launch_with('SearchConfigError("config.search.episodes: bad")')
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == ["error: config.search.episodes: bad"]
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--config.search.rung_steps=(0,)", "rung_steps: must be increasing and >= 1"),
+        ("--config.search.rung_steps=(-5,)", "rung_steps: must be increasing and >= 1"),
+        ("--config.search.halving_rate=1", "halving_rate: must be >= 2, got 1"),
+        ("--config.search.accuracy_signal=nope", "unknown training-free score(s)"),
+    ],
+)
+def test_bad_search_settings_end_in_one_line_and_write_nothing(tmp_path, flag, message):
+    workdir = tmp_path / "run"
+    out = launch(SMOKE, f"--workdir={workdir}", flag)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    assert message in lines[0]
+    assert not workdir.exists()
