@@ -246,8 +246,8 @@ def test_other_strategies(strategy, tmp_path):
 def test_interrupt_between_checkpoints_resumes_exactly(tmp_path):
     """checkpoint_every=2: a Ctrl-C in the middle of episode 2 (after one of
     its children trained) saves after episode 1 with the cache as it was
-    then, so the resumed run trains that child again, as an uninterrupted
-    run does."""
+    then; the resumed run runs episode 2 again, that child's training taken
+    from the journal, and writes what an uninterrupted run does."""
     cfg = {"search.checkpoint_every": 2}
     straight = str(tmp_path / "straight")
     search.run(tiny(**cfg), straight, log=quiet)

@@ -1,0 +1,164 @@
+r"""Fixed proxy against successive halving at equal child-training compute,
+judged by a reference set, from measured proxy runs (nothing is trained).
+
+  python -m experiments.proxy_fidelity --config=experiments/configs/default.py \
+      --num_archs=48 --reference=experiments/results/reference_default.json \
+      --seeds=0,1 --eval_steps=10,25,50 --out=runs/proxy_rungs.json
+  python -m experiments.halving_fidelity --proxy=runs/proxy_rungs.json \
+      --reference=experiments/results/reference_default.json \
+      --out=experiments/results/halving_fidelity_cpu.json
+
+Prints and writes two tables (:mod:`experiments.selection`):
+
+- ranking: for the validation accuracy after each measured step count and
+  the sum of training losses up to it, Kendall's tau against the reference
+  set's mean final test accuracy (one proxy seed, and the seed mean) and the
+  top-10% hit rate, with the training images each spends per architecture;
+- selection: for budgets of ``--budgets`` proxy children's compute, the
+  reference accuracy (mean and spread over ``--draws`` replays), percentile
+  and top-10% share of the architecture each rule picks: the fixed proxy,
+  successive halving at each rung step count and ``--rates``, by each
+  measure, and the rung alone.
+
+The proxy runs are matched to the reference set by architecture; only
+architectures the set holds complete count, so the tables grow with the
+set (run this again after ``experiments.reference_set`` extends it).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from absl import flags
+
+from cosearch.files.atomic import atomic_write_json
+from cosearch.final import reference
+from experiments import common, selection
+
+_PROXY = flags.DEFINE_string(
+    "proxy", None, "experiments.proxy_fidelity JSON with --eval_steps runs."
+)
+_REFERENCE = flags.DEFINE_string(
+    "reference", None, "A reference set (experiments.reference_set's JSON)."
+)
+_BUDGETS = flags.DEFINE_list(
+    "budgets", ["3", "5", "10"], "Compute budgets, in proxy children (x B steps)."
+)
+_RATES = flags.DEFINE_list("rates", ["2", "4"], "Halving rates (eta) replayed.")
+_DRAWS = flags.DEFINE_integer("draws", 4000, "Replays per rule and budget.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the replays' draws.")
+_OUT = flags.DEFINE_string("out", None, "Write the JSON here.")
+
+
+def _read_proxy(path: str) -> dict:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise common.UsageError(f"--proxy: no such file: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise common.UsageError(f"--proxy={path}: cannot read ({e})") from None
+    results = data.get("proxies") if isinstance(data, dict) else None
+    if not results or not any(r.get("runs") for r in results):
+        raise common.UsageError(
+            f"--proxy={path}: not an experiments.proxy_fidelity result with proxy runs"
+        )
+    return data
+
+
+def main(argv):
+    common.require(argv, proxy=_PROXY.value, reference=_REFERENCE.value)
+    budgets = common.parse_int_list(_BUDGETS.value, "--budgets")
+    rates = common.parse_int_list(_RATES.value, "--rates")
+    if not budgets or min(budgets) < 1:
+        raise common.UsageError(f"--budgets must be >= 1, got {budgets}")
+    if not rates or min(rates) < 2:
+        raise common.UsageError(f"--rates must be >= 2, got {rates}")
+    if _DRAWS.value < 1:
+        raise common.UsageError(f"--draws must be >= 1, got {_DRAWS.value}")
+    data = _read_proxy(_PROXY.value)
+    ref = reference.read(_REFERENCE.value)
+    proxy = next(r for r in data["proxies"] if r.get("runs"))
+    index = {a: i for i, a in enumerate(ref.architectures)}
+    unknown = sorted({r["arch"] for r in proxy["runs"]} - set(index))
+    if unknown:
+        raise common.UsageError(
+            f"--proxy={_PROXY.value} measured {len(unknown)} architecture(s) the "
+            f"reference set does not hold (e.g. {unknown[0]}): draw both the same "
+            "way (--arch_seed, --config)"
+        )
+    seeds = sorted({int(r["seed"]) for r in proxy["runs"]})
+    runs = [{**r, "arch_index": index[r["arch"]]} for r in proxy["runs"]]
+    values, full = selection.measures(runs, len(ref.architectures), seeds)
+    batch = int(proxy["train"]["batch_size"])
+    mean = ref.mean()
+    measured = ~np.isnan(values[f"accuracy@{full}"]).any(axis=1)
+    pool = np.flatnonzero(~np.isnan(mean) & measured)
+    if len(pool) < 4:
+        raise common.UsageError(
+            f"only {len(pool)} architecture(s) are both in the reference set "
+            "(complete) and in the proxy runs; need at least 4"
+        )
+    ranks = selection.ranking(values, ref, batch)
+    steps = sorted({v["steps"] for v in ranks.values()})
+    rungs = [b for b in steps if b < full]
+    rules = [selection.Rule("proxy", full)]
+    for b in rungs:
+        for m in selection.MEASURES:
+            rules += [selection.Rule("halving", b, m, eta) for eta in rates]
+            rules.append(selection.Rule("rung", b, m))
+    rng = np.random.default_rng(_SEED.value)
+    replays = []
+    print(
+        f"{len(pool)} architectures in the pool ({len(seeds)} proxy seeds, proxy "
+        f"{full} steps); {len(rules)} rules x {len(budgets)} budgets x "
+        f"{_DRAWS.value} draws",
+        flush=True,
+    )
+    print(f"{'ranking':<22} {'images/arch':>11} {'tau(1 seed)':>11} {'top10%':>7}")
+    for name, r in ranks.items():
+        print(
+            f"{name:<22} {r['images_per_architecture']:>11,} "
+            f"{r['tau_one_seed']:>+11.2f} {r['top10_hits_one_seed']:>7.2f}"
+        )
+    for children in budgets:
+        budget = children * full
+        print(f"budget {children} proxy children ({budget * batch:,} images):")
+        for rule in rules:
+            got = selection.replay(
+                rule, budget, values, full, mean, pool, _DRAWS.value, rng
+            )
+            if got is None:
+                continue
+            replays.append({**got, "budget_children": children})
+            print(
+                f"  {got['rule']:<28} trains {got['trained_first']:>2}"
+                f"{'*' if got['capped'] else ' '} picks "
+                f"{100 * got['accuracy_mean']:.2f}% +- "
+                f"{100 * got['accuracy_std']:.2f}, percentile "
+                f"{100 * got['percentile_mean']:.0f}, top-10% "
+                f"{got['top10_share']:.2f}",
+                flush=True,
+            )
+    out = {
+        "what": "fixed proxy against successive halving at equal compute, "
+        "replayed from measured proxy runs, judged by a reference set",
+        "proxy": _PROXY.value,
+        "reference": _REFERENCE.value,
+        "reference_summary": ref.summary(),
+        "pool": [ref.architectures[i] for i in pool],
+        "proxy_steps": full,
+        "proxy_seeds": seeds,
+        "batch_size": batch,
+        "ranking": ranks,
+        "selection": replays,
+        "seed": _SEED.value,
+    }
+    if _OUT.value:
+        atomic_write_json(_OUT.value, out)
+        print(f"written to {_OUT.value}", flush=True)
+
+
+if __name__ == "__main__":
+    common.run(main, compile_cache=False)

@@ -1,0 +1,173 @@
+"""Replays of child-training rules at equal compute (experiments.selection)
+and their launcher (experiments.halving_fidelity)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cosearch.final import reference
+from experiments import selection
+from tests.launch import run_module
+
+
+def _run(arch, seed, early, final, losses, failed=False):
+    return {
+        "arch_index": arch,
+        "arch": f"a{arch}",
+        "seed": seed,
+        "early": early,
+        "val_accuracy": final,
+        "failed": failed,
+        "loss_curve": losses,
+    }
+
+
+def test_measures_read_rungs_ends_and_loss_sums():
+    runs = [
+        _run(0, 0, [[2, 0.3]], 0.5, [2.0, 1.0, 1.0, 0.5]),
+        _run(1, 0, [[2, 0.4]], 0.6, [1.0, 1.0, 1.0, 1.0], failed=True),
+    ]
+    values, full = selection.measures(runs, 3, [0])
+    assert full == 4
+    assert values["accuracy@2"][:, 0].tolist()[:2] == [0.3, 0.4]
+    # A failed run ends at 0, as the search counts it.
+    assert values["accuracy@4"][:2, 0].tolist() == [0.5, 0.0]
+    assert values["loss_sum@2"][:2, 0].tolist() == [-3.0, -2.0]
+    assert values["loss_sum@4"][:2, 0].tolist() == [-4.5, -4.0]
+    assert np.isnan(values["accuracy@2"][2, 0])  # not measured
+
+
+def test_a_budget_buys_what_each_rule_trains():
+    assert selection.Rule("proxy", 100).trained(1000, 100) == (10, 10)
+    # k = 1000 // (100 + 4 x 25) = 5 children at the proxy, 20 at the rung.
+    assert selection.Rule("halving", 25, rate=4).trained(1000, 100) == (20, 5)
+    assert selection.Rule("rung", 25).trained(1000, 100) == (40, 0)
+    assert selection.Rule("halving", 50, rate=4).trained(250, 100) == (0, 0)
+
+
+def _values(rung, final):
+    """One seed; ``rung`` at 2 steps and ``final`` at the proxy's 4."""
+    rung, final = np.asarray(rung, float), np.asarray(final, float)
+    return {
+        "accuracy@2": rung[:, None],
+        "accuracy@4": final[:, None],
+        "loss_sum@2": -rung[:, None],
+        "loss_sum@4": -final[:, None],
+    }
+
+
+def test_halving_promotes_by_the_rung_then_picks_by_the_proxy():
+    values = _values(rung=[0.1, 0.9, 0.8, 0.2], final=[0.9, 0.5, 0.7, 0.95])
+    cands = np.array([0, 1, 2, 3])
+    halving = selection.Rule("halving", 2, "accuracy", 2)
+    # Promoted: 1 and 2 (best at the rung); the proxy prefers 2.
+    assert selection.pick(halving, cands, values, 0, 2, 4) == 2
+    assert selection.pick(selection.Rule("proxy", 4), cands, values, 0, 4, 4) == 3
+    assert selection.pick(selection.Rule("rung", 2), cands, values, 0, 0, 4) == 1
+    # By the loss sum (here the opposite order of the rung accuracy).
+    by_loss = selection.Rule("halving", 2, "loss_sum", 2)
+    assert selection.pick(by_loss, cands, values, 0, 2, 4) == 3
+
+
+def test_replays_judge_the_pick_by_the_reference():
+    ref = np.linspace(0.80, 0.89, 10)
+    # A rung that ranks exactly as the reference, a proxy that ranks backwards.
+    values = _values(rung=ref, final=-ref)
+    pool = np.arange(10)
+    rung = selection.Rule("rung", 2)
+    got = selection.replay(rung, 40, values, 4, ref, pool, 50, np.random.default_rng(0))
+    # 40 steps buy 20 rung trainings: the whole pool, always its best.
+    assert got["capped"] and got["trained_first"] == 10
+    assert got["accuracy_mean"] == pytest.approx(0.89) and got["top10_share"] == 1
+    assert got["percentile_mean"] == pytest.approx(0.95)
+    proxy = selection.Rule("proxy", 4)
+    worst = selection.replay(
+        proxy, 40, values, 4, ref, pool, 50, np.random.default_rng(0)
+    )
+    assert worst["accuracy_mean"] == pytest.approx(0.80) and worst["top10_share"] == 0
+    small = selection.replay(
+        proxy, 8, values, 4, ref, pool, 200, np.random.default_rng(1)
+    )
+    again = selection.replay(
+        proxy, 8, values, 4, ref, pool, 200, np.random.default_rng(1)
+    )
+    assert small == again and small["trained_first"] == 2
+    assert 0.80 < small["accuracy_mean"] < 0.85  # the worse of two
+    assert (
+        selection.replay(proxy, 3, values, 4, ref, pool, 5, np.random.default_rng(0))
+        is None
+    )
+
+
+def _files(tmp_path, archs=6):
+    names = [f"3,{16 + 8 * i},1" for i in range(archs)]
+    accuracy = np.array([[0.80 + 0.01 * i, 0.80 + 0.01 * i] for i in range(archs)])
+    ref = reference.ReferenceSet(tuple(names), accuracy, (0, 1), {}, {"train": {}})
+    ref_path = tmp_path / "ref.json"
+    ref_path.write_text(json.dumps(reference.to_json(ref)))
+    runs = [
+        {
+            "arch_index": i,
+            "arch": name,
+            "seed": seed,
+            "early": [[2, 0.5 + 0.01 * i]],
+            "val_accuracy": 0.7 + 0.01 * ((i * 7) % archs),
+            "failed": False,
+            "loss_curve": [1.0 - 0.01 * i] * 4,
+        }
+        for i, name in enumerate(names)
+        for seed in (0, 1)
+    ]
+    proxy_path = tmp_path / "proxy.json"
+    proxy_path.write_text(
+        json.dumps({"proxies": [{"train": {"batch_size": 8}, "runs": runs}]})
+    )
+    return proxy_path, ref_path
+
+
+def test_the_launcher_writes_both_tables(tmp_path):
+    proxy, ref = _files(tmp_path)
+    out = tmp_path / "out.json"
+    proc = run_module(
+        "experiments.halving_fidelity",
+        f"--proxy={proxy}",
+        f"--reference={ref}",
+        "--budgets=1,2",
+        "--rates=2",
+        "--draws=20",
+        f"--out={out}",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(out.read_text())
+    assert got["ranking"]["accuracy@2"]["tau_one_seed"] == pytest.approx(1.0)
+    assert got["ranking"]["accuracy@2"]["images_per_architecture"] == 16
+    rules = {(r["rule"], r["budget_children"]) for r in got["selection"]}
+    assert ("proxy 4", 1) in rules and ("halving 2x2 (accuracy)", 2) in rules
+    # A budget of one proxy child buys no halving with rate 2 (4 + 2 x 2 > 4).
+    assert ("halving 2x2 (accuracy)", 1) not in rules
+    assert "6 architectures in the pool" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--rates=1", "--rates must be >= 2"),
+        ("--budgets=0", "--budgets must be >= 1"),
+        ("--proxy=/no/such.json", "--proxy: no such file"),
+    ],
+)
+def test_bad_flags_end_in_one_line(tmp_path, flag, message):
+    proxy, ref = _files(tmp_path)
+    out = tmp_path / "out.json"
+    proc = run_module(
+        "experiments.halving_fidelity",
+        f"--proxy={proxy}",
+        f"--reference={ref}",
+        f"--out={out}",
+        flag,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not out.exists()
