@@ -287,6 +287,7 @@ def from_reference_set(path: str) -> dict[str, Any]:
     ref = reference.read(path)
     index = {a: i for i, a in enumerate(ref.architectures)}
     return {
+        "format": reference.FORMAT,
         "architectures": list(ref.architectures),
         "reference": {
             "runs": [
@@ -372,12 +373,18 @@ def main(argv):
     names = [str(a) for a in archs]
     trainer = Trainer()
     if earlier is not None:
-        if earlier["architectures"] != names:
+        held = earlier["architectures"]
+        # A reference set's draw is prefix-stable: its first --num_archs
+        # architectures are this draw's.
+        prefix = earlier.get("format") == reference.FORMAT and held[: len(names)]
+        if held != names and prefix != names:
             raise common.UsageError(
                 f"--reference={_REFERENCE.value} measured other architectures "
                 "(use the same --config, --num_archs, --arch_seed, --feasible_only)"
             )
-        ref_runs = earlier["reference"]["runs"]
+        ref_runs = [
+            r for r in earlier["reference"]["runs"] if r["arch_index"] < len(names)
+        ]
         ref_settings = earlier["reference"]["train"]
         ref_seeds = earlier["reference"]["seeds"]
     else:

@@ -4,7 +4,8 @@ A persistent JAX compilation cache for this session only (a fresh temporary
 folder), so the child processes the tests start (launchers, several devices,
 several processes) load the programs this process already compiled instead
 of compiling them again. Values are unaffected: a cached program is the
-same executable.
+same executable. In CI (``COSEARCH_CI=1``) a skipped test fails
+(tests/ci_skips.py).
 """
 
 import os
@@ -12,6 +13,8 @@ import shutil
 import tempfile
 
 import pytest
+
+from tests.ci_skips import ci_verdict
 
 _CACHE = tempfile.mkdtemp(prefix="cosearch-test-jax-cache-")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
@@ -21,6 +24,14 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 def pytest_sessionfinish(session, exitstatus):
     del session, exitstatus
     shutil.rmtree(_CACHE, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skip in CI is a failure (tests/ci_skips.py)."""
+    del item, call
+    outcome = yield
+    ci_verdict(outcome.get_result())
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,11 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
+
+from tests.tiny_search import tiny_flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,3 +63,37 @@ def smoke_benchmark(module: str, tmp_path, *args: str) -> dict:
     assert json.loads(out.read_text()) == result
     assert result["smoke"] is True and result["device_kind"] and result["jax_version"]
     return result
+
+
+def free_port() -> int:
+    """A TCP port free on localhost now (for a coordinator)."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def launch_search(
+    workdir, port: int, pid: int, *extra: str, devices: int = 1, **overrides
+) -> subprocess.Popen:
+    """Process ``pid`` of a two-process tiny search (``overrides`` of its
+    config as in :func:`tests.tiny_search.tiny`) with ``devices`` host
+    devices, started."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "experiments.search",
+        *tiny_flags(**overrides),
+        f"--workdir={workdir}",
+        f"--coordinator_address=localhost:{port}",
+        "--num_processes=2",
+        f"--process_id={pid}",
+        *extra,
+    ]
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=host_devices_env(devices),
+        cwd=ROOT,
+    )

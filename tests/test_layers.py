@@ -257,3 +257,26 @@ def test_the_package_root_imports_nothing_of_the_package(tmp_path):
     # Reading FLOORS from any room is allowed.
     _write_in(root / "hardware" / "geometry.py", "from __future__", "import cosearch")
     assert not [p for p in violations(root) if "geometry.py" in p]
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in helper modules (tests/helpers.py,
+    tests/launch.py, ...), never in a test module another one imports."""
+    tests = Path(__file__).parent
+    bad = []
+    for path in sorted(tests.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                if name.startswith("tests.") and name.split(".")[-1].startswith(
+                    "test_"
+                ):
+                    bad.append(
+                        f"{path.relative_to(tests.parent)}:{node.lineno}: {name}"
+                    )
+    assert not bad, "test modules imported by others:\n" + "\n".join(bad)

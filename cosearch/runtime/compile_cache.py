@@ -12,8 +12,9 @@ The folder is, in order: ``$COSEARCH_COMPILE_CACHE`` (``off`` turns the
 cache off), JAX's own setting when the user made one
 (``JAX_COMPILATION_CACHE_DIR``), else ``$XDG_CACHE_HOME/cosearch/jax``
 (``~/.cache/cosearch/jax``). Every program is kept, however quick its
-compile (JAX's default keeps only those over 1 s), and the folder is bounded
-at :data:`MAX_CACHE_BYTES` with least-recently-used eviction. A cached
+compile (JAX's default keeps only those over 1 s), and the programs in the
+folder are bounded at :data:`MAX_CACHE_BYTES` with least-recently-used
+eviction (each has an 8-byte access-time file beside it). A cached
 program is the executable the compiler would build again: values do not
 change. A folder that cannot be written is reported and skipped; a run never
 fails because of its cache.

@@ -10,8 +10,6 @@ its validation accuracy to one image (a logit near a tie may flip).
 """
 
 import dataclasses
-import json
-import os
 import textwrap
 
 import jax
@@ -24,9 +22,8 @@ from cosearch.child import batches as child_batches
 from cosearch.child.train import TrainConfig, Trainer
 from cosearch.hardware.architecture import Architecture
 from cosearch.search import loop as search
-from tests.launch import run_script
-from tests.runtime.test_parallel import _free_port, launch
-from tests.search.test_loop import quiet
+from tests.helpers import history, quiet
+from tests.launch import free_port, launch_search, run_script
 from tests.tiny_search import tiny
 
 KMAX, CMAX = 5, 12
@@ -204,11 +201,6 @@ def test_batched_mode_is_checked():
         batched.BatchedTrainer(4, 8)
 
 
-def _history(workdir):
-    with open(os.path.join(workdir, "history.jsonl")) as f:
-        return [json.loads(line) for line in f]
-
-
 def _same_search(a_history, b_history, nval):
     assert len(a_history) == len(b_history)
     assert any(r["status"] == "trained" for r in b_history)
@@ -226,7 +218,7 @@ def searches(tmp_path_factory):
     for mode in ("off", "on"):
         workdir = str(tmp_path_factory.mktemp(f"batched_{mode}"))
         search.run(tiny(**{"train.batched": mode}), workdir, log=quiet)
-        runs[mode] = _history(workdir)
+        runs[mode] = history(keep_timing=True, workdir=workdir)
     return runs
 
 
@@ -261,7 +253,11 @@ def test_batched_search_over_two_devices(searches, synthetic, tmp_path):
     over both, a lone child on one) give the search of one device, to float
     tolerance."""
     run_script(_TWO_DEVICES, str(tmp_path), devices=2)
-    _same_search(searches["on"], _history(tmp_path), len(synthetic.val.labels))
+    _same_search(
+        searches["on"],
+        history(keep_timing=True, workdir=tmp_path),
+        len(synthetic.val.labels),
+    )
 
 
 def test_batched_search_over_two_processes_of_two_devices(
@@ -270,12 +266,16 @@ def test_batched_search_over_two_processes_of_two_devices(
     """Two processes of two devices each: batches dealt over the processes
     and split over each one's devices (or one per device) give the search of
     one device, to float tolerance."""
-    port = _free_port()
+    port = free_port()
     on = {"train.batched": "on"}
-    procs = [launch(tmp_path, port, pid, devices=2, **on) for pid in (0, 1)]
+    procs = [launch_search(tmp_path, port, pid, devices=2, **on) for pid in (0, 1)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-3000:]
-    _same_search(searches["on"], _history(tmp_path), len(synthetic.val.labels))
+    _same_search(
+        searches["on"],
+        history(keep_timing=True, workdir=tmp_path),
+        len(synthetic.val.labels),
+    )
 
 
 _SPLIT = textwrap.dedent(

@@ -48,7 +48,8 @@ def test_repeated_architecture_does_not_recompile(synthetic):
     assert trainer.trace_count == 2 and r2.compile_s == 0.0
     assert r1.loss_curve != r2.loss_curve  # different key, different run
     r3 = trainer.train(TINY, synthetic, config, jax.random.key(0))
-    assert r3.loss_curve == pytest.approx(r1.loss_curve, rel=1e-5)  # seeded
+    # Seeded: the same program on the same data gives the same bits.
+    assert r3.loss_curve == r1.loss_curve and r3.val_accuracy == r1.val_accuracy
     assert not r1.failed and r1.val_accuracy > 0.5  # 4 classes: chance 0.25
 
 

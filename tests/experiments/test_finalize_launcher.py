@@ -4,12 +4,9 @@ import json
 import os
 
 from cosearch.search import loop as search
+from tests.helpers import quiet
 from tests.launch import run_module
 from tests.tiny_search import tiny
-
-
-def quiet(_):
-    pass
 
 
 def test_finalize_an_older_run_then_one_more_design(tmp_path):

@@ -148,3 +148,16 @@ def test_proxy_fidelity_against_a_reference_set(tmp_path):
     assert result["architectures"] == names
     assert len(result["reference"]["runs"]) == 6  # 3 architectures x 2 seeds
     assert list(result["proxies"][0]["summary"]["by_steps"]) == ["2", "5"]
+    # The first architectures of a set are a smaller draw's: its runs serve.
+    two = run_module(
+        "experiments.proxy_fidelity",
+        SMOKE,
+        "--num_archs=2",
+        "--seeds=0",
+        f"--reference={ref}",
+        f"--out={out}",
+    )
+    assert two.returncode == 0, two.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["architectures"] == names[:2]
+    assert len(result["reference"]["runs"]) == 4

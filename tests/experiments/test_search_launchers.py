@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -9,9 +10,9 @@ import pytest
 
 from cosearch.search import comparison
 from experiments import compare
+from tests.helpers import history, quiet
 from tests.launch import ROOT, run_module
-from tests.search.test_loop import quiet
-from tests.tiny_search import tiny
+from tests.tiny_search import tiny, tiny_flags
 
 SMOKE = "--config=experiments/configs/default.py:smoke"
 
@@ -152,3 +153,38 @@ def test_bad_search_settings_end_in_one_line_and_write_nothing(tmp_path, flag, m
     assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
     assert message in lines[0]
     assert not workdir.exists()
+
+
+def test_ctrl_c_to_the_launcher_saves_and_the_same_command_resumes(
+    baseline_run, tmp_path
+):
+    """SIGINT to a real search process after its first episode: exit 130 with
+    the resume hint, a checkpoint on disk; the same command then finishes
+    the run with the history of an uninterrupted one."""
+    workdir = tmp_path / "run"
+    cmd = [
+        sys.executable,
+        "-m",
+        "experiments.search",
+        *tiny_flags(),
+        f"--workdir={workdir}",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        for line in proc.stdout:
+            if line.startswith("episode 1/"):  # the first episode's progress line
+                proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted; run the same command to resume" in err
+    assert "interrupted: saved after episode" in out
+    assert os.listdir(workdir / "checkpoints")
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming" in done.stdout
+    assert history(workdir) == history(baseline_run[0])

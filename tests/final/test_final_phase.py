@@ -14,13 +14,10 @@ from cosearch.final.store import FinalStore
 from cosearch.search import loop as search
 from cosearch.search.run_state import RUN_INFO_FILE
 from cosearch.search.setup import build
+from tests.helpers import quiet
 from tests.tiny_search import tiny
 
 FINAL = {"final.max_designs": 2, "search.episodes": 2}
-
-
-def quiet(_):
-    pass
 
 
 class CountingTrainer:

@@ -101,3 +101,41 @@ def test_an_empty_setting_means_the_default_folder(tmp_path):
     assert f"compile cache {xdg / 'cosearch' / 'jax'}" in proc.stdout
     assert list(here.iterdir()) == []
     assert any((xdg / "cosearch" / "jax").iterdir())
+
+
+BOUND_SCRIPT = r"""
+import os, sys
+from pathlib import Path
+import jax, jax.numpy as jnp
+from cosearch.runtime import compile_cache
+
+folder = Path(sys.argv[1])
+assert compile_cache.enable_compile_cache(folder) == str(folder)
+assert jax.config.jax_compilation_cache_max_size == compile_cache.MAX_CACHE_BYTES
+compile_cache.MAX_CACHE_BYTES = int(sys.argv[2])  # a small bound, to see it work
+compile_cache.enable_compile_cache(folder)
+sizes = []
+for n in range(1, 41):  # 40 distinct programs
+    jax.jit(lambda x: jnp.tanh(x @ x.T) * n)(jnp.ones((n, 8))).block_until_ready()
+    programs = list(folder.glob("*-cache"))  # beside each, an 8-byte "-atime"
+    sizes.append(sum(p.stat().st_size for p in programs))
+print(max(sizes), sizes[-1], len(programs))
+"""
+
+
+def test_the_cache_folder_stays_within_its_bound(tmp_path):
+    """MAX_CACHE_BYTES is the bound JAX is given, and JAX evicts to it: 40
+    programs into a 60 kB bound never hold more than 60 kB of programs."""
+    bound = 60_000
+    proc = subprocess.run(
+        [sys.executable, "-c", BOUND_SCRIPT, str(tmp_path / "cache"), str(bound)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(""),
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    largest, last, files = (int(v) for v in proc.stdout.split())
+    assert 0 < last <= largest <= bound
+    assert files >= 2  # several programs kept, the oldest evicted

@@ -11,9 +11,6 @@ processes of which one fails.
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -21,31 +18,19 @@ import jax
 import pytest
 
 from cosearch.files.jsonl import read_jsonl
-from cosearch.results.records import without_timing
 from cosearch.runtime import coordination, parallel
 from cosearch.search import loop as search
-from tests.launch import ROOT, host_devices_env, run_script
-from tests.tiny_search import tiny, tiny_flags
-
-
-def _history(workdir) -> list[dict]:
-    return [
-        without_timing(r) for r in read_jsonl(os.path.join(workdir, "history.jsonl"))
-    ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
+from tests.helpers import history
+from tests.launch import free_port, launch_search, run_script
+from tests.tiny_search import tiny
 
 
 @pytest.fixture(scope="module")
 def reference(baseline_run):
     """History of the tiny search on the default device of this process."""
-    history = _history(baseline_run[0])
-    assert any(r["status"] == "trained" for r in history)
-    return history
+    records = history(baseline_run[0])
+    assert any(r["status"] == "trained" for r in records)
+    return records
 
 
 def test_runtime_in_this_process():
@@ -145,41 +130,14 @@ def test_search_on_four_devices_equals_one_device(reference, tmp_path):
         devices=4,
     )
     assert json.loads(out.strip().splitlines()[-1]) == {"devices": 4}
-    assert _history(four) == reference
-    assert _history(tmp_path / "sequential_four") == _history(one)
-
-
-def launch(
-    workdir, port: int, pid: int, *extra: str, devices: int = 1, **overrides
-) -> subprocess.Popen:
-    """Process ``pid`` of a two-process tiny search (``overrides`` of its
-    config as in :func:`tests.tiny_search.tiny`) with ``devices`` host
-    devices, started."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "experiments.search",
-        *tiny_flags(**overrides),
-        f"--workdir={workdir}",
-        f"--coordinator_address=localhost:{port}",
-        "--num_processes=2",
-        f"--process_id={pid}",
-        *extra,
-    ]
-    return subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=host_devices_env(devices),
-        cwd=ROOT,
-    )
+    assert history(four) == reference
+    assert history(tmp_path / "sequential_four") == history(one)
 
 
 def test_a_lost_process_ends_the_run_clearly_and_the_run_resumes(reference, tmp_path):
-    port = _free_port()
+    port = free_port()
     beat = "--heartbeat_timeout_s=6"
-    procs = [launch(tmp_path, port, pid, beat) for pid in (0, 1)]
+    procs = [launch_search(tmp_path, port, pid, beat) for pid in (0, 1)]
     metrics = os.path.join(tmp_path, "metrics.jsonl")
     deadline = time.time() + 300
     try:
@@ -206,22 +164,29 @@ def test_a_lost_process_ends_the_run_clearly_and_the_run_resumes(reference, tmp_
     # process 1) and end with the history of an uninterrupted run; with the
     # final phase on (final.* may change on resume), process 0 runs it alone
     # after process 1 has left, its weights saved without waiting for it.
-    port = _free_port()
+    # Only process 0 touches the workdir: process 1, given another one,
+    # leaves it unmade.
+    port = free_port()
     final = {"final.max_designs": 2}
-    procs = [launch(tmp_path, port, pid, **final) for pid in (0, 1)]
+    elsewhere = tmp_path / "process1"
+    procs = [
+        launch_search(tmp_path, port, 0, **final),
+        launch_search(elsewhere, port, 1, **final),
+    ]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-2000:]
     assert "resuming" in outs[0][0] and "final training done" in outs[0][0]
     assert "final" not in outs[1][0]
-    assert _history(tmp_path) == reference
+    assert not elsewhere.exists()
+    assert history(tmp_path) == reference
     runs = read_jsonl(os.path.join(tmp_path, "final", "runs.jsonl"))
     assert runs and len(runs) % 2 == 0  # 2 seeds of each finalized architecture
 
 
 def test_an_error_on_one_process_is_reported_by_the_other(tmp_path):
-    port = _free_port()
+    port = free_port()
     bad = ["--config.data.name=fashion_mnist", f"--config.data.data_dir={tmp_path}/no"]
-    procs = [launch(tmp_path, port, 0), launch(tmp_path, port, 1, *bad)]
+    procs = [launch_search(tmp_path, port, 0), launch_search(tmp_path, port, 1, *bad)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert procs[1].returncode == 2, outs[1][1][-2000:]
     assert procs[0].returncode == 3, outs[0][1][-2000:]

@@ -24,11 +24,8 @@ from cosearch.search.settings import HwAwareSettings
 from cosearch.search.setup import build, config_json
 from cosearch.search.strategies import STRATEGIES
 from cosearch.search.workdir import WorkdirBusyError
+from tests.helpers import damage_checkpoint, quiet
 from tests.tiny_search import tiny
-
-
-def quiet(_):
-    pass
 
 
 def test_outputs_exist_and_agree(baseline_run):
@@ -181,11 +178,7 @@ def test_hw_aware_settings_are_its_declared_fields():
 def test_corrupt_checkpoint_is_refused(baseline_run, tmp_path):
     workdir = str(tmp_path / "w")
     search.run(tiny(**{"search.episodes": 1}), workdir, log=quiet)
-    for root, _, files in os.walk(f"{workdir}/checkpoints"):
-        for name in files:
-            if "manifest" in name or name == "_METADATA":
-                with open(os.path.join(root, name), "wb") as f:
-                    f.write(b"\0garbage")
+    damage_checkpoint(f"{workdir}/checkpoints")
     with pytest.raises(CheckpointError, match="corrupt or incompatible"):
         search.run(tiny(**{"search.episodes": 1}), workdir, log=quiet)
 
@@ -421,14 +414,6 @@ def test_an_infeasible_hw_aware_design_is_refused(tmp_path):
     assert len(read_jsonl(tmp_path / "w" / "history.jsonl")) == 3
 
 
-def _damage(checkpoint_dir):
-    for root, _, files in os.walk(checkpoint_dir):
-        for name in files:
-            if "manifest" in name or name == "_METADATA":
-                with open(os.path.join(root, name), "wb") as f:
-                    f.write(b"\0garbage")
-
-
 def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(
     baseline_run, tmp_path
 ):
@@ -440,7 +425,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(
     run_dir = str(tmp_path / "w")
     search.run(tiny(), run_dir, log=quiet)
     assert sorted(os.listdir(f"{run_dir}/checkpoints")) == ["2", "3"]
-    _damage(f"{run_dir}/checkpoints/3")
+    damage_checkpoint(f"{run_dir}/checkpoints/3")
     messages = []
     search.run(tiny(), run_dir, log=messages.append)
     assert any(
@@ -484,3 +469,43 @@ def test_a_compute_budget_is_exact(tmp_path):
     assert metrics[-1]["train_images_total"] == 256
     assert sum(m["train_images"] for m in metrics) == 256
     assert any("256 of 300 training images spent" in line for line in lines)
+
+
+class _Clock:
+    """A perf_counter that moves ``step`` seconds at every reading."""
+
+    def __init__(self, step: float):
+        self.now, self.step = 0.0, step
+
+    def perf_counter(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_wall_time_budget_ends_the_run_and_counts_across_sessions(
+    tmp_path, monkeypatch
+):
+    """With a clock that moves 10 s at every reading, max_wall_s = 100 ends
+    the run after a few episodes (no other budget would): every episode
+    starts with time left, the last ends past the budget; a resumed run
+    has nothing left and runs no episode."""
+    monkeypatch.setattr(search, "time", _Clock(10.0))
+    cfg = tiny(
+        **{
+            "search.episodes": 0,
+            "search.max_children": 0,
+            "search.max_wall_s": 100.0,
+            "search.max_idle_episodes": 1000,
+        }
+    )
+    messages = []
+    search.run(cfg, str(tmp_path), log=messages.append)
+    metrics = read_jsonl(tmp_path / "metrics.jsonl")
+    assert 2 <= len(metrics) < 10
+    # Each episode starts with budget left; the last one spends it.
+    assert metrics[-2]["elapsed_s"] < 100.0 <= metrics[-1]["elapsed_s"]
+    assert any("wall-time budget of 100s spent" in m for m in messages), messages
+    again = []
+    search.run(cfg, str(tmp_path), log=again.append)
+    assert len(read_jsonl(tmp_path / "metrics.jsonl")) == len(metrics)
+    assert any("wall-time budget of 100s spent" in m for m in again), again
