@@ -101,7 +101,8 @@ def plot_pairs(ax_pair, series: Sequence[tuple[str, Sequence[dict[str, Any]]]]):
         ax.set_xlabel(name)
         ax.set_ylabel("accuracy (%): proxy on validation; x = pruned")
         ax.grid(alpha=0.3)
-    ax_pair[0].legend(fontsize=7, loc="best")
+    if ax_pair[0].get_legend_handles_labels()[0]:  # nothing drawn: no legend
+        ax_pair[0].legend(fontsize=7, loc="best")
 
 
 def plot_finalized(ax_pair, finalized: Sequence[dict[str, Any]]) -> None:
