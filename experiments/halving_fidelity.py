@@ -20,9 +20,12 @@ Prints and writes two tables (:mod:`experiments.selection`):
   successive halving at each rung step count and ``--rates``, by each
   measure, and the rung alone.
 
-The proxy runs are matched to the reference set by architecture; only
-architectures the set holds complete count, so the tables grow with the
-set (run this again after ``experiments.reference_set`` extends it).
+The proxy runs are matched to the reference by architecture; only
+architectures the reference holds for every seed count, so the tables grow
+with a reference set (run this again after ``experiments.reference_set``
+extends it). ``--reference`` may also be an ``experiments.proxy_fidelity``
+result with its own final-training reference (e.g.
+experiments/results/final_reference_cpu.json).
 """
 
 from __future__ import annotations
@@ -33,14 +36,16 @@ import numpy as np
 from absl import flags
 
 from cosearch.files.atomic import atomic_write_json
-from cosearch.final import reference
-from experiments import common, selection
+from experiments import common, scoring, selection
 
 _PROXY = flags.DEFINE_string(
     "proxy", None, "experiments.proxy_fidelity JSON with --eval_steps runs."
 )
 _REFERENCE = flags.DEFINE_string(
-    "reference", None, "A reference set (experiments.reference_set's JSON)."
+    "reference",
+    None,
+    "A reference set (experiments.reference_set's JSON), or an "
+    "experiments.proxy_fidelity result holding a final-training reference.",
 )
 _BUDGETS = flags.DEFINE_list(
     "budgets", ["3", "5", "10"], "Compute budgets, in proxy children (x B steps)."
@@ -78,7 +83,11 @@ def main(argv):
     if _DRAWS.value < 1:
         raise common.UsageError(f"--draws must be >= 1, got {_DRAWS.value}")
     data = _read_proxy(_PROXY.value)
-    ref = reference.read(_REFERENCE.value)
+    earlier = scoring.read_reference(_REFERENCE.value)
+    part = earlier["reference"]
+    ref = scoring.as_reference_set(
+        part["runs"], earlier["architectures"], part["seeds"], part["train"]
+    )
     proxy = next(r for r in data["proxies"] if r.get("runs"))
     index = {a: i for i, a in enumerate(ref.architectures)}
     unknown = sorted({r["arch"] for r in proxy["runs"]} - set(index))

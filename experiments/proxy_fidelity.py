@@ -34,7 +34,6 @@ is measured as a proxy against the same reference.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from typing import Any
@@ -280,66 +279,6 @@ def checked_train_config(
         return TrainConfig(**fields)
 
 
-def from_reference_set(path: str) -> dict[str, Any]:
-    """A reference set (experiments.reference_set) in this script's reference
-    form: its measured runs (an architecture missing a seed is NaN there,
-    left out of every tau)."""
-    ref = reference.read(path)
-    index = {a: i for i, a in enumerate(ref.architectures)}
-    return {
-        "format": reference.FORMAT,
-        "architectures": list(ref.architectures),
-        "reference": {
-            "runs": [
-                {
-                    "arch_index": index[r["architecture"]],
-                    "arch": r["architecture"],
-                    "seed": r["seed"],
-                    "val_accuracy": r["test_accuracy"],
-                    "failed": r["failed"],
-                }
-                for r in ref.runs()
-            ],
-            "train": ref.settings["train"],
-            "seeds": list(ref.seeds),
-            "scored_on": "test",
-        },
-    }
-
-
-def read_reference(path: str) -> dict[str, Any]:
-    """An earlier result of this script (``--reference``), or a reference set,
-    checked to hold the parts that are reused."""
-    try:
-        with open(path) as f:
-            earlier = json.load(f)
-    except FileNotFoundError:
-        raise common.UsageError(f"--reference: no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise common.UsageError(f"--reference={path}: cannot read ({e})") from None
-    except json.JSONDecodeError as e:
-        raise common.UsageError(f"--reference={path}: not valid JSON ({e})") from None
-    if isinstance(earlier, dict) and earlier.get("format") == reference.FORMAT:
-        return from_reference_set(path)
-    ref = earlier.get("reference") if isinstance(earlier, dict) else None
-    if (
-        not isinstance(ref, dict)
-        or "architectures" not in earlier
-        or any(key not in ref for key in ("runs", "train", "seeds"))
-    ):
-        raise common.UsageError(
-            f"--reference={path}: not a result of experiments.proxy_fidelity (it "
-            "needs 'architectures' and 'reference' with 'runs', 'train', 'seeds')"
-        )
-    if ref.get("scored_on") != "test":
-        raise common.UsageError(
-            f"--reference={path}: its reference was scored on the validation split "
-            "(made before the reference became the final training); measure it "
-            "again with --seeds="
-        )
-    return earlier
-
-
 def main(argv):
     common.require(argv, config=_CONFIG.value)
     config = _CONFIG.value
@@ -347,7 +286,7 @@ def main(argv):
     ref_seeds = common.parse_int_list(_REF_SEEDS.value, "--reference_seeds")
     if _NUM_ARCHS.value < 1:
         raise common.UsageError(f"--num_archs must be >= 1, got {_NUM_ARCHS.value}")
-    earlier = read_reference(_REFERENCE.value) if _REFERENCE.value else None
+    earlier = scoring.read_reference(_REFERENCE.value) if _REFERENCE.value else None
     eval_steps = common.parse_int_list(_EVAL_STEPS.value, "--eval_steps")
     if any(s < 1 for s in eval_steps):
         raise common.UsageError(f"--eval_steps must be >= 1, got {eval_steps}")
@@ -403,21 +342,7 @@ def main(argv):
     ref_noise, ref_signal = seed_noise_signal(ref_table)
     training_free = {}
     if score_names:
-        ref_set = reference.from_runs(
-            [
-                {
-                    "architecture": r["arch"],
-                    "seed": r["seed"],
-                    "test_accuracy": r["val_accuracy"],
-                    "failed": r["failed"],
-                }
-                for r in ref_runs
-            ],
-            names,
-            ref_seeds,
-            drawn_for={},
-            settings=ref_settings,
-        )
+        ref_set = scoring.as_reference_set(ref_runs, names, ref_seeds, ref_settings)
         arch = setup.space.arch
         values, timing = scoring.measure(
             archs,

@@ -1,15 +1,19 @@
-"""Shared by the launchers that rank architectures against a reference set
+"""Shared by the launchers that rank architectures against a reference
 (experiments.reference_set, experiments.score_fidelity,
-experiments.proxy_fidelity): what a set is valid for, and training-free
-scores measured, timed and tabulated against it."""
+experiments.proxy_fidelity, experiments.halving_fidelity): training-free
+scores measured, timed and tabulated against a reference set, and a
+reference read from a reference set or an earlier proxy_fidelity result."""
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 from cosearch.child import scores as scores_lib
 from cosearch.final import reference
 from cosearch.hardware.architecture import Architecture
+from experiments.common import UsageError
 
 
 def measure(
@@ -70,3 +74,86 @@ def print_table(rows: dict) -> None:
             f"{r['ms_per_arch']:9.1f}",
             flush=True,
         )
+
+
+def from_reference_set(path: str) -> dict[str, Any]:
+    """A reference set (experiments.reference_set) in this script's reference
+    form: its measured runs (an architecture missing a seed is NaN there,
+    left out of every tau)."""
+    ref = reference.read(path)
+    index = {a: i for i, a in enumerate(ref.architectures)}
+    return {
+        "format": reference.FORMAT,
+        "architectures": list(ref.architectures),
+        "reference": {
+            "runs": [
+                {
+                    "arch_index": index[r["architecture"]],
+                    "arch": r["architecture"],
+                    "seed": r["seed"],
+                    "val_accuracy": r["test_accuracy"],
+                    "failed": r["failed"],
+                }
+                for r in ref.runs()
+            ],
+            "train": ref.settings["train"],
+            "seeds": list(ref.seeds),
+            "scored_on": "test",
+        },
+    }
+
+
+def read_reference(path: str) -> dict[str, Any]:
+    """An earlier result of this script (``--reference``), or a reference set,
+    checked to hold the parts that are reused."""
+    try:
+        with open(path) as f:
+            earlier = json.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"--reference: no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"--reference={path}: cannot read ({e})") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--reference={path}: not valid JSON ({e})") from None
+    if isinstance(earlier, dict) and earlier.get("format") == reference.FORMAT:
+        return from_reference_set(path)
+    ref = earlier.get("reference") if isinstance(earlier, dict) else None
+    if (
+        not isinstance(ref, dict)
+        or "architectures" not in earlier
+        or any(key not in ref for key in ("runs", "train", "seeds"))
+    ):
+        raise UsageError(
+            f"--reference={path}: not a result of experiments.proxy_fidelity (it "
+            "needs 'architectures' and 'reference' with 'runs', 'train', 'seeds')"
+        )
+    if ref.get("scored_on") != "test":
+        raise UsageError(
+            f"--reference={path}: its reference was scored on the validation split "
+            "(made before the reference became the final training); measure it "
+            "again with --seeds="
+        )
+    return earlier
+
+
+def as_reference_set(
+    runs, names, seeds, settings: dict[str, Any]
+) -> reference.ReferenceSet:
+    """A :class:`~cosearch.final.reference.ReferenceSet` of reference runs in
+    this module's form (``arch``, ``seed``, ``val_accuracy``: the test
+    accuracy, ``failed``), valid for no particular space."""
+    return reference.from_runs(
+        [
+            {
+                "architecture": r["arch"],
+                "seed": r["seed"],
+                "test_accuracy": r["val_accuracy"],
+                "failed": r["failed"],
+            }
+            for r in runs
+        ],
+        names,
+        seeds,
+        drawn_for={},
+        settings=settings,
+    )

@@ -404,6 +404,7 @@ def run_strategies(
         "strategies": ", ".join(strategies),
         "budget": (
             f"max_children={s.max_children or 'no limit'}, "
+            f"max_train_images={s.max_train_images or 'no limit'}, "
             f"episodes={s.episodes or 'no limit'}, "
             f"max_wall_s={s.max_wall_s or 'no limit'}"
         ),

@@ -171,3 +171,46 @@ def test_bad_flags_end_in_one_line(tmp_path, flag, message):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert not out.exists()
+
+
+def test_a_proxy_fidelity_reference_serves_as_well(tmp_path):
+    """An experiments.proxy_fidelity result's final-training reference (the
+    form of experiments/results/final_reference_cpu.json) judges the same."""
+    proxy, ref = _files(tmp_path)
+    held = reference.read(str(ref))
+    earlier = {
+        "architectures": list(held.architectures),
+        "reference": {
+            "runs": [
+                {
+                    "arch_index": i,
+                    "arch": a,
+                    "seed": seed,
+                    "val_accuracy": float(held.accuracy[i, j]),
+                    "failed": False,
+                }
+                for i, a in enumerate(held.architectures)
+                for j, seed in enumerate(held.seeds)
+            ],
+            "train": {},
+            "seeds": list(held.seeds),
+            "scored_on": "test",
+        },
+    }
+    other = tmp_path / "proxy_reference.json"
+    other.write_text(json.dumps(earlier))
+    outs = []
+    for path in (ref, other):
+        out = tmp_path / f"out_{path.stem}.json"
+        proc = run_module(
+            "experiments.halving_fidelity",
+            f"--proxy={proxy}",
+            f"--reference={path}",
+            "--budgets=2",
+            "--draws=10",
+            f"--out={out}",
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        outs.append(json.loads(out.read_text()))
+    assert outs[0]["ranking"] == outs[1]["ranking"]
+    assert outs[0]["selection"] == outs[1]["selection"]
