@@ -126,18 +126,20 @@ def _files(tmp_path, archs=6):
     return proxy_path, ref_path
 
 
-def test_the_launcher_writes_both_tables(tmp_path):
-    proxy, ref = _files(tmp_path)
-    out = tmp_path / "out.json"
-    proc = run_module(
+def _launch(proxy, ref, out, *flags):
+    return run_module(
         "experiments.halving_fidelity",
         f"--proxy={proxy}",
         f"--reference={ref}",
-        "--budgets=1,2",
-        "--rates=2",
-        "--draws=20",
         f"--out={out}",
+        *flags,
     )
+
+
+def test_the_launcher_writes_both_tables(tmp_path):
+    proxy, ref = _files(tmp_path)
+    out = tmp_path / "out.json"
+    proc = _launch(proxy, ref, out, "--budgets=1,2", "--rates=2", "--draws=20")
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(out.read_text())
     assert got["ranking"]["accuracy@2"]["tau_one_seed"] == pytest.approx(1.0)
@@ -160,13 +162,7 @@ def test_the_launcher_writes_both_tables(tmp_path):
 def test_bad_flags_end_in_one_line(tmp_path, flag, message):
     proxy, ref = _files(tmp_path)
     out = tmp_path / "out.json"
-    proc = run_module(
-        "experiments.halving_fidelity",
-        f"--proxy={proxy}",
-        f"--reference={ref}",
-        f"--out={out}",
-        flag,
-    )
+    proc = _launch(proxy, ref, out, flag)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
@@ -202,14 +198,7 @@ def test_a_proxy_fidelity_reference_serves_as_well(tmp_path):
     outs = []
     for path in (ref, other):
         out = tmp_path / f"out_{path.stem}.json"
-        proc = run_module(
-            "experiments.halving_fidelity",
-            f"--proxy={proxy}",
-            f"--reference={path}",
-            "--budgets=2",
-            "--draws=10",
-            f"--out={out}",
-        )
+        proc = _launch(proxy, path, out, "--budgets=2", "--draws=10")
         assert proc.returncode == 0, proc.stderr[-2000:]
         outs.append(json.loads(out.read_text()))
     assert outs[0]["ranking"] == outs[1]["ranking"]
