@@ -5,15 +5,20 @@ r"""Run every search strategy on the same config and budget, over seeds; compare
 
 Each (seed, strategy) runs in --workdir/seed<N>/<strategy> (resumable like a
 search: run the same command again to continue). Give every strategy the
-same trained-children budget (``--config.search.max_children``; the default
-config has one). --workdir gets comparison.md (mean and spread over seeds,
+same budget (``--config.search.max_children``, the default config's, or
+``--config.search.max_train_images`` for equal child-training compute), or
+one strategy another with ``--overrides``, e.g.
+``--overrides='hw_aware:search.max_train_images=192000'``; each run's compute
+is in comparison.md. --workdir gets comparison.md (mean and spread over seeds,
 then seed by seed), comparison.json, comparison.png (the fronts of the first
 seed) and best_so_far.png (best accuracy at spec against children trained).
 """
 
 from __future__ import annotations
 
+import ast
 import sys
+from typing import Any
 
 from absl import flags
 from ml_collections import config_flags
@@ -33,6 +38,55 @@ _SEEDS = flags.DEFINE_list(
     "seeds", [], "Seeds to run every strategy with (default: the config's seed)."
 )
 _FRESH = flags.DEFINE_bool("fresh", False, "Discard earlier runs in --workdir.")
+_OVERRIDES = flags.DEFINE_string(
+    "overrides",
+    "",
+    "Per-strategy config changes, ';'-separated 'strategy:field=value,...' "
+    "(e.g. 'hw_aware:search.max_train_images=192000'): a strategy given more "
+    "or less of a budget than the others.",
+)
+
+
+def parse_overrides(text: str, config, strategies) -> dict[str, dict[str, Any]]:
+    """``'hw_aware:search.max_train_images=192000;random:search.rung_steps=()'``
+    -> ``{strategy: {field: value}}``, each field an existing config field
+    and each value a Python literal (else a string)."""
+    out: dict[str, dict[str, Any]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, sep, fields = part.partition(":")
+        if not sep or name not in strategies:
+            raise common.UsageError(
+                f"--overrides: {part!r} must start with one of the compared "
+                f"strategies ({', '.join(strategies)}) and ':'"
+            )
+        for item in filter(None, (f.strip() for f in fields.split(","))):
+            field, eq, raw = item.partition("=")
+            node = config
+            *parents, leaf = field.split(".")
+            for key in parents:
+                node = node.get(key) if hasattr(node, "get") else None
+            if not eq or node is None or leaf not in node:
+                raise common.UsageError(
+                    f"--overrides: {item!r} is not 'field=value' of a config field"
+                )
+            try:
+                value = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                value = raw
+            out.setdefault(name, {})[field] = value
+    return out
+
+
+def _adjuster(overrides: dict[str, dict[str, Any]]):
+    def adjust(cfg, strategy: str) -> None:
+        for field, value in overrides.get(strategy, {}).items():
+            node = cfg
+            *parents, leaf = field.split(".")
+            for key in parents:
+                node = node[key]
+            node[leaf] = value
+
+    return adjust
 
 
 def parse_seeds(values) -> list[int]:
@@ -51,6 +105,7 @@ def main(argv):
         raise common.UsageError(
             f"--strategies: unknown {unknown}; known: {', '.join(STRATEGIES)}"
         )
+    overrides = parse_overrides(_OVERRIDES.value, _CONFIG.value, _STRATEGIES.value)
     try:
         text = comparison.run_strategies(
             _CONFIG.value,
@@ -59,6 +114,8 @@ def main(argv):
             seeds,
             _FRESH.value,
             log=lambda message: print(message, flush=True),
+            adjust=_adjuster(overrides),
+            notes={"overrides": _OVERRIDES.value} if overrides else None,
         )
     except KeyboardInterrupt:
         print("interrupted; run the same command to resume", file=sys.stderr)

@@ -361,16 +361,25 @@ def write(
 
 
 def run_strategies(
-    config, workdir: str, strategies, seeds=None, fresh=False, log=print
+    config,
+    workdir: str,
+    strategies,
+    seeds=None,
+    fresh=False,
+    log=print,
+    adjust=None,
+    notes=None,
 ) -> str:
     """Run each of ``strategies`` for each seed of ``seeds`` (default: the
     config's seed) on ``config``, each in ``workdir/seed<N>/<strategy>``
     (resumable like a search), then write the comparison files of
     :func:`write` into ``workdir``. Returns the text of comparison.md.
 
-    Each run's config is ``config`` with its strategy and seed set, built
-    once (:func:`cosearch.search.setup.build`); the comparison's settings
-    are read from those typed setups.
+    Each run's config is ``config`` with its strategy and seed set (then
+    ``adjust(config, strategy)``, if given, may change it further, e.g. one
+    strategy's budget), built once (:func:`cosearch.search.setup.build`);
+    the comparison's settings are read from those typed setups, with
+    ``notes`` (``{name: text}``, e.g. what ``adjust`` changes) added.
 
     Raises:
       SearchConfigError: an unknown strategy (before anything runs), or any
@@ -389,6 +398,8 @@ def run_strategies(
             cfg.strategy = name
             if seed is not None:
                 cfg.seed = seed
+            if adjust is not None:
+                adjust(cfg, name)
             setup = build(cfg)
             first = first or setup
             sub = os.path.join(workdir, f"seed{setup.seed}", name)
@@ -414,6 +425,7 @@ def run_strategies(
         "specs": first.spec_text(),
         "data": first.dataset.name,
         "depth": first.full_space.arch.depth,
+        **(notes or {}),
     }
     final = first.final if first.final.enabled else None
     if final is not None:

@@ -68,24 +68,52 @@ def test_compare_over_seeds_at_equal_children(tmp_path):
     cfg.search.hw_aware_reference = ""
     # Two strategies keep the test short; compare treats every one the same.
     names = ["coexplore", "hw_aware"]
-    text = comparison.run_strategies(cfg, str(tmp_path), names, seeds=[0, 1], log=quiet)
+    # hw_aware given more budget than the others (compare --overrides).
+    text = "hw_aware:search.max_children=3"
+    overrides = compare.parse_overrides(text, cfg, names)
+    assert overrides == {"hw_aware": {"search.max_children": 3}}
+    text = comparison.run_strategies(
+        cfg,
+        str(tmp_path),
+        names,
+        seeds=[0, 1],
+        log=quiet,
+        adjust=compare._adjuster(overrides),
+        notes={"overrides": text},
+    )
     assert (tmp_path / "comparison.md").read_text() == text
+    assert "hw_aware:search.max_children=3" in text
     summary = json.loads((tmp_path / "comparison.json").read_text())
+    budget = {"coexplore": 2, "hw_aware": 3}
     for name in names:
         assert f"| {name} |" in text
         for seed in (0, 1):
             assert os.path.exists(tmp_path / f"seed{seed}" / name / "history.jsonl")
             run = summary["runs"][name][str(seed)]
-            assert run["children_trained"] == 2  # the same budget for all
+            assert run["children_trained"] == budget[name]
             assert run["wall_s"] > 0
         stats = summary["summary"][name]
-        assert stats["seeds"] == 2 and stats["children_trained"]["mean"] == 2.0
+        assert stats["seeds"] == 2
+        assert stats["children_trained"]["mean"] == budget[name]
         assert stats["best_accuracy"]["n"] == 2  # tiny children always fit
     # hw_aware reaches its own best accuracy by construction.
     assert summary["summary"]["hw_aware"]["reached_baseline"] == 2
     assert "coexplore - hw_aware" in text
     for plot in ("comparison.png", "best_so_far.png"):
         assert (tmp_path / plot).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        ("greedy:search.max_children=1", "must start with one of the compared"),
+        ("hw_aware:search.nope=1", "is not 'field=value' of a config field"),
+        ("hw_aware:search.max_children", "is not 'field=value'"),
+    ],
+)
+def test_bad_overrides_are_refused(text, said):
+    with pytest.raises(compare.common.UsageError, match=said):
+        compare.parse_overrides(text, tiny(), ["coexplore", "hw_aware"])
 
 
 def test_compare_refuses_repeated_seeds():
