@@ -38,8 +38,12 @@ from absl import flags
 from cosearch.files.atomic import atomic_write_json
 from experiments import common, scoring, selection
 
-_PROXY = flags.DEFINE_string(
-    "proxy", None, "experiments.proxy_fidelity JSON with --eval_steps runs."
+_PROXY = flags.DEFINE_list(
+    "proxy",
+    None,
+    "experiments.proxy_fidelity JSON(s): the proxy's runs (with --eval_steps "
+    "for part-way rungs) and, optionally, shorter runs (--variants=steps=b) "
+    "as rungs trained with their own schedule.",
 )
 _REFERENCE = flags.DEFINE_string(
     "reference",
@@ -65,9 +69,14 @@ def _read_proxy(path: str) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise common.UsageError(f"--proxy={path}: cannot read ({e})") from None
     results = data.get("proxies") if isinstance(data, dict) else None
-    if not results or not any(r.get("runs") for r in results):
+    if (
+        not results
+        or not any(r.get("runs") for r in results)
+        or any("steps" not in r.get("train", {}) for r in results)
+    ):
         raise common.UsageError(
-            f"--proxy={path}: not an experiments.proxy_fidelity result with proxy runs"
+            f"--proxy={path}: not an experiments.proxy_fidelity result with proxy "
+            "runs and their training settings"
         )
     return data
 
@@ -82,24 +91,49 @@ def main(argv):
         raise common.UsageError(f"--rates must be >= 2, got {rates}")
     if _DRAWS.value < 1:
         raise common.UsageError(f"--draws must be >= 1, got {_DRAWS.value}")
-    data = _read_proxy(_PROXY.value)
+    entries = [e for path in _PROXY.value for e in _read_proxy(path)["proxies"]]
+    entries = [e for e in entries if e.get("runs")]
     earlier = scoring.read_reference(_REFERENCE.value)
     part = earlier["reference"]
     ref = scoring.as_reference_set(
         part["runs"], earlier["architectures"], part["seeds"], part["train"]
     )
-    proxy = next(r for r in data["proxies"] if r.get("runs"))
-    index = {a: i for i, a in enumerate(ref.architectures)}
-    unknown = sorted({r["arch"] for r in proxy["runs"]} - set(index))
-    if unknown:
+    longest = max(int(e["train"]["steps"]) for e in entries)
+    proxies = [e for e in entries if int(e["train"]["steps"]) == longest]
+    if len(proxies) != 1:
         raise common.UsageError(
-            f"--proxy={_PROXY.value} measured {len(unknown)} architecture(s) the "
-            f"reference set does not hold (e.g. {unknown[0]}): draw both the same "
-            "way (--arch_seed, --config)"
+            f"--proxy holds {len(proxies)} runs sets of the longest budget "
+            f"({longest} steps); give one proxy and shorter rungs"
         )
+    proxy = proxies[0]
+    index = {a: i for i, a in enumerate(ref.architectures)}
+    measured = {r["arch"] for r in proxy["runs"]}
+    unknown = sorted(measured - set(index))
+    if len(unknown) == len(measured):
+        raise common.UsageError(
+            f"--proxy measured no architecture the reference holds "
+            f"(e.g. {unknown[0]}): draw both the same way (--arch_seed, --config)"
+        )
+    if unknown:
+        print(
+            f"{len(unknown)} proxy architecture(s) not in the reference: left out",
+            flush=True,
+        )
+
+    def placed(runs):
+        return [
+            {**r, "arch_index": index[r["arch"]]} for r in runs if r["arch"] in index
+        ]
+
     seeds = sorted({int(r["seed"]) for r in proxy["runs"]})
-    runs = [{**r, "arch_index": index[r["arch"]]} for r in proxy["runs"]]
-    values, full = selection.measures(runs, len(ref.architectures), seeds)
+    values, full = selection.measures(placed(proxy["runs"]), len(index), seeds)
+    for e in entries:
+        if e is not proxy:
+            values.update(
+                selection.restart_measures(
+                    placed(e["runs"]), len(index), seeds, int(e["train"]["steps"])
+                )
+            )
     batch = int(proxy["train"]["batch_size"])
     mean = ref.mean()
     measured = ~np.isnan(values[f"accuracy@{full}"]).any(axis=1)
@@ -114,9 +148,11 @@ def main(argv):
     rungs = [b for b in steps if b < full]
     rules = [selection.Rule("proxy", full)]
     for b in rungs:
-        for m in selection.MEASURES:
-            rules += [selection.Rule("halving", b, m, eta) for eta in rates]
-            rules.append(selection.Rule("rung", b, m))
+        for name in ranks:
+            m, at = name.split("@")
+            if int(at) == b:
+                rules += [selection.Rule("halving", b, m, eta) for eta in rates]
+                rules.append(selection.Rule("rung", b, m))
     rng = np.random.default_rng(_SEED.value)
     replays = []
     print(
@@ -153,7 +189,7 @@ def main(argv):
     out = {
         "what": "fixed proxy against successive halving at equal compute, "
         "replayed from measured proxy runs, judged by a reference set",
-        "proxy": _PROXY.value,
+        "proxy": list(_PROXY.value),
         "reference": _REFERENCE.value,
         "reference_summary": ref.summary(),
         "pool": [ref.architectures[i] for i in pool],

@@ -17,6 +17,11 @@ with that rule would have seen. A rule spends ``C`` optimizer steps:
 - ``rung``: ``C // b`` architectures trained for ``b`` steps, the best by the
   rung's measure picked (no proxy training at all).
 
+A rung's measure is read part-way off the proxy's own run (``accuracy``,
+``loss_sum``: the proxy's schedule still running, as ASHA continues a run),
+or from runs of ``b`` steps with their own schedule (``restart_accuracy``,
+``restart_loss_sum``: how :mod:`cosearch.search.halving` trains a rung).
+
 Each draw takes its architectures uniformly without replacement from the
 pool (the architectures both the reference set and the proxy runs hold) and
 one proxy seed; the pick is judged by its reference accuracy: the mean over
@@ -29,12 +34,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 MEASURES = ("accuracy", "loss_sum")
+# A rung trained as a run of its own (its own short schedule, as
+# cosearch.search.halving trains it), not read part-way off the proxy's run.
+RESTART = "restart_"
 
 
 def measures(
@@ -67,6 +76,27 @@ def measures(
                 total = float(np.sum(curve[:b]))
                 out[f"loss_sum@{b}"][a, s] = -total if math.isfinite(total) else -np.inf
     return out, full
+
+
+def restart_measures(
+    runs: Sequence[dict[str, Any]], num_archs: int, seeds: Sequence[int], steps: int
+) -> dict[str, np.ndarray]:
+    """``restart_accuracy@b`` and ``restart_loss_sum@b`` (``[A, S]``) of runs
+    that trained ``b = steps`` steps with their own schedule (a
+    ``proxy_fidelity --variants=steps=b`` result): their end accuracy and
+    the negated sum of their training losses."""
+    col = {int(s): j for j, s in enumerate(seeds)}
+    acc = np.full((num_archs, len(seeds)), np.nan)
+    loss = np.full((num_archs, len(seeds)), np.nan)
+    for r in runs:
+        a, s = r["arch_index"], col[int(r["seed"])]
+        acc[a, s] = 0.0 if r["failed"] else float(r["val_accuracy"])
+        total = float(np.sum(r.get("loss_curve") or [np.inf]))
+        loss[a, s] = -total if math.isfinite(total) else -np.inf
+    return {
+        f"{RESTART}accuracy@{steps}": acc,
+        f"{RESTART}loss_sum@{steps}": loss,
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,12 +224,15 @@ def ranking(
         finite = np.where(np.isfinite(table), table, np.nan)
         per_seed = [reference_set.tau(finite[:, j]) for j in range(table.shape[1])]
         hits = [reference_set.top_hits(finite[:, j]) for j in range(table.shape[1])]
+        with warnings.catch_warnings():  # architectures never measured: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(finite, axis=1)
         out[name] = {
             "steps": steps,
             "images_per_architecture": steps * batch_size,
             "tau_one_seed": float(np.nanmean(per_seed)),
             "tau_per_seed": per_seed,
-            "tau_seed_mean": reference_set.tau(np.nanmean(finite, axis=1)),
+            "tau_seed_mean": reference_set.tau(mean),
             "top10_hits_one_seed": float(np.nanmean(hits)),
         }
     return out

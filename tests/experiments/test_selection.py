@@ -121,7 +121,9 @@ def _files(tmp_path, archs=6):
     ]
     proxy_path = tmp_path / "proxy.json"
     proxy_path.write_text(
-        json.dumps({"proxies": [{"train": {"batch_size": 8}, "runs": runs}]})
+        json.dumps(
+            {"proxies": [{"train": {"batch_size": 8, "steps": 4}, "runs": runs}]}
+        )
     )
     return proxy_path, ref_path
 
@@ -203,3 +205,33 @@ def test_a_proxy_fidelity_reference_serves_as_well(tmp_path):
         outs.append(json.loads(out.read_text()))
     assert outs[0]["ranking"] == outs[1]["ranking"]
     assert outs[0]["selection"] == outs[1]["selection"]
+
+
+def test_restarted_rungs_are_their_own_runs(tmp_path):
+    """Runs of b steps with their own schedule (proxy_fidelity
+    --variants=steps=b) give restart_accuracy@b and restart_loss_sum@b; the
+    launcher takes them from a second --proxy file and replays them."""
+    runs = [_run(0, 0, [], 0.6, [1.0, 2.0]), _run(1, 0, [], 0.2, [1.0, 1.0], True)]
+    got = selection.restart_measures(runs, 2, [0], 2)
+    assert got["restart_accuracy@2"][:, 0].tolist() == [0.6, 0.0]
+    assert got["restart_loss_sum@2"][:, 0].tolist() == [-3.0, -2.0]
+    proxy, ref = _files(tmp_path)
+    full = json.loads(proxy.read_text())["proxies"][0]
+    short = {
+        "train": {"batch_size": 8, "steps": 2},
+        "runs": [
+            {**r, "early": [], "loss_curve": r["loss_curve"][:2]} for r in full["runs"]
+        ],
+    }
+    full["train"]["steps"] = 4
+    proxy.write_text(json.dumps({"proxies": [full]}))
+    rungs = tmp_path / "rungs.json"
+    rungs.write_text(json.dumps({"proxies": [short]}))
+    out = tmp_path / "out.json"
+    proc = _launch(f"{proxy},{rungs}", ref, out, "--budgets=2", "--draws=10")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert "restart_accuracy@2" in result["ranking"]
+    assert any(
+        r["rule"] == "halving 2x2 (restart_accuracy)" for r in result["selection"]
+    )
