@@ -229,6 +229,18 @@ class Trainer:
         order = None
         early_at = sorted({int(s) for s in eval_steps if 0 < int(s) < total})
         early = []
+
+        def val_accuracy(params, stats) -> float:
+            return self.accuracy(
+                programs,
+                params,
+                stats,
+                dataset.val.images,
+                dataset.val.labels,
+                config.eval_batch_size,
+                device,
+            )
+
         for i in range(total):
             epoch, j = divmod(i, per_epoch)
             if j == 0:
@@ -248,27 +260,10 @@ class Trainer:
                     break
             if early_at and i + 1 == early_at[0]:
                 early_at.pop(0)
-                acc_i = self.accuracy(
-                    programs,
-                    params,
-                    stats,
-                    dataset.val.images,
-                    dataset.val.labels,
-                    config.eval_batch_size,
-                    device,
-                )
-                early.append((i + 1, acc_i))
+                early.append((i + 1, val_accuracy(params, stats)))
         acc = 0.0
         if not failed:
-            acc = self.accuracy(
-                programs,
-                params,
-                stats,
-                dataset.val.images,
-                dataset.val.labels,
-                config.eval_batch_size,
-                device,
-            )
+            acc = val_accuracy(params, stats)
         variables = None
         if keep_variables:
             variables = jax.tree.map(

@@ -77,17 +77,23 @@ def test_bad_flags_end_in_one_line(tmp_path):
     assert _last_line(out).startswith("error: --seeds")
 
 
-def test_score_fidelity_against_a_built_set(tmp_path):
-    workdir, ref = tmp_path / "ref", tmp_path / "ref.json"
+def _built_set(tmp_path, num_archs: int):
+    """A reference set of ``num_archs`` smoke architectures, built."""
+    ref = tmp_path / "ref.json"
     built = run_module(
         "experiments.reference_set",
         SMOKE,
         *FAST,
-        f"--workdir={workdir}",
+        f"--workdir={tmp_path / 'ref'}",
         f"--out={ref}",
-        "--num_archs=4",
+        f"--num_archs={num_archs}",
     )
     assert built.returncode == 0, built.stderr[-2000:]
+    return ref
+
+
+def test_score_fidelity_against_a_built_set(tmp_path):
+    ref = _built_set(tmp_path, 4)
     out = tmp_path / "scores.json"
     scored = run_module(
         "experiments.score_fidelity",
@@ -122,16 +128,7 @@ def test_score_fidelity_against_a_built_set(tmp_path):
 
 
 def test_proxy_fidelity_against_a_reference_set(tmp_path):
-    workdir, ref = tmp_path / "ref", tmp_path / "ref.json"
-    built = run_module(
-        "experiments.reference_set",
-        SMOKE,
-        *FAST,
-        f"--workdir={workdir}",
-        f"--out={ref}",
-        "--num_archs=3",
-    )
-    assert built.returncode == 0, built.stderr[-2000:]
+    ref = _built_set(tmp_path, 3)
     out = tmp_path / "proxy.json"
     proc = run_module(
         "experiments.proxy_fidelity",
