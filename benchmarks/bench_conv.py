@@ -204,6 +204,7 @@ def main(argv: Sequence[str]) -> None:
         "rules": {
             "IM2COL_MAX_PATCH": conv.IM2COL_MAX_PATCH,
             "DW_BATCH_CHUNK": conv.DW_BATCH_CHUNK,
+            "CHUNKED_CONVS": conv.CHUNKED_CONVS,
             "CHUNK_MIN_MACS": conv.CHUNK_MIN_MACS,
             "FWD_BATCH_CHUNK": conv.FWD_BATCH_CHUNK,
         },

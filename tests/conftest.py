@@ -22,7 +22,14 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 
 def pytest_sessionfinish(session, exitstatus):
-    del session, exitstatus
+    """This process's cache folder goes when its session ends, except in an
+    xdist worker that uses it: workers inherit the controller's folder (their
+    own is then unused), and one that finishes early must not take the cache
+    from the others; the controller removes it last."""
+    del exitstatus
+    in_use = os.environ.get("JAX_COMPILATION_CACHE_DIR") == _CACHE
+    if in_use and hasattr(session.config, "workerinput"):
+        return
     shutil.rmtree(_CACHE, ignore_errors=True)
 
 

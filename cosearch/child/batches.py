@@ -94,7 +94,7 @@ class Placement(NamedTuple):
         if not devices:
             return cls((), None, None, None)
         if len(devices) == 1:
-            one = jax.sharding.SingleDeviceSharding(devices[0])
+            one = jax.sharding.make_single_device_sharding(devices[0])
             return cls(devices, None, one, one)
         mesh = jax.sharding.Mesh(np.asarray(devices), (CHILDREN_AXIS,))
         spec = jax.sharding.PartitionSpec

@@ -8,18 +8,23 @@ chunks of it whose working set stays in the caches. On CPU :func:`conv2d`
 VJP, each choice measured per layer shape with
 ``python -m benchmarks.bench_conv`` (BUILD_NOTES.md, "Child training"):
 
-- value: a 1x1 stride-1 convolution is one matrix product; a large layer
-  (``K*K*Ci*Co >= CHUNK_MIN_MACS`` per output pixel) is XLA's convolution
-  over chunks of ``FWD_BATCH_CHUNK`` images; any other is XLA's convolution;
+- value: a 1x1 stride-1 convolution is one matrix product; before jax 0.12
+  (``CHUNKED_CONVS``), a large layer (``K*K*Ci*Co >= CHUNK_MIN_MACS`` per
+  output pixel) is XLA's convolution over chunks of ``FWD_BATCH_CHUNK``
+  images; any other is XLA's convolution;
 - weight gradient: one matrix product ``patches^T @ g`` over an im2col built
   from K*K shifted (strided) slices of the padded input for 1x1 layers and
-  tiny patches (``K*K*Ci <= IM2COL_MAX_PATCH``: a first layer on grey or
-  colour images); otherwise XLA's own weight gradient summed over chunks of
-  ``DW_BATCH_CHUNK`` images;
+  tiny 3x3 patches (``K*K*Ci <= IM2COL_MAX_PATCH``: a 3x3 first layer on
+  grey or colour images); otherwise XLA's own weight gradient summed over
+  chunks of ``DW_BATCH_CHUNK`` images;
 - input gradient: for a 1x1 stride-1 layer, ``g @ w^T``; for stride 1, a
   forward convolution of ``g`` with the flipped, transposed kernel (chunked
   as the value); for stride > 1, the transpose of the forward convolution
   computed by XLA.
+
+jax 0.12's XLA runs CPU convolutions about 1.36x faster than 0.10's; there
+whole-batch convolutions beat the chunks, and the chunk rule is off
+(BUILD_NOTES.md, "Child training"; the other rules still win there).
 
 Every one of these computes the same sums as ``lax.conv_general_dilated``
 and its autodiff, in another order: values agree to float32 rounding
@@ -45,13 +50,19 @@ _DIMS = ("NHWC", "HWIO", "NHWC")
 
 # The measured best on CPU (benchmarks.bench_conv; BUILD_NOTES.md, "Child
 # training"):
-# largest patch K*K*Ci (K > 1) whose weight gradient is im2col + matmul; above
-# it im2col's K*K copies of the input cost more than XLA's weight gradient;
+# largest patch K*K*Ci of a 3x3 layer whose weight gradient is im2col +
+# matmul; above it im2col's K*K copies of the input cost more than XLA's
+# weight gradient, and so they do for a 5x5 layer on one channel (patch 25:
+# 1.2x slower than chunks of 4 on jax 0.10.2, 1.7x and 2.3x on 0.12.1);
 IM2COL_MAX_PATCH = 27
 # images per chunk of the blocked XLA weight gradient;
 DW_BATCH_CHUNK = 4
 # MACs per output pixel (K*K*Ci*Co) from which the value and the input
-# gradient run over chunks of FWD_BATCH_CHUNK images.
+# gradient run over chunks of FWD_BATCH_CHUNK images, before jax 0.12 only:
+# over 9 large shapes, chunks are 1.29x (value) and 1.26x (input gradient)
+# faster than one whole-batch convolution on jax 0.10.2, and 0.95x / 0.91x
+# on jax 0.12.1.
+CHUNKED_CONVS = jax.__version_info__ < (0, 12)
 CHUNK_MIN_MACS = 24576
 FWD_BATCH_CHUNK = 16
 
@@ -152,8 +163,9 @@ def _pointwise(kernel: int, stride: int) -> bool:
 
 def use_chunks(kernel: int, in_channels: int, out_channels: int) -> bool:
     """Whether the value and input gradient run over batch chunks (see module
-    doc)."""
-    return kernel * kernel * in_channels * out_channels >= CHUNK_MIN_MACS
+    doc; never from jax 0.12)."""
+    macs = kernel * kernel * in_channels * out_channels
+    return CHUNKED_CONVS and macs >= CHUNK_MIN_MACS
 
 
 def _over_batch(fn, x, chunk: int):
@@ -210,7 +222,9 @@ def _fwd(x, w, stride):
 
 def use_im2col(kernel: int, in_channels: int) -> bool:
     """Whether the weight gradient goes through im2col (see module doc)."""
-    return kernel == 1 or kernel * kernel * in_channels <= IM2COL_MAX_PATCH
+    return kernel == 1 or (
+        kernel == 3 and kernel * kernel * in_channels <= IM2COL_MAX_PATCH
+    )
 
 
 def _bwd(stride, res, g):

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import SingleDeviceSharding
+from jax.sharding import make_single_device_sharding
 
 from cosearch.child.network import as_layers, init_variables, make_model
 from cosearch.child.train_steps import (
@@ -129,7 +129,7 @@ class Trainer:
         model = make_model(layers, num_classes, config.grad_impl, config.head)
         tx = make_optimizer(config, total_steps)
         b, e = config.batch_size, config.eval_batch_size
-        placed = None if device is None else SingleDeviceSharding(device)
+        placed = None if device is None else make_single_device_sharding(device)
 
         def spec(shape, dtype):
             return jax.ShapeDtypeStruct(shape, dtype, sharding=placed)

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.launch import run_module
 
 SMOKE = "--config=experiments/configs/default.py:smoke"
@@ -52,12 +54,18 @@ def test_build_resume_and_extend(tmp_path):
     assert json.loads(out.read_text()) == grown
 
 
-def test_a_set_of_another_space_is_refused(tmp_path):
-    workdir, out = tmp_path / "ref", tmp_path / "ref.json"
-    args = (SMOKE, *FAST, f"--workdir={workdir}", f"--out={out}", "--num_archs=2")
-    assert run_module("experiments.reference_set", *args).returncode == 0
+def test_a_set_of_another_space_is_refused(built_set, tmp_path):
+    workdir, out = built_set
     before = out.read_text()
-    other = run_module("experiments.reference_set", *args, "--config.space.depth=4")
+    other = run_module(
+        "experiments.reference_set",
+        SMOKE,
+        *FAST,
+        f"--workdir={tmp_path / 'other'}",
+        f"--out={out}",
+        "--num_archs=3",
+        "--config.space.depth=4",
+    )
     assert other.returncode == 2 and "Traceback" not in other.stderr
     last = _last_line(other)
     assert last.startswith("error: reference set ") and "another space" in last
@@ -77,23 +85,26 @@ def test_bad_flags_end_in_one_line(tmp_path):
     assert _last_line(out).startswith("error: --seeds")
 
 
-def _built_set(tmp_path, num_archs: int):
-    """A reference set of ``num_archs`` smoke architectures, built."""
-    ref = tmp_path / "ref.json"
+@pytest.fixture(scope="module")
+def built_set(tmp_path_factory):
+    """(workdir, file) of a reference set of 3 smoke architectures, built once
+    for this module's tests that read it (none changes it)."""
+    folder = tmp_path_factory.mktemp("reference_set")
+    workdir, ref = folder / "ref", folder / "ref.json"
     built = run_module(
         "experiments.reference_set",
         SMOKE,
         *FAST,
-        f"--workdir={tmp_path / 'ref'}",
+        f"--workdir={workdir}",
         f"--out={ref}",
-        f"--num_archs={num_archs}",
+        "--num_archs=3",
     )
     assert built.returncode == 0, built.stderr[-2000:]
-    return ref
+    return workdir, ref
 
 
-def test_score_fidelity_against_a_built_set(tmp_path):
-    ref = _built_set(tmp_path, 4)
+def test_score_fidelity_against_a_built_set(built_set, tmp_path):
+    _, ref = built_set
     out = tmp_path / "scores.json"
     scored = run_module(
         "experiments.score_fidelity",
@@ -108,10 +119,10 @@ def test_score_fidelity_against_a_built_set(tmp_path):
     rows = result["training_free"]
     assert set(rows) == {"synflow", "naswot", "receptive_field"}
     for row in rows.values():
-        assert row["architectures"] == 4 and -1 <= row["tau"] <= 1
+        assert row["architectures"] == 3 and -1 <= row["tau"] <= 1
         assert row["ms_per_arch"] >= 0 and 0 <= row["top_hits"] <= 1
     assert rows["synflow"]["ms_per_arch"] > 0  # a network score takes time
-    assert len(result["values"]["synflow"]) == 4
+    assert len(result["values"]["synflow"]) == 3
     # Unknown scores and a set of another space end in one line.
     bad = run_module(
         "experiments.score_fidelity", SMOKE, f"--reference={ref}", "--scores=nosuch"
@@ -127,8 +138,8 @@ def test_score_fidelity_against_a_built_set(tmp_path):
     assert other.returncode == 2 and "another space" in _last_line(other)
 
 
-def test_proxy_fidelity_against_a_reference_set(tmp_path):
-    ref = _built_set(tmp_path, 3)
+def test_proxy_fidelity_against_a_reference_set(built_set, tmp_path):
+    _, ref = built_set
     out = tmp_path / "proxy.json"
     proc = run_module(
         "experiments.proxy_fidelity",

@@ -44,12 +44,15 @@ def _search(workdir, cache: str, *extra: str) -> tuple[int, int, str]:
 
 def test_a_repeated_search_compiles_nothing_again(tmp_path):
     cache = tmp_path / "cache"
-    compiled, loaded, where = _search(tmp_path / "run", str(cache))
+    # One episode compiles every kind of program (children, controller, cost
+    # model, optimizer); later ones add only new children's.
+    one_episode = "--config.search.episodes=1"
+    compiled, loaded, where = _search(tmp_path / "run", str(cache), one_episode)
     assert where == f"cache {cache}"
     # Children, controller, cost model and optimizer: dozens of programs.
     assert compiled > 10 and loaded == 0
     assert any(cache.iterdir())
-    again = _search(tmp_path / "run", str(cache), "--fresh")
+    again = _search(tmp_path / "run", str(cache), one_episode, "--fresh")
     assert again[0] == 0, again  # nothing compiled a second time
     assert again[1] == compiled
 
