@@ -8,7 +8,9 @@ processes, spread over devices and processes.
 - ``parallel``: :class:`parallel.Runtime`, the devices and processes a run
   uses, jobs dealt over them and records gathered;
 - ``coordination``: joining a multi-process run, its key-value exchanges,
-  heartbeats and lost processes.
+  heartbeats and lost processes;
+- ``interrupts``: Ctrl-C remembered, so that library code that swallows a
+  ``KeyboardInterrupt`` cannot make a run ignore it.
 
 A bottom room: imports ``errors`` only.
 """

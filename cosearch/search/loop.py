@@ -40,7 +40,7 @@ from cosearch.errors import InputError
 from cosearch.hardware.architecture import Architecture
 from cosearch.policy import reinforce
 from cosearch.results import report as report_lib
-from cosearch.runtime import coordination, parallel
+from cosearch.runtime import coordination, interrupts, parallel
 from cosearch.search.config_checks import SearchConfigError
 from cosearch.search.episode import Context
 from cosearch.search.reachability import check_specs_reachable
@@ -399,32 +399,35 @@ def _loop(run_: _Run, workdir: str, log) -> report_lib.Summary | None:
     session_episode, session_children = run_.episode, run_.children_trained
     every = run_.setup.search.checkpoint_every
     first = True
-    try:
-        # Process 0 decides when to stop (clocks differ between processes).
-        while (why := run_.runtime.agree(run_.budget_left(started))) is None:
-            if first:
-                log(
-                    f"episode {run_.episode + 1}: compiling the controller, cost "
-                    "model, optimizer and children (the first episode is slower)"
-                )
-            line = run_.step(started)
-            first = False
-            eta = _eta(run_, session_start, session_episode, session_children)
-            log(_progress_line(run_, line, eta))
-            if run_.episode % every == 0:
-                run_.elapsed_s += time.perf_counter() - started
-                started = time.perf_counter()
-                run_.save()
-    except KeyboardInterrupt:
-        run_.elapsed_s += time.perf_counter() - started
-        if run_.saved_episode != run_.episode:
-            run_.save(mid_episode=True)
-        run_.write_outputs()
-        log(
-            f"interrupted: saved after episode {run_.episode}; run the same command "
-            "again to resume"
-        )
-        raise
+    # Ctrl-C ends the run at once, or at the latest after this episode.
+    with interrupts.remembered():
+        try:
+            # Process 0 decides when to stop (clocks differ between processes).
+            while (why := run_.runtime.agree(run_.budget_left(started))) is None:
+                if first:
+                    log(
+                        f"episode {run_.episode + 1}: compiling the controller, cost "
+                        "model, optimizer and children (the first episode is slower)"
+                    )
+                line = run_.step(started)
+                first = False
+                eta = _eta(run_, session_start, session_episode, session_children)
+                log(_progress_line(run_, line, eta))
+                if run_.episode % every == 0:
+                    run_.elapsed_s += time.perf_counter() - started
+                    started = time.perf_counter()
+                    run_.save()
+                interrupts.check()  # a Ctrl-C that library code swallowed
+        except KeyboardInterrupt:
+            run_.elapsed_s += time.perf_counter() - started
+            if run_.saved_episode != run_.episode:
+                run_.save(mid_episode=True)
+            run_.write_outputs()
+            log(
+                f"interrupted: saved after episode {run_.episode}; run the same "
+                "command again to resume"
+            )
+            raise
     run_.elapsed_s += time.perf_counter() - started
     if run_.saved_episode != run_.episode:
         run_.save()

@@ -183,6 +183,17 @@ def test_bad_search_settings_end_in_one_line_and_write_nothing(tmp_path, flag, m
     assert not workdir.exists()
 
 
+# Runs the launcher (argv[1:]) with SIGINT as a terminal gives it: Python's
+# default handling, not blocked, whatever the test worker that starts it has
+# set (both survive the exec; a pre-exec hook would fork a threaded process).
+_AS_FROM_A_TERMINAL = (
+    "import os, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])\n"
+)
+
+
 def test_ctrl_c_to_the_launcher_saves_and_the_same_command_resumes(
     baseline_run, tmp_path
 ):
@@ -204,22 +215,32 @@ def test_ctrl_c_to_the_launcher_saves_and_the_same_command_resumes(
     # Interrupted under a budget of 50 episodes, so that the signal lands in
     # the loop however late this process reads the line (on a loaded machine
     # a 3-episode run can end first); the episode budget may change on resume.
+    long_run = command(**{"search.episodes": 50})
     proc = subprocess.Popen(
-        command(**{"search.episodes": 50}),
+        [sys.executable, "-c", _AS_FROM_A_TERMINAL, *long_run[1:]],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
+    seen = []
     try:
         for line in proc.stdout:
+            seen.append(line)
             if line.startswith("episode 1/"):  # the first episode's progress line
                 proc.send_signal(signal.SIGINT)
                 break
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err[-2000:]
+    assert seen and seen[-1].startswith("episode 1/"), "".join(seen)[-2000:]
+    assert proc.returncode == 130, (
+        f"worker's SIGINT handler {signal.getsignal(signal.SIGINT)!r}, mask "
+        f"{signal.pthread_sigmask(signal.SIG_BLOCK, [])}\n"
+        + "".join(seen)[-1000:]
+        + out[-1000:]
+        + err[-2000:]
+    )
     assert "interrupted; run the same command to resume" in err
     assert "interrupted: saved after episode" in out
     assert os.listdir(workdir / "checkpoints")
