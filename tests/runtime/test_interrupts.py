@@ -8,6 +8,16 @@ import pytest
 from cosearch.runtime import interrupts
 
 
+@pytest.fixture(autouse=True)
+def pythons_own_handler():
+    """SIGINT handled as in a fresh Python process, whatever this test
+    worker was left with (an xdist worker in a full suite was seen with
+    another handler), and put back after."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _swallowing():
     """Library code with a bare except, hit by SIGINT inside it."""
     try:
