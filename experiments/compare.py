@@ -23,7 +23,7 @@ from typing import Any
 from absl import flags
 from ml_collections import config_flags
 
-from cosearch.search import comparison
+from cosearch.search import strategy_runs
 from cosearch.search.strategies import STRATEGIES
 from experiments import common
 
@@ -107,7 +107,7 @@ def main(argv):
         )
     overrides = parse_overrides(_OVERRIDES.value, _CONFIG.value, _STRATEGIES.value)
     try:
-        text = comparison.run_strategies(
+        text = strategy_runs.run_strategies(
             _CONFIG.value,
             _WORKDIR.value,
             _STRATEGIES.value,

@@ -22,8 +22,8 @@ from absl import flags
 
 from cosearch.final import phase
 from cosearch.search import setup as search_setup
-from cosearch.search.loop import shared_trainer
 from cosearch.search.run_state import RUN_INFO_FILE
+from cosearch.search.stepping import shared_trainer
 from cosearch.search.workdir import WorkdirLock
 from experiments import common
 

@@ -33,7 +33,7 @@ from cosearch.final import reference
 from cosearch.final.runner import finalize, settings_record
 from cosearch.final.store import FinalStore, fingerprint
 from cosearch.search import setup as search_setup
-from cosearch.search.loop import shared_trainer
+from cosearch.search.stepping import shared_trainer
 from cosearch.search.workdir import WorkdirLock, check_workdir
 from experiments import common
 

@@ -3,8 +3,9 @@
 Input: for each (strategy, seed) run, its history (history.jsonl), metrics
 (metrics.jsonl) and final training (best_designs.json). Output: per-run
 facts, their mean and spread over seeds per strategy, comparison.md /
-comparison.json and the best-so-far plot. :func:`run_strategies` runs the
-searches (each with its final phase) and writes them.
+comparison.json and the best-so-far plot
+(:func:`cosearch.search.strategy_runs.run_strategies` runs the searches, each
+with its final phase, and writes them here).
 
 The measures on the search's proxy accuracy (``margin`` = the OptHW accuracy
 margin, a fraction; the measures on final test accuracy are
@@ -29,7 +30,6 @@ margin, a fraction; the measures on final test accuracy are
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,14 +37,9 @@ from typing import Any
 import numpy as np
 
 from cosearch.files.atomic import atomic_write_json, atomic_write_text
-from cosearch.files.jsonl import read_jsonl
 from cosearch.final.compare import final_facts, final_markdown
 from cosearch.results import plots, report
 from cosearch.results.stats import mean_spread
-from cosearch.search import loop
-from cosearch.search.config_checks import SearchConfigError
-from cosearch.search.setup import build
-from cosearch.search.strategies import STRATEGIES
 
 BASELINE = "hw_aware"
 MEASURES = (
@@ -358,104 +353,3 @@ def write(
         )
     plots.save_best_so_far_plot(os.path.join(workdir, "best_so_far.png"), facts)
     return text
-
-
-def run_strategies(
-    config,
-    workdir: str,
-    strategies,
-    seeds=None,
-    fresh=False,
-    log=print,
-    adjust=None,
-    notes=None,
-) -> str:
-    """Run each of ``strategies`` for each seed of ``seeds`` (default: the
-    config's seed) on ``config``, each in ``workdir/seed<N>/<strategy>``
-    (resumable like a search), then write the comparison files of
-    :func:`write` into ``workdir``. Returns the text of comparison.md.
-
-    Each run's config is ``config`` with its strategy and seed set (then
-    ``adjust(config, strategy)``, if given, may change it further, e.g. one
-    strategy's budget), built once (:func:`cosearch.search.setup.build`);
-    the comparison's settings are read from those typed setups, with
-    ``notes`` (``{name: text}``, e.g. what ``adjust`` changes) added.
-
-    Raises:
-      SearchConfigError: an unknown strategy (before anything runs), or any
-        problem of the config (see :func:`cosearch.search.loop.run_setup`).
-    """
-    unknown = [s for s in strategies if s not in STRATEGIES]
-    if unknown:
-        raise SearchConfigError(
-            f"strategies: unknown {unknown}; known: {', '.join(STRATEGIES)}"
-        )
-    runs: dict[str, dict[int, tuple[list, list]]] = {name: {} for name in strategies}
-    first = None
-    for seed in list(seeds) if seeds else [None]:
-        for name in strategies:
-            cfg = config.copy_and_resolve_references()
-            cfg.strategy = name
-            if seed is not None:
-                cfg.seed = seed
-            if adjust is not None:
-                adjust(cfg, name)
-            setup = build(cfg)
-            first = first or setup
-            sub = os.path.join(workdir, f"seed{setup.seed}", name)
-            log(f"== seed {setup.seed}, {name} -> {sub}")
-            loop.run_setup(setup, sub, fresh=fresh, log=log)
-            runs[name][setup.seed] = (
-                read_jsonl(os.path.join(sub, "history.jsonl")),
-                read_jsonl(os.path.join(sub, "metrics.jsonl")),
-                final_view(sub),
-            )
-    s = first.search
-    settings = {
-        "strategies": ", ".join(strategies),
-        "budget": (
-            f"max_children={s.max_children or 'no limit'}, "
-            f"max_train_images={s.max_train_images or 'no limit'}, "
-            f"episodes={s.episodes or 'no limit'}, "
-            f"max_wall_s={s.max_wall_s or 'no limit'}"
-        ),
-        "candidates per episode (coexplore, random)": s.candidates,
-        "children per episode": s.children_per_episode,
-        "platform": first.platform.name,
-        "specs": first.spec_text(),
-        "data": first.dataset.name,
-        "depth": first.full_space.arch.depth,
-        **(notes or {}),
-    }
-    final = first.final if first.final.enabled else None
-    if final is not None:
-        settings["final training"] = (
-            f"{final.train.steps} steps, {final.seeds} seeds, up to "
-            f"{final.max_designs} architectures per run, tie margin "
-            f"{100 * final.margin:.2f} points"
-        )
-    return write(
-        workdir,
-        runs,
-        settings,
-        s.opt_hw_margin,
-        objective=first.objective,
-        tie_margin=None if final is None else final.margin,
-    )
-
-
-def final_view(workdir: str) -> dict[str, Any] | None:
-    """A run's final view from its best_designs.json (None before a final
-    training)."""
-    path = os.path.join(workdir, "best_designs.json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        best = json.load(f)
-    if "finalized" not in best:
-        return None
-    return {
-        "designs": best["finalized"],
-        "OptSW": best["OptSW"],
-        **best["final_training"],
-    }

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cosearch.search import comparison
+from cosearch.search import strategy_runs
 from experiments import compare
 from tests.helpers import history, quiet
 from tests.launch import ROOT, run_module
@@ -72,7 +72,7 @@ def test_compare_over_seeds_at_equal_children(tmp_path):
     text = "hw_aware:search.max_children=3"
     overrides = compare.parse_overrides(text, cfg, names)
     assert overrides == {"hw_aware": {"search.max_children": 3}}
-    text = comparison.run_strategies(
+    text = strategy_runs.run_strategies(
         cfg,
         str(tmp_path),
         names,

@@ -1,0 +1,121 @@
+"""Strategies run over seeds on one config, then compared
+(docs/design.md section 6).
+
+:func:`run_strategies` runs each (seed, strategy) search, with its final
+phase, in ``workdir/seed<N>/<strategy>`` (resumable like a search) and
+writes :mod:`cosearch.search.comparison`'s files from what they found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from cosearch.files.jsonl import read_jsonl
+from cosearch.search import loop
+from cosearch.search.comparison import write
+from cosearch.search.config_checks import SearchConfigError
+from cosearch.search.setup import build
+from cosearch.search.strategies import STRATEGIES
+
+
+def run_strategies(
+    config,
+    workdir: str,
+    strategies,
+    seeds=None,
+    fresh=False,
+    log=print,
+    adjust=None,
+    notes=None,
+) -> str:
+    """Run each of ``strategies`` for each seed of ``seeds`` (default: the
+    config's seed) on ``config``, each in ``workdir/seed<N>/<strategy>``
+    (resumable like a search), then write the comparison files of
+    :func:`write` into ``workdir``. Returns the text of comparison.md.
+
+    Each run's config is ``config`` with its strategy and seed set (then
+    ``adjust(config, strategy)``, if given, may change it further, e.g. one
+    strategy's budget), built once (:func:`cosearch.search.setup.build`);
+    the comparison's settings are read from those typed setups, with
+    ``notes`` (``{name: text}``, e.g. what ``adjust`` changes) added.
+
+    Raises:
+      SearchConfigError: an unknown strategy (before anything runs), or any
+        problem of the config (see :func:`cosearch.search.loop.run_setup`).
+    """
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise SearchConfigError(
+            f"strategies: unknown {unknown}; known: {', '.join(STRATEGIES)}"
+        )
+    runs: dict[str, dict[int, tuple[list, list]]] = {name: {} for name in strategies}
+    first = None
+    for seed in list(seeds) if seeds else [None]:
+        for name in strategies:
+            cfg = config.copy_and_resolve_references()
+            cfg.strategy = name
+            if seed is not None:
+                cfg.seed = seed
+            if adjust is not None:
+                adjust(cfg, name)
+            setup = build(cfg)
+            first = first or setup
+            sub = os.path.join(workdir, f"seed{setup.seed}", name)
+            log(f"== seed {setup.seed}, {name} -> {sub}")
+            loop.run_setup(setup, sub, fresh=fresh, log=log)
+            runs[name][setup.seed] = (
+                read_jsonl(os.path.join(sub, "history.jsonl")),
+                read_jsonl(os.path.join(sub, "metrics.jsonl")),
+                final_view(sub),
+            )
+    s = first.search
+    settings = {
+        "strategies": ", ".join(strategies),
+        "budget": (
+            f"max_children={s.max_children or 'no limit'}, "
+            f"max_train_images={s.max_train_images or 'no limit'}, "
+            f"episodes={s.episodes or 'no limit'}, "
+            f"max_wall_s={s.max_wall_s or 'no limit'}"
+        ),
+        "candidates per episode (coexplore, random)": s.candidates,
+        "children per episode": s.children_per_episode,
+        "platform": first.platform.name,
+        "specs": first.spec_text(),
+        "data": first.dataset.name,
+        "depth": first.full_space.arch.depth,
+        **(notes or {}),
+    }
+    final = first.final if first.final.enabled else None
+    if final is not None:
+        settings["final training"] = (
+            f"{final.train.steps} steps, {final.seeds} seeds, up to "
+            f"{final.max_designs} architectures per run, tie margin "
+            f"{100 * final.margin:.2f} points"
+        )
+    return write(
+        workdir,
+        runs,
+        settings,
+        s.opt_hw_margin,
+        objective=first.objective,
+        tie_margin=None if final is None else final.margin,
+    )
+
+
+def final_view(workdir: str) -> dict[str, Any] | None:
+    """A run's final view from its best_designs.json (None before a final
+    training)."""
+    path = os.path.join(workdir, "best_designs.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        best = json.load(f)
+    if "finalized" not in best:
+        return None
+    return {
+        "designs": best["finalized"],
+        "OptSW": best["OptSW"],
+        **best["final_training"],
+    }
