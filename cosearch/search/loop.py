@@ -199,8 +199,9 @@ def _progress_line(run_: SearchRun, line: dict[str, Any], eta: str) -> str:
         children += f" ({run_.train_images:,}/{s.max_train_images:,} training images)"
     best = line["best_accuracy_at_spec"]
     reward = line["reward_mean"]
+    warm = " (warm-up: signal only)" if line["warm_up"] else ""
     return (
-        f"episode {run_.episode}{episodes}: pruned {line['pruned']}/"
+        f"episode {run_.episode}{episodes}{warm}: pruned {line['pruned']}/"
         f"{line['proposals']} trained {line['trained']} cached {line['cached']} "
         f"failed {line['failed']} | children {run_.children_trained}{children} | "
         f"reward {'-' if reward is None else f'{reward:+.3f}'} | best proxy at spec "

@@ -56,7 +56,19 @@ def search_settings(c) -> SearchSettings:
         accuracy_signal=_accuracy_signal(c),
         signal_rho=_rho(c),
         halving=_halving(c),
+        warm_episodes=_warm_episodes(c, count),
     )
+
+
+def _warm_episodes(c, count) -> int:
+    warm = count("warm_episodes", 0)
+    if warm and signal_lib.parse(str(value_at(c, "search.accuracy_signal"))) == ():
+        raise field_error(
+            "search.warm_episodes",
+            f"{warm} warm-up episodes need a training-free search.accuracy_signal "
+            f"(the {signal_lib.PREDICTOR!r} has nothing before the first child)",
+        )
+    return warm
 
 
 def _halving(c) -> Halving | None:

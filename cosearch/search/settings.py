@@ -81,6 +81,8 @@ class SearchSettings:
         train: "predictor" or training-free scores joined by "+"
         (:mod:`cosearch.policy.signal`).
       signal_rho: the scores' correlation with accuracy, in [0, 1].
+      warm_episodes: first episodes that train no child (coexplore): the
+        controller learns from the fast level and the training-free signal.
       halving: successive halving of the survivors before the proxy
         training (coexplore, random, random_screen); None: off.
     """
@@ -97,6 +99,7 @@ class SearchSettings:
     accuracy_signal: str
     signal_rho: float
     halving: Halving | None = None
+    warm_episodes: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

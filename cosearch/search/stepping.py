@@ -26,7 +26,12 @@ from cosearch.runtime import parallel
 from cosearch.search.episode import Context
 from cosearch.search.run_state import RunState
 from cosearch.search.settings import Setup
-from cosearch.search.strategies import HALVING_FIELDS, STRATEGIES, run_episode
+from cosearch.search.strategies import (
+    HALVING_FIELDS,
+    STRATEGIES,
+    WARM_FIELD,
+    run_episode,
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -123,12 +128,24 @@ class SearchRun(RunState):
             left.append(spare // self.images_per_child)
         return min(left) if left else None
 
+    @property
+    def warming_up(self) -> bool:
+        """The next episode is a warm-up one (``search.warm_episodes``, read
+        by the strategies that name it): it trains no child."""
+        s = self.setup
+        return (
+            WARM_FIELD in STRATEGIES[s.strategy].config_fields
+            and self.episode < s.search.warm_episodes
+        )
+
     def step(self, started: float) -> dict[str, Any]:
         """Run one episode; append its records; returns its metrics line."""
         e = self.episode
         t0 = time.perf_counter()
         key = jax.random.fold_in(self.loop_key, e)
-        out = run_episode(self.ctx, self.state.params, key, e, self.children_left())
+        warm = self.warming_up
+        budget = 0 if warm else self.children_left()
+        out = run_episode(self.ctx, self.state.params, key, e, budget)
         t1 = time.perf_counter()
         update = {}
         if out.actions is not None and np.isfinite(out.rewards).any():
@@ -138,7 +155,7 @@ class SearchRun(RunState):
         statuses = [r["status"] for r in out.records]
         self.children_trained += out.trained
         self.train_images += out.train_images
-        self.idle_episodes = 0 if out.trained else self.idle_episodes + 1
+        self.idle_episodes = 0 if out.trained or warm else self.idle_episodes + 1
         accs = [r["accuracy"] for r in out.records if r["accuracy"] is not None]
         at_spec = [
             r["accuracy"]
@@ -156,6 +173,7 @@ class SearchRun(RunState):
         ]
         line = {
             "episode": e,
+            "warm_up": warm,
             "proposals": len(statuses),
             "pruned_share": statuses.count("pruned") / len(statuses),
             "reward_mean": float(np.mean(rewards)) if rewards.size else None,

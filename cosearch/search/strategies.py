@@ -47,13 +47,15 @@ class Strategy:
 # The accuracy signal and successive halving: read by the strategies that
 # propose architecture + hardware pairs.
 SIGNAL_FIELDS = ("search.accuracy_signal", "search.signal_rho")
+# Episodes of the controller on the signal alone: read by coexplore only.
+WARM_FIELD = "search.warm_episodes"
 HALVING_FIELDS = ("search.rung_steps", "search.halving_rate", "search.rung_measure")
 
 STRATEGIES: dict[str, Strategy] = {
     "coexplore": Strategy(
         proposals.coexplore,
         architecture_only=False,
-        config_fields=(*SIGNAL_FIELDS, *HALVING_FIELDS),
+        config_fields=(*SIGNAL_FIELDS, WARM_FIELD, *HALVING_FIELDS),
     ),
     "hw_aware": Strategy(
         architecture_only.hw_aware,

@@ -104,6 +104,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # reference set (experiments.score_fidelity; deep_layers' +0.65 over 14
     # architectures gives 0.85).
     c.search.signal_rho = 0.85
+    # Episodes that train no child first (coexplore): the controller learns
+    # from the fast level and the training-free signal alone (a score, not
+    # "predictor", which has nothing before the first child); they count
+    # toward search.episodes, not toward the children or compute budgets.
+    c.search.warm_episodes = 0
     # Successive halving of the survivors (coexplore, random, random_screen):
     # rung budgets in steps below train.steps, e.g. (25,); () = off. Each rung
     # keeps the best 1/halving_rate by rung_measure ("accuracy" at the rung's
