@@ -9,7 +9,8 @@ same budget (``--config.search.max_children``, the default config's, or
 ``--config.search.max_train_images`` for equal child-training compute), or
 one strategy another with ``--overrides``, e.g.
 ``--overrides='hw_aware:search.max_train_images=192000'``; each run's compute
-is in comparison.md. --workdir gets comparison.md (mean and spread over seeds,
+is in comparison.md. After every run (seed by seed), --workdir gets
+comparison.md (mean and spread over seeds,
 then seed by seed), comparison.json, comparison.png (the fronts of the first
 seed) and best_so_far.png (best accuracy at spec against children trained).
 """

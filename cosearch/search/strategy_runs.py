@@ -3,7 +3,8 @@
 
 :func:`run_strategies` runs each (seed, strategy) search, with its final
 phase, in ``workdir/seed<N>/<strategy>`` (resumable like a search) and
-writes :mod:`cosearch.search.comparison`'s files from what they found.
+writes :mod:`cosearch.search.comparison`'s files from what they found, after
+every run.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ def run_strategies(
 ) -> str:
     """Run each of ``strategies`` for each seed of ``seeds`` (default: the
     config's seed) on ``config``, each in ``workdir/seed<N>/<strategy>``
-    (resumable like a search), then write the comparison files of
-    :func:`write` into ``workdir``. Returns the text of comparison.md.
+    (resumable like a search), seed by seed; after every run, write the
+    comparison files of :func:`cosearch.search.comparison.write` into
+    ``workdir`` from the runs done so far (a comparison stopped part-way
+    leaves what it measured). Returns the text of the last comparison.md.
 
     Each run's config is ``config`` with its strategy and seed set (then
     ``adjust(config, strategy)``, if given, may change it further, e.g. one
@@ -50,9 +53,12 @@ def run_strategies(
         raise SearchConfigError(
             f"strategies: unknown {unknown}; known: {', '.join(STRATEGIES)}"
         )
-    runs: dict[str, dict[int, tuple[list, list]]] = {name: {} for name in strategies}
+    runs: dict[str, dict[int, tuple]] = {name: {} for name in strategies}
     first = None
-    for seed in list(seeds) if seeds else [None]:
+    seed_list = list(seeds) if seeds else [None]
+    total, done = len(seed_list) * len(strategies), 0
+    text = ""
+    for seed in seed_list:
         for name in strategies:
             cfg = config.copy_and_resolve_references()
             cfg.strategy = name
@@ -63,13 +69,23 @@ def run_strategies(
             setup = build(cfg)
             first = first or setup
             sub = os.path.join(workdir, f"seed{setup.seed}", name)
-            log(f"== seed {setup.seed}, {name} -> {sub}")
+            log(f"== run {done + 1}/{total}: seed {setup.seed}, {name} -> {sub}")
             loop.run_setup(setup, sub, fresh=fresh, log=log)
             runs[name][setup.seed] = (
                 read_jsonl(os.path.join(sub, "history.jsonl")),
                 read_jsonl(os.path.join(sub, "metrics.jsonl")),
                 final_view(sub),
             )
+            done += 1
+            text = _write(workdir, runs, strategies, first, notes)
+            if done < total:
+                log(f"comparison of the {done} run(s) done so far written to {workdir}")
+    return text
+
+
+def _write(workdir, runs, strategies, first, notes) -> str:
+    """The comparison files of the runs in ``runs`` (those not run yet
+    left out), the settings read from the first run's setup."""
     s = first.search
     settings = {
         "strategies": ", ".join(strategies),
@@ -96,7 +112,7 @@ def run_strategies(
         )
     return write(
         workdir,
-        runs,
+        {name: by_seed for name, by_seed in runs.items() if by_seed},
         settings,
         s.opt_hw_margin,
         objective=first.objective,
