@@ -276,12 +276,16 @@ def markdown(
             ("best_accuracy", "best proxy accuracy at spec"),
             ("mean_accuracy", "mean accuracy of children at spec"),
             ("hypervolume", "hypervolume"),
+            ("final_optsw", "final test accuracy of OptSW"),
+            ("final_optsw_percentile", "OptSW's percentile in the reference set"),
+            ("final_hypervolume", "hypervolume on final accuracy"),
         ):
             d = paired_difference(facts, "coexplore", other, key)
             if d is None or other == "coexplore":
                 continue
-            scale = 100.0 if key.endswith("accuracy") else 1.0
-            unit = " points" if key.endswith("accuracy") else ""
+            percent = key.endswith(("accuracy", "optsw", "percentile"))
+            scale = 100.0 if percent else 1.0
+            unit = " points" if percent else ""
             per = ", ".join(
                 f"seed {s}: {scale * v:+.4g}" for s, v in d["by_seed"].items()
             )

@@ -71,3 +71,24 @@ def test_aggregate_and_paired_differences():
     d = comparison.paired_difference(facts, "coexplore", "random", "best_accuracy")
     assert d["by_seed"] == {0: pytest.approx(0.01), 1: pytest.approx(0.03)}
     assert d["mean"] == pytest.approx(0.02)
+
+
+def test_paired_differences_on_final_accuracy_are_in_points():
+    """comparison.md pairs coexplore's OptSW final accuracy and percentile
+    with each other strategy's, seed by seed, in points."""
+    facts = {
+        "coexplore": {
+            0: {"final_optsw": 0.86, "final_optsw_percentile": 0.9},
+            1: {"final_optsw": 0.85, "final_optsw_percentile": 0.7},
+        },
+        "random": {
+            0: {"final_optsw": 0.85, "final_optsw_percentile": 0.6},
+            1: {"final_optsw": 0.85, "final_optsw_percentile": 0.7},
+        },
+    }
+    text = comparison.markdown(facts, {}, 0.01)
+    assert (
+        "| coexplore - random | final test accuracy of OptSW | +0.5 points | 0.7071 "
+        "| seed 0: +1, seed 1: +0 |" in text
+    )
+    assert "| coexplore - random | OptSW's percentile in the reference set | +15" in text
