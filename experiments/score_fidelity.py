@@ -15,11 +15,20 @@ inside equal-count bins of MACs (a score that ranks only by size has
 (compiling) pass over the set, and milliseconds per architecture of a
 second, warm pass over one chunk. A reference set of another space,
 platform or specs is refused.
+
+A reference set grows while its runs train; ``--reuse`` takes the scores
+(and their timings) of an earlier run of this launcher on the same set,
+images and key, so that only the agreement is computed again:
+
+  python -m experiments.score_fidelity ... --reuse=OLD.json --out=NEW.json
 """
 
 from __future__ import annotations
 
+import json
+
 import jax
+import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
@@ -44,6 +53,51 @@ _IMAGES = flags.DEFINE_integer("images", 32, "Training images per network score.
 _KEY_SEED = flags.DEFINE_integer("key_seed", 0, "Seed of images and initialisations.")
 _CHUNK = flags.DEFINE_integer("chunk", 16, "Networks per compiled batch.")
 _OUT = flags.DEFINE_string("out", None, "Write the JSON here.")
+_REUSE = flags.DEFINE_string(
+    "reuse",
+    None,
+    "An earlier JSON of this launcher on the same set, --images and "
+    "--key_seed: its scores are reused (timings included), not computed again.",
+)
+
+
+def reused_scores(path: str, architectures, names, images: int, key_seed: int):
+    """The scores of ``names`` that the JSON at ``path`` holds for every one
+    of ``architectures``, and their timings: ``({name: [A]}, {name: timing})``.
+
+    Raises:
+      UsageError: an unreadable file, another image count or key, or a score
+        it holds for only some of the architectures.
+    """
+    try:
+        with open(path) as f:
+            old = json.load(f)
+        held, rows = old["values"], old["training_free"]
+        same = old["images"] == images and old["key_seed"] == key_seed
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise common.UsageError(
+            f"--reuse={path}: not a score_fidelity result ({e})"
+        ) from None
+    if not same:
+        raise common.UsageError(
+            f"--reuse={path}: scored on {old['images']} images with key "
+            f"{old['key_seed']}, not {images} and {key_seed}"
+        )
+    values, timing = {}, {}
+    for name in names:
+        if name not in held:
+            continue
+        missing = [a for a in architectures if a not in held[name]]
+        if missing:
+            raise common.UsageError(
+                f"--reuse={path}: {name} lacks {len(missing)} architecture(s) of "
+                f"the set (e.g. {missing[0]}); it holds another set"
+            )
+        values[name] = np.array([held[name][a] for a in architectures], np.float64)
+        timing[name] = {
+            k: rows[name][k] for k in ("first_pass_s", "ms_per_arch", "kind")
+        }
+    return values, timing
 
 
 def main(argv):
@@ -70,17 +124,29 @@ def main(argv):
         f"{', '.join(names)} on {_IMAGES.value} training images",
         flush=True,
     )
-    values, timing = measure(
-        archs,
-        setup.dataset,
-        names,
-        _IMAGES.value,
-        jax.random.key(_KEY_SEED.value),
-        _CHUNK.value,
-        max(arch.kernels),
-        max(arch.filters),
-        setup.train_config.head,
-    )
+    values, timing = {}, {}
+    if _REUSE.value:
+        values, timing = reused_scores(
+            _REUSE.value, ref.architectures, names, _IMAGES.value, _KEY_SEED.value
+        )
+        if values:
+            print(f"reusing {', '.join(values)} from {_REUSE.value}", flush=True)
+    todo = [n for n in names if n not in values]
+    if todo:
+        new_values, new_timing = measure(
+            archs,
+            setup.dataset,
+            todo,
+            _IMAGES.value,
+            jax.random.key(_KEY_SEED.value),
+            _CHUNK.value,
+            max(arch.kernels),
+            max(arch.filters),
+            setup.train_config.head,
+        )
+        values.update(new_values)
+        timing.update(new_timing)
+    values = {n: values[n] for n in names}
     rows = table(ref, values, timing, setup.input_shape)
     print_table(rows)
     out = {

@@ -123,6 +123,23 @@ def test_score_fidelity_against_a_built_set(built_set, tmp_path):
         assert row["ms_per_arch"] >= 0 and 0 <= row["top_hits"] <= 1
     assert rows["synflow"]["ms_per_arch"] > 0  # a network score takes time
     assert len(result["values"]["synflow"]) == 3
+    # Scored again reusing the first run: synflow is not computed again.
+    again = tmp_path / "again.json"
+    reused = run_module(
+        "experiments.score_fidelity",
+        SMOKE,
+        f"--reference={ref}",
+        "--scores=synflow,log_macs",
+        "--images=4",
+        f"--reuse={out}",
+        f"--out={again}",
+    )
+    assert reused.returncode == 0, reused.stderr[-2000:]
+    assert "reusing synflow" in reused.stdout
+    assert "synflow: 3 architectures in" not in reused.stdout
+    second = json.loads(again.read_text())
+    assert second["values"]["synflow"] == result["values"]["synflow"]
+    assert second["training_free"]["synflow"] == rows["synflow"]
     # Unknown scores and a set of another space end in one line.
     bad = run_module(
         "experiments.score_fidelity", SMOKE, f"--reference={ref}", "--scores=nosuch"

@@ -91,4 +91,6 @@ def test_paired_differences_on_final_accuracy_are_in_points():
         "| coexplore - random | final test accuracy of OptSW | +0.5 points | 0.7071 "
         "| seed 0: +1, seed 1: +0 |" in text
     )
-    assert "| coexplore - random | OptSW's percentile in the reference set | +15" in text
+    assert (
+        "| coexplore - random | OptSW's percentile in the reference set | +15" in text
+    )
