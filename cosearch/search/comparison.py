@@ -337,6 +337,7 @@ def write(
         {
             "settings": settings,
             "margin": margin,
+            "tie_margin": tie_margin,
             "summary": aggregate(facts),
             "runs": {
                 name: {str(seed): f for seed, f in by_seed.items()}
