@@ -25,10 +25,7 @@ images and key, so that only the agreement is computed again:
 
 from __future__ import annotations
 
-import json
-
 import jax
-import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
@@ -38,7 +35,7 @@ from cosearch.final import reference
 from cosearch.hardware.architecture import Architecture
 from cosearch.search import setup as search_setup
 from experiments import common
-from experiments.scoring import measure, print_table, table
+from experiments.scoring import measure, print_table, reused_scores, table
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "ml_collections config file (its space, specs, data)."
@@ -59,45 +56,6 @@ _REUSE = flags.DEFINE_string(
     "An earlier JSON of this launcher on the same set, --images and "
     "--key_seed: its scores are reused (timings included), not computed again.",
 )
-
-
-def reused_scores(path: str, architectures, names, images: int, key_seed: int):
-    """The scores of ``names`` that the JSON at ``path`` holds for every one
-    of ``architectures``, and their timings: ``({name: [A]}, {name: timing})``.
-
-    Raises:
-      UsageError: an unreadable file, another image count or key, or a score
-        it holds for only some of the architectures.
-    """
-    try:
-        with open(path) as f:
-            old = json.load(f)
-        held, rows = old["values"], old["training_free"]
-        same = old["images"] == images and old["key_seed"] == key_seed
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise common.UsageError(
-            f"--reuse={path}: not a score_fidelity result ({e})"
-        ) from None
-    if not same:
-        raise common.UsageError(
-            f"--reuse={path}: scored on {old['images']} images with key "
-            f"{old['key_seed']}, not {images} and {key_seed}"
-        )
-    values, timing = {}, {}
-    for name in names:
-        if name not in held:
-            continue
-        missing = [a for a in architectures if a not in held[name]]
-        if missing:
-            raise common.UsageError(
-                f"--reuse={path}: {name} lacks {len(missing)} architecture(s) of "
-                f"the set (e.g. {missing[0]}); it holds another set"
-            )
-        values[name] = np.array([held[name][a] for a in architectures], np.float64)
-        timing[name] = {
-            k: rows[name][k] for k in ("first_pass_s", "ms_per_arch", "kind")
-        }
-    return values, timing
 
 
 def main(argv):

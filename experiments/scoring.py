@@ -1,14 +1,17 @@
 """Shared by the launchers that rank architectures against a reference
 (experiments.reference_set, experiments.score_fidelity,
 experiments.proxy_fidelity, experiments.halving_fidelity): training-free
-scores measured, timed and tabulated against a reference set, and a
-reference read from a reference set or an earlier proxy_fidelity result."""
+scores measured, timed and tabulated against a reference set, scores
+reused from an earlier score_fidelity result, and a reference read from a
+reference set or an earlier proxy_fidelity result."""
 
 from __future__ import annotations
 
 import json
 import time
 from typing import Any
+
+import numpy as np
 
 from cosearch.child import scores as scores_lib
 from cosearch.final import reference
@@ -157,3 +160,40 @@ def as_reference_set(
         drawn_for={},
         settings=settings,
     )
+
+
+def reused_scores(path: str, architectures, names, images: int, key_seed: int):
+    """The scores of ``names`` that the JSON at ``path`` holds for every one
+    of ``architectures``, and their timings: ``({name: [A]}, {name: timing})``.
+
+    Raises:
+      UsageError: an unreadable file, another image count or key, or a score
+        it holds for only some of the architectures.
+    """
+    try:
+        with open(path) as f:
+            old = json.load(f)
+        held, rows = old["values"], old["training_free"]
+        same = old["images"] == images and old["key_seed"] == key_seed
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"--reuse={path}: not a score_fidelity result ({e})") from None
+    if not same:
+        raise UsageError(
+            f"--reuse={path}: scored on {old['images']} images with key "
+            f"{old['key_seed']}, not {images} and {key_seed}"
+        )
+    values, timing = {}, {}
+    for name in names:
+        if name not in held:
+            continue
+        missing = [a for a in architectures if a not in held[name]]
+        if missing:
+            raise UsageError(
+                f"--reuse={path}: {name} lacks {len(missing)} architecture(s) of "
+                f"the set (e.g. {missing[0]}); it holds another set"
+            )
+        values[name] = np.array([held[name][a] for a in architectures], np.float64)
+        timing[name] = {
+            k: rows[name][k] for k in ("first_pass_s", "ms_per_arch", "kind")
+        }
+    return values, timing

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from experiments import common
-from experiments.score_fidelity import reused_scores
+from experiments.common import UsageError
+from experiments.scoring import reused_scores
 
 ARCHS = ["3,24,1;1,36,1", "5,48,1;3,24,1"]
 TIMING = {"first_pass_s": 2.0, "ms_per_arch": 40.0, "kind": "network"}
@@ -47,12 +47,12 @@ def test_another_set_images_or_key_are_refused(
     tmp_path, values, images, key_seed, match
 ):
     path = _earlier(tmp_path, values)
-    with pytest.raises(common.UsageError, match=match):
+    with pytest.raises(UsageError, match=match):
         reused_scores(path, ARCHS, ["synflow"], images, key_seed)
 
 
 def test_a_file_of_something_else_is_refused(tmp_path):
     path = tmp_path / "other.json"
     path.write_text('{"what": "else"}')
-    with pytest.raises(common.UsageError, match="not a score_fidelity result"):
+    with pytest.raises(UsageError, match="not a score_fidelity result"):
         reused_scores(str(path), ARCHS, ["synflow"], 16, 0)

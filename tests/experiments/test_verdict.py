@@ -1,11 +1,12 @@
-"""experiments.verdict: the aims of a comparison on final accuracy, checked
-on hand-made comparison.json files."""
+"""experiments.verdict (its checks: experiments.aims): the aims of a
+comparison on final accuracy, checked on hand-made comparison.json files."""
 
 import json
 
 import pytest
 
-from experiments import common, verdict
+from experiments import aims
+from experiments.common import UsageError
 from tests.launch import run_module
 
 MARGIN = 0.012
@@ -36,7 +37,7 @@ HW = [_run(0.858, 0.85, 1.0e5, images=192000) for _ in range(5)]
 
 
 def test_every_aim_met():
-    found = verdict.aims(
+    found = aims.aims(
         _comparison(GOOD, {"random": RANDOM, "random_screen": SCREEN, "hw_aware": HW})
     )
     assert [a.met for a in found] == [True] * 6
@@ -50,7 +51,7 @@ def test_every_aim_met():
 def test_aims_fall_short_seed_by_seed():
     co = [dict(r) for r in GOOD]
     co[2] = _run(0.830, 0.40, 1.0e5, 0.2, 0.3)  # loses to random by 1.5 points
-    found = verdict.aims(
+    found = aims.aims(
         _comparison(co, {"random": RANDOM, "random_screen": SCREEN, "hw_aware": HW})
     )
     mean_above = found[0]
@@ -64,21 +65,21 @@ def test_aims_fall_short_seed_by_seed():
 
 
 def test_missing_strategies_are_not_measured():
-    found = verdict.aims(_comparison(GOOD, {}))
+    found = aims.aims(_comparison(GOOD, {}))
     assert [a.met for a in found] == [None, None, None, True, None, None]
-    text = verdict.markdown(found)
+    text = aims.markdown(found)
     assert text.count("not measured") == 5
 
 
 def test_hw_aware_without_a_design_at_spec_is_said():
     hw = [_run(None, images=192000) for _ in range(5)]
-    (last,) = verdict.aims(_comparison(GOOD, {"hw_aware": hw}))[5:]
+    (last,) = aims.aims(_comparison(GOOD, {"hw_aware": hw}))[5:]
     assert last.met is None and "no final-trained design at spec" in last.figures
 
 
 def test_a_comparison_without_final_training_is_refused():
-    with pytest.raises(common.UsageError, match="no final training"):
-        verdict.aims(_comparison(GOOD, {}, margin=None))
+    with pytest.raises(UsageError, match="no final training"):
+        aims.aims(_comparison(GOOD, {}, margin=None))
 
 
 def test_the_launcher_writes_the_table_and_refuses_bad_files(tmp_path):

@@ -18,7 +18,7 @@ from cosearch.results.records import (
     without_timing,
 )
 from cosearch.search import loop as search
-from cosearch.search import run_state
+from cosearch.search import run_state, stepping
 from cosearch.search.config_checks import SearchConfigError
 from cosearch.search.settings import HwAwareSettings
 from cosearch.search.setup import build, config_json
@@ -489,7 +489,10 @@ def test_a_wall_time_budget_ends_the_run_and_counts_across_sessions(
     the run after a few episodes (no other budget would): every episode
     starts with time left, the last ends past the budget; a resumed run
     has nothing left and runs no episode."""
-    monkeypatch.setattr(search, "time", _Clock(10.0))
+    clock = _Clock(10.0)
+    # One clock for the loop and the episode step it drives.
+    monkeypatch.setattr(search, "time", clock)
+    monkeypatch.setattr(stepping, "time", clock)
     cfg = tiny(
         **{
             "search.episodes": 0,
