@@ -74,25 +74,21 @@ FINAL_MEASURES = (
 
 
 def _finalized(final: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The finalized pairs of a run's final view, each with its ``final``."""
+    """The finalized pairs of a run's final view, each with its ``final``,
+    ``percentile`` and ``role`` (the search's "OptSW" is its pick on proxy
+    accuracy)."""
     if not final:
         return []
-    out = []
-    for d in final["designs"]:
-        if d.get("final"):
-            out.append(
-                {**d["pair"], "final": d["final"], "percentile": d.get("percentile")}
-            )
-    return out
-
-
-def _proxy_optsw(final: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The search's OptSW (role "OptSW": chosen on proxy accuracy) with its
-    final training, or None."""
-    for d in (final or {}).get("designs", []):
-        if d.get("role") == "OptSW" and d.get("final"):
-            return {**d["pair"], "final": d["final"], "percentile": d.get("percentile")}
-    return None
+    return [
+        {
+            **d["pair"],
+            "final": d["final"],
+            "percentile": d.get("percentile"),
+            "role": d.get("role"),
+        }
+        for d in final["designs"]
+        if d.get("final")
+    ]
 
 
 def _pair_facts(p: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,7 +136,7 @@ def final_facts(
         )
         facts["final_hypervolume"] = pareto.hypervolume(pts, np.zeros(3))
         facts["final_designs"] = len({p["architecture"] for p in pairs})
-    optsw = _proxy_optsw(final)
+    optsw = next((p for p in pairs if p["role"] == "OptSW"), None)
     if optsw is not None:
         facts["final_optsw"] = optsw["final"]["mean"]
         facts["final_optsw_percentile"] = optsw["percentile"]

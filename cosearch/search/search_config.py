@@ -43,6 +43,7 @@ def search_settings(c) -> SearchSettings:
             "no budget: set episodes, max_children, max_train_images or max_wall_s "
             "(0 = no limit; at least one must be set)",
         )
+    signal = _accuracy_signal(c)
     return SearchSettings(
         episodes=episodes or None,
         candidates=count("candidates_per_episode", 1),
@@ -53,16 +54,16 @@ def search_settings(c) -> SearchSettings:
         max_idle_episodes=count("max_idle_episodes", 1),
         checkpoint_every=count("checkpoint_every", 1),
         opt_hw_margin=number("opt_hw_margin", 0.0),
-        accuracy_signal=_accuracy_signal(c),
+        accuracy_signal=signal,
         signal_rho=_rho(c),
         halving=_halving(c),
-        warm_episodes=_warm_episodes(c, count),
+        warm_episodes=_warm_episodes(count("warm_episodes", 0), signal),
     )
 
 
-def _warm_episodes(c, count) -> int:
-    warm = count("warm_episodes", 0)
-    if warm and signal_lib.parse(str(value_at(c, "search.accuracy_signal"))) == ():
+def _warm_episodes(warm: int, signal: str) -> int:
+    """``search.warm_episodes``, refused with the predictor as the signal."""
+    if warm and signal == signal_lib.PREDICTOR:
         raise field_error(
             "search.warm_episodes",
             f"{warm} warm-up episodes need a training-free search.accuracy_signal "
