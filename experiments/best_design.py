@@ -92,6 +92,8 @@ def best_design(
                 "dsp_budget": plat.devices[st.device].dsp,
                 "bram18": int(fig["stage_bram18"][i]),
                 "bram18_budget": plat.devices[st.device].bram18,
+                "lutram": int(fig["stage_lutram"][i]),
+                "lutram_budget": plat.devices[st.device].lutram,
                 "port_bits": int(fig["stage_port_bits"][i]),
                 "bottleneck": BOTTLENECK_NAMES[int(fig["layer_bottleneck"][worst])],
                 "bottleneck_layer": worst,

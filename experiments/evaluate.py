@@ -219,6 +219,8 @@ def report(arch, input_hwc, platform, design, bits, enforce_bram) -> dict:
                 ),
                 "dsp": [int(res.stage_dsp[j]), dev.dsp],
                 "bram18": [int(res.stage_bram18[j]), dev.bram18],
+                "lutram": [int(res.stage_lutram[j]), dev.lutram],
+                "ffs": [int(res.stage_ffs[j]), dev.ffs],
                 "port_bits": [int(res.stage_port_bits[j]), dev.port_bits],
                 "cycles": float(res.stage_cycles[j]),
                 "seconds": float(res.stage_seconds[j]),

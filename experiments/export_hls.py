@@ -111,7 +111,8 @@ def main(argv):
         print(
             f"  stage {s} {st.device} layers {st.first}..{st.last}: fixed DSP "
             f"{fixed.dsp} (model {fixed.dsp_model}), BRAM18K {fixed.bram18} (model "
-            f"{fixed.bram18_model}); float DSP {flt.dsp}, BRAM18K {flt.bram18} "
+            f"{fixed.bram18_model}), LUTRAM {fixed.lutram} LUTs (model "
+            f"{fixed.lutram_model}); float DSP {flt.dsp}, BRAM18K {flt.bram18} "
             f"(model {flt.bram18_model})"
         )
     if not _CSIM_IMAGES.value:

@@ -101,14 +101,20 @@ def evaluate_numpy(
     link_s = np.where(has_link, link_bits / pick(platform.link_bps, f32), f32(0))
     seconds = np.where(real, compute / clock + link_s, f32(0)).astype(f32)
 
-    dsp, bram, ports = resources(*np.moveaxis(tiling, 2, 0), bits=bits, xp=np)
+    dsp, bram, lutram, ffs, ports = resources(
+        *np.moveaxis(tiling, 2, 0), bits=bits, xp=np
+    )
     fits = (
         (dsp <= pick(platform.dsp, i32))
         & (ports <= pick(platform.port_bits, i32))
         & (tiling[:, :, TK] >= max_kernel)
     )
     if enforce_bram:
-        fits &= bram <= pick(platform.bram18, i32)
+        fits &= (
+            (bram <= pick(platform.bram18, i32))
+            & (lutram <= pick(platform.lutram, i32))
+            & (ffs <= pick(platform.ffs, i32))
+        )
     stage_feasible = real & fits
     stage_power = pick(platform.static_w, f32) + (
         pick(platform.dsp_w, f32) * dsp.astype(f32)
@@ -162,6 +168,8 @@ def evaluate_numpy(
         stage_cycles=(seconds * clock).astype(f32),
         stage_dsp=np.where(real, dsp, 0).astype(i32),
         stage_bram18=np.where(real, bram, 0).astype(i32),
+        stage_lutram=np.where(real, lutram, 0).astype(i32),
+        stage_ffs=np.where(real, ffs, 0).astype(i32),
         stage_port_bits=np.where(real, ports, 0).astype(i32),
         stage_feasible=stage_feasible,
         layer_cycles=cycles.astype(f32),

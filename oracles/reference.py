@@ -127,8 +127,14 @@ def evaluate_reference(
         problems = []
         if res.dsp > device.dsp:
             problems.append(f"DSP {res.dsp} > {device.dsp}")
-        if enforce_bram and res.bram18 > device.bram18:
-            problems.append(f"BRAM18K {res.bram18} > {device.bram18}")
+        if enforce_bram:
+            for what, used, have in (
+                ("BRAM18K", res.bram18, device.bram18),
+                ("LUTRAM LUTs", res.lutram, device.lutram),
+                ("flip-flops", res.ffs, device.ffs),
+            ):
+                if used > have:
+                    problems.append(f"{what} {used} > {have}")
         if res.port_bits > device.port_bits:
             problems.append(f"port bits {res.port_bits} > {device.port_bits}")
         if stage.tiling.tk < max_kernel:

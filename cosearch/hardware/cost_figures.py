@@ -20,7 +20,8 @@ Semantics (the same in :mod:`oracles.reference` and
 * power = sum over used slots of static_w + dsp_w * DSP + bram_w * BRAM18
   (W); gops_per_w = 2 * MACs * throughput / power / 1e9; MACs = sum over
   layers of M N K^2 ceil(R/S) ceil(C/S);
-* a stage is feasible when DSP, BRAM18 (if ``enforce_bram``) and port bits are
+* a stage is feasible when DSP, on-chip memory (BRAM18, LUTRAM and
+  flip-flops of its buffer banks, if ``enforce_bram``) and port bits are
   within its device's budget and Tk >= every kernel of the stage; a design is
   feasible when it is valid and every stage is feasible;
 * figures are computed for infeasible designs too (``feasible`` says whether
@@ -96,6 +97,9 @@ class CostResult:
         own clock (0 if padded).
       stage_dsp: ``[B, S]`` int32 DSP slices (0 if padded).
       stage_bram18: ``[B, S]`` int32 BRAM18K blocks (0 if padded).
+      stage_lutram: ``[B, S]`` int32 LUTs of distributed-RAM banks (0 if
+        padded).
+      stage_ffs: ``[B, S]`` int32 flip-flops of register banks (0 if padded).
       stage_port_bits: ``[B, S]`` int32 port bits per cycle (0 if padded).
       stage_feasible: ``[B, S]`` bool (False if padded).
       layer_cycles: ``[B, L]`` float32 lat of each layer in its stage's
@@ -119,6 +123,8 @@ class CostResult:
     stage_cycles: Any
     stage_dsp: Any
     stage_bram18: Any
+    stage_lutram: Any
+    stage_ffs: Any
     stage_port_bits: Any
     stage_feasible: Any
     layer_cycles: Any
@@ -238,14 +244,18 @@ def pair_figures(
     link_s = jnp.where(has_link, link_bits / pick(platform.link_bps, f32), 0.0)
     seconds = jnp.where(real, compute / clock + link_s, 0.0)
 
-    dsp, bram, ports = resources(*tiling, bits=bits)
+    dsp, bram, lutram, ffs, ports = resources(*tiling, bits=bits)
     fits = (
         (dsp <= pick(platform.dsp, i32))
         & (ports <= pick(platform.port_bits, i32))
         & (tiling[TK] >= max_kernel)
     )
     if enforce_bram:
-        fits &= bram <= pick(platform.bram18, i32)
+        fits &= (
+            (bram <= pick(platform.bram18, i32))
+            & (lutram <= pick(platform.lutram, i32))
+            & (ffs <= pick(platform.ffs, i32))
+        )
     stage_feasible = real & fits
     stage_power = pick(platform.static_w, f32) + (
         pick(platform.dsp_w, f32) * dsp.astype(f32)
@@ -292,6 +302,8 @@ def pair_figures(
         stage_cycles=seconds * clock,
         stage_dsp=jnp.where(real, dsp, 0).astype(i32),
         stage_bram18=jnp.where(real, bram, 0).astype(i32),
+        stage_lutram=jnp.where(real, lutram, 0).astype(i32),
+        stage_ffs=jnp.where(real, ffs, 0).astype(i32),
         stage_port_bits=jnp.where(real, ports, 0).astype(i32),
         stage_feasible=stage_feasible,
         layer_cycles=cycles,

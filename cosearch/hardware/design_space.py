@@ -31,8 +31,8 @@ from cosearch.hardware.grid import (
     platform_grids,
 )
 from cosearch.hardware.layer_model import MAX_KERNEL
-from cosearch.hardware.resources import bram18
 from cosearch.hardware.resources import dsp as dsp_count
+from cosearch.hardware.resources import memory
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -46,7 +46,8 @@ class DesignSpace:
       platform: the pool of P FPGAs.
       grids: declared grid of each pool slot.
       bits: word width, 16 or 32.
-      enforce_bram: whether BRAM counts for feasibility.
+      enforce_bram: whether on-chip memory (BRAM18K, LUTRAM, flip-flops of
+        the buffer banks) counts for feasibility.
       slot_type: per slot, the index of its device type (identical device
         records with identical grids share one type and its work).
       segments: per type, ``(start, stop)`` rows of ``table``.
@@ -169,8 +170,17 @@ def row_tables(space: DesignSpace) -> dict[str, np.ndarray]:
     f32 = lambda x: np.asarray(x, np.float32)
     tm, tn, tr, tc = (table[..., i] for i in range(4))
     tk = np.arange(1, MAX_KERNEL + 1)[:, None, None]
-    bram = bram18(tm, tn, tr, tc, tk, space.bits, xp=np)  # [K, T, G]
-    fits = ok & ((bram <= per("bram18")) if space.enforce_bram else True)
+    mem = memory(tm, tn, tr, tc, tk, space.bits, xp=np)  # [K, T, G] each
+    bram = mem.bram18
+    fits = ok & (
+        (
+            (bram <= per("bram18"))
+            & (mem.luts <= per("lutram"))
+            & (mem.ffs <= per("ffs"))
+        )
+        if space.enforce_bram
+        else True
+    )
     dsp = f32(per("dsp_w")) * f32(dsp_count(tm, tn, space.bits))
     return {
         "table": table.astype(np.int32),  # [T, G, 7]

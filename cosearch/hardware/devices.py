@@ -1,8 +1,9 @@
 """FPGA device records, platform presets and their loading from JSON.
 
-A *device* is a datasheet record (DSP slices, BRAM18K blocks, port bits per
-cycle) plus a clock, power figures and the bandwidth of the serial link to the
-next FPGA of the chain. A *platform* is an ordered pool of devices joined in a
+A *device* is a datasheet record (DSP slices, BRAM18K blocks, LUTs, LUTs
+usable as distributed RAM, flip-flops, port bits per cycle) plus a clock,
+power figures and the bandwidth of the serial link to the next FPGA of the
+chain. A *platform* is an ordered pool of devices joined in a
 chain (docs/design.md section 3). Everything here is host-side and immutable; the
 cost model reads a platform through :func:`platform_arrays`.
 
@@ -38,6 +39,9 @@ class HardwareConfigError(UserError, ValueError):
 DEVICE_RANGES = {
     "dsp": (1, 1 << 20, "DSP slices"),
     "bram18": (1, 1 << 20, "BRAM18K blocks"),
+    "luts": (1, 1 << 26, "LUTs"),
+    "lutram": (1, 1 << 26, "LUTs usable as distributed RAM"),
+    "ffs": (1, 1 << 27, "flip-flops"),
     "port_bits": (1, 1 << 16, "bits per cycle"),
     "clock_hz": (1e6, 1e10, "Hz"),
     "static_w": (1e-6, 1e4, "W"),
@@ -45,6 +49,9 @@ DEVICE_RANGES = {
     "bram_w": (1e-9, 1.0, "W"),
     "link_bps": (1e3, 1e14, "bit/s"),
 }
+
+
+_INTEGER_FIELDS = ("dsp", "bram18", "luts", "lutram", "ffs", "port_bits")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +62,10 @@ class Device:
       name: device name, e.g. ``"XCZU9EG"``.
       dsp: DSP slices available.
       bram18: BRAM18K blocks available.
+      luts: LUTs (CLB LUTs).
+      lutram: LUTs usable as distributed RAM (those of SLICEM slices;
+        Vivado's "LUT as Memory" available); at most ``luts``.
+      ffs: flip-flops (CLB registers).
       port_bits: off-chip memory port width, bits per cycle.
       clock_hz: accelerator clock, Hz.
       static_w: static power when powered on, W.
@@ -66,6 +77,9 @@ class Device:
     name: str
     dsp: int
     bram18: int
+    luts: int
+    lutram: int
+    ffs: int
     port_bits: int
     clock_hz: float = DEFAULT_CLOCK_HZ
     static_w: float = 0.2
@@ -90,7 +104,7 @@ class Device:
                     f"device {self.name!r}: field {field.name!r} must be a positive "
                     f"number, got {value!r}"
                 )
-        for field in ("dsp", "bram18", "port_bits"):
+        for field in _INTEGER_FIELDS:
             if int(getattr(self, field)) != getattr(self, field):
                 raise HardwareConfigError(
                     f"device {self.name!r}: field {field!r} must be an integer, "
@@ -104,6 +118,12 @@ class Device:
                     f"the plausible range {lo:g}..{hi:g}"
                 )
 
+        if self.lutram > self.luts:
+            raise HardwareConfigError(
+                f"device {self.name!r}: lutram = {self.lutram} LUTs usable as "
+                f"distributed RAM exceeds its luts = {self.luts}"
+            )
+
     @property
     def link_bits_per_cycle(self) -> float:
         """Link bandwidth in bits per accelerator clock cycle."""
@@ -116,23 +136,27 @@ class Device:
 _7S_DSP_W, _7S_BRAM_W = 0.0006, 0.0008
 _US_DSP_W, _US_BRAM_W = 0.0004, 0.0005
 
+# DSP, BRAM18K, LUTs, LUTs usable as distributed RAM and flip-flops: the
+# "available" column of Vivado's report_utilization for each part (the
+# product tables DS180, DS190, DS891 give DSP, BRAM and LUTs; the SLICEM
+# share of LUTs as "max distributed RAM" Kb / 64 bits).
 DEVICES: dict[str, Device] = {
     d.name: d
     for d in (
-        Device("XC7A50T", 120, 150, 128, static_w=0.10, dsp_w=_7S_DSP_W,
-               bram_w=_7S_BRAM_W),
-        Device("XC7Z015", 160, 190, 256, static_w=0.13, dsp_w=_7S_DSP_W,
-               bram_w=_7S_BRAM_W),
-        Device("XC7Z020", 220, 280, 256, static_w=0.15, dsp_w=_7S_DSP_W,
-               bram_w=_7S_BRAM_W),
-        Device("XC7Z045", 900, 1090, 256, static_w=0.30, dsp_w=_7S_DSP_W,
-               bram_w=_7S_BRAM_W),
-        Device("XCZU9EG", 2520, 1824, 512, static_w=0.70, dsp_w=_US_DSP_W,
-               bram_w=_US_BRAM_W),
-        Device("XC7VX485T", 2800, 2060, 512, static_w=0.55, dsp_w=_7S_DSP_W,
-               bram_w=_7S_BRAM_W),
-        Device("XC7VX690T", 3600, 2940, 512, static_w=0.75, dsp_w=_7S_DSP_W,
-               bram_w=_7S_BRAM_W),
+        Device("XC7A50T", 120, 150, 32600, 9600, 65200, 128, static_w=0.10,
+               dsp_w=_7S_DSP_W, bram_w=_7S_BRAM_W),
+        Device("XC7Z015", 160, 190, 46200, 14400, 92400, 256, static_w=0.13,
+               dsp_w=_7S_DSP_W, bram_w=_7S_BRAM_W),
+        Device("XC7Z020", 220, 280, 53200, 17400, 106400, 256, static_w=0.15,
+               dsp_w=_7S_DSP_W, bram_w=_7S_BRAM_W),
+        Device("XC7Z045", 900, 1090, 218600, 70400, 437200, 256, static_w=0.30,
+               dsp_w=_7S_DSP_W, bram_w=_7S_BRAM_W),
+        Device("XCZU9EG", 2520, 1824, 274080, 144000, 548160, 512, static_w=0.70,
+               dsp_w=_US_DSP_W, bram_w=_US_BRAM_W),
+        Device("XC7VX485T", 2800, 2060, 303600, 130800, 607200, 512,
+               static_w=0.55, dsp_w=_7S_DSP_W, bram_w=_7S_BRAM_W),
+        Device("XC7VX690T", 3600, 2940, 433200, 174200, 866400, 512,
+               static_w=0.75, dsp_w=_7S_DSP_W, bram_w=_7S_BRAM_W),
     )
 }  # fmt: skip
 DEVICE_ALIASES = {"VC707": "XC7VX485T"}
@@ -263,7 +287,9 @@ class Library:
 
 
 _DEVICE_FIELDS = {f.name for f in dataclasses.fields(Device)}
-_REQUIRED_FIELDS = ("name", "dsp", "bram18", "port_bits")
+_REQUIRED_FIELDS = ("name", "dsp", "bram18", "luts", "lutram", "ffs", "port_bits")
+# Fields a record written before banks went to LUTRAM and registers lacks.
+_MEMORY_FIELDS = ("luts", "lutram", "ffs")
 
 
 def _device_from_record(rec: Any, where: str, lib: Library) -> Device:
@@ -288,8 +314,16 @@ def _device_from_record(rec: Any, where: str, lib: Library) -> Device:
     missing = [f for f in _REQUIRED_FIELDS if f not in rec]
     if missing:
         name = rec.get("name", "?")
+        hint = (
+            " (small buffer banks are charged to LUTRAM and flip-flops: give the "
+            "part's LUTs, LUTs usable as distributed RAM ('LUT as Memory') and "
+            "flip-flops from its datasheet or Vivado's report_utilization, or "
+            "'base' a known device)"
+            if set(missing) & set(_MEMORY_FIELDS)
+            else ""
+        )
         raise HardwareConfigError(
-            f"{where} (device {name!r}): missing field(s) {missing}"
+            f"{where} (device {name!r}): missing field(s) {missing}{hint}"
         )
     if not isinstance(rec["name"], str) or not rec["name"].strip():
         raise HardwareConfigError(
@@ -360,6 +394,8 @@ class PlatformArrays:
     Attributes:
       dsp: ``[P]`` int32 DSP slices.
       bram18: ``[P]`` int32 BRAM18K blocks.
+      lutram: ``[P]`` int32 LUTs usable as distributed RAM.
+      ffs: ``[P]`` int32 flip-flops.
       port_bits: ``[P]`` int32 port bits per cycle.
       clock_hz: ``[P]`` float32 clock, Hz.
       static_w: ``[P]`` float32 static power, W.
@@ -370,6 +406,8 @@ class PlatformArrays:
 
     dsp: Any
     bram18: Any
+    lutram: Any
+    ffs: Any
     port_bits: Any
     clock_hz: Any
     static_w: Any
@@ -386,6 +424,8 @@ def platform_arrays(platform: Platform, xp=jnp) -> PlatformArrays:
     return PlatformArrays(
         dsp=i32("dsp"),
         bram18=i32("bram18"),
+        lutram=i32("lutram"),
+        ffs=i32("ffs"),
         port_bits=i32("port_bits"),
         clock_hz=f32("clock_hz"),
         static_w=f32("static_w"),

@@ -219,8 +219,12 @@ def feasible_tilings(device: Device, grid: DeviceGrid, bits: int = 16) -> np.nda
         list(itertools.product(grid.tm, grid.tn, grid.tr, grid.tc)), np.int32
     ).reshape(-1, 4)
     tm, tn, tr, tc = tiles.T
-    dsp, bram, _ = resources(tm, tn, tr, tc, 1, 1, 1, 1, bits=bits, xp=np)
-    tiles = tiles[(dsp <= device.dsp) & (bram <= device.bram18)]
+    res = resources(tm, tn, tr, tc, 1, 1, 1, 1, bits=bits, xp=np)
+    # BRAM grows with Tk (every bank's words do, and a bank's blocks with its
+    # words), so over budget at Tk = 1 is over at every Tk; LUTRAM and
+    # flip-flops do not (a bank leaves them for BRAM as it grows): the design
+    # space checks those per Tk.
+    tiles = tiles[(res.dsp <= device.dsp) & (res.bram18 <= device.bram18)]
     table = np.concatenate(
         [np.repeat(tiles, len(ports), axis=0), np.tile(ports, (len(tiles), 1))], axis=1
     )

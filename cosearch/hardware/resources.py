@@ -21,13 +21,24 @@ the code it exports (docs/design.md section 4, "Resources"):
 * per-channel bias, BatchNorm scale and shift of one output-channel tile,
   partitioned into registers (no BRAM).
 
-A buffer takes ``banks * ceil(words * word_bits / 18000)`` blocks, 0 when a
-bank is one word (a register). DSP = Tm Tn (16-bit fixed point) or 5 Tm Tn
-(32-bit float); port bits = bits (Wp + Ip + Op).
+Each bank is stored where its size puts it (:func:`bank_memory`,
+docs/design.md section 4, "Storage of a bank"):
 
-Integers stay below 2**31 for every accepted tiling
-(:data:`cosearch.hardware.layer_model.MAX_TILE`, ``MAX_KERNEL``), so the
-same integer code serves Python ints, NumPy and jitted ``jax.numpy`` int32.
+* fewer than :data:`REGISTER_WORDS` words: flip-flops, words x bits of
+  them (Vitis HLS completely partitions arrays below 4 elements by default,
+  ``config_array_partition -complete_threshold``, UG1399);
+* up to :data:`LUTRAM_WORDS` words: distributed RAM in SLICEM LUTs, 4 LUTs
+  per 32 x 6 bits (RAM32M) or, deeper, per 64 x 3 bits (RAM64M) of a
+  simple dual-port bank (UG474 / UG574, "Distributed RAM");
+* otherwise RAMB18 blocks in the shape that takes fewest of them
+  (:data:`RAMB18_SHAPES`: 16K x 1 ... 1K x 18 in true dual-port mode, also
+  512 x 36 in simple dual-port mode; UG473 for 7-series RAMB18E1, UG573 for
+  UltraScale RAMB18E2), cascaded in depth and in width.
+
+The exported engine declares each buffer's storage with the same rule
+(``BIND_STORAGE`` / complete ``ARRAY_PARTITION``, :mod:`cosearch.hls.engine`).
+DSP = Tm Tn (16-bit fixed point) or 5 Tm Tn (32-bit float); port bits =
+bits (Wp + Ip + Op).
 """
 
 from __future__ import annotations
@@ -41,7 +52,16 @@ import jax.numpy as jnp
 
 from cosearch.hardware.layer_model import Tiling, check_bits
 
-BRAM_BITS = 18000  # bits per BRAM18K block, as in docs/design.md section 4
+# RAMB18 shapes (depth, width) by port usage: a true dual-port bank ("t2p",
+# two read/write ports) up to 18 bits wide, a simple dual-port one ("s2p",
+# one write and one read port) up to 36 (UG473 table 1-3, UG573 table 1-5).
+RAMB18_SHAPES = {
+    "t2p": ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18)),
+    "s2p": ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+}
+REGISTER_WORDS = 4  # banks of fewer words are flip-flops
+LUTRAM_WORDS = 64  # banks of at most this many words are distributed RAM
+STORAGE = ("registers", "lutram", "bram")  # storage of a bank, by size
 
 # Accumulator word of each datapath: a 16-bit fixed-point MAC array sums its
 # 32-bit products in 48 bits (a DSP48 slice's accumulator; the exporter
@@ -60,12 +80,16 @@ class Buffer(NamedTuple):
         :func:`buffer_constants` ("Cfg::TM", ...).
       partitioned: 1-based dimensions partitioned completely (one bank per
         index of each).
+      ports: how a bank's two ports are used, a key of
+        :data:`RAMB18_SHAPES`: every bank of the engine has one writer and
+        one reader at a time ("s2p").
     """
 
     name: str
     word: str
     dims: tuple[str, ...]
     partitioned: tuple[int, ...]
+    ports: str = "s2p"
 
 
 BUFFERS = (
@@ -119,21 +143,95 @@ def buffer_constants(tm, tn, tr, tc, tk) -> dict[str, Any]:
     }
 
 
+class BankMemory(NamedTuple):
+    """On-chip memory of one bank (ints or integer arrays): RAMB18 blocks,
+    LUTs of distributed RAM and flip-flops; two of the three are 0."""
+
+    bram18: Any
+    luts: Any
+    ffs: Any
+
+
+def ramb18_blocks(words, bits, ports: str = "s2p", xp=None):
+    """Fewest RAMB18 blocks that hold ``words`` words of ``bits`` bits: over
+    the shapes (depth D, width W) that ``ports`` allows, ceil(words / D)
+    ceil(bits / W) blocks (cascaded in depth and width)."""
+    fewest = None
+    for depth, width in RAMB18_SHAPES[ports]:
+        n = -(-words // depth) * -(-bits // width)
+        if fewest is None:
+            fewest = n
+        elif xp is None:
+            fewest = min(fewest, n)
+        else:
+            fewest = xp.minimum(fewest, n)
+    return fewest
+
+
+def lutram_luts(words, bits, xp=None):
+    """LUTs of a simple dual-port distributed RAM of at most
+    :data:`LUTRAM_WORDS` words: 4 per RAM32M (32 x 6 bits) when it is at
+    most 32 deep, else 4 per RAM64M (64 x 3 bits)."""
+    shallow = 4 * -(-bits // 6)
+    deep = 4 * -(-bits // 3)
+    if xp is None:
+        return shallow if words <= 32 else deep
+    return xp.where(words <= 32, shallow, deep)
+
+
+def storage(words: int) -> str:
+    """Where a bank of ``words`` words is kept, one of :data:`STORAGE`."""
+    if words < REGISTER_WORDS:
+        return "registers"
+    return "lutram" if words <= LUTRAM_WORDS else "bram"
+
+
+def bank_memory(words, bits, ports: str = "s2p", xp=None) -> BankMemory:
+    """Memory of one bank of ``words`` words of ``bits`` bits, in the
+    storage its size puts it (:func:`storage`); ints, or integer arrays
+    with ``xp`` (``numpy`` or ``jax.numpy``)."""
+    blocks = ramb18_blocks(words, bits, ports, xp)
+    luts = lutram_luts(words, bits, xp)
+    if xp is None:
+        kind = storage(words)
+        return BankMemory(
+            blocks if kind == "bram" else 0,
+            luts if kind == "lutram" else 0,
+            words * bits if kind == "registers" else 0,
+        )
+    regs = words < REGISTER_WORDS
+    lut = ~regs & (words <= LUTRAM_WORDS)
+    return BankMemory(
+        xp.where(regs | lut, 0, blocks),
+        xp.where(lut, luts, 0),
+        xp.where(regs, words * bits, 0),
+    )
+
+
 class BufferBram(NamedTuple):
-    """BRAM18K of one buffer: ``banks * ceil(words * bits / 18000)``, 0 when a
-    bank is one word (a register). Ints or integer arrays."""
+    """Memory of one buffer: ``banks`` banks of ``words`` words of ``bits``
+    bits, each in the storage :func:`bank_memory` gives it. Ints or integer
+    arrays.
+
+    Attributes:
+      bram18: RAMB18 blocks, banks x the blocks of a bank.
+      luts: LUTs of distributed RAM, banks x those of a bank.
+      ffs: flip-flops, banks x words x bits when the banks are registers.
+    """
 
     name: str
     banks: Any
     words: Any
     bits: int
     bram18: Any
+    luts: Any
+    ffs: Any
 
 
 def buffer_bram(
     tm, tn, tr, tc, tk, word_bits: Mapping[str, int], xp=None
 ) -> tuple[BufferBram, ...]:
-    """BRAM18K of each buffer of :data:`BUFFERS`.
+    """Memory of each buffer of :data:`BUFFERS`.
 
     Args:
       tm, tn, tr, tc, tk: the accelerator's tile sizes: Python ints, or
@@ -156,19 +254,40 @@ def buffer_bram(
             e for i, e in enumerate(extents, 1) if i not in buf.partitioned
         )
         bits = int(word_bits[buf.word])
-        per_bank = -(-(words * bits) // BRAM_BITS)
-        if xp is None:
-            blocks = 0 if words == 1 else banks * per_bank
-        else:
-            blocks = xp.where(words == 1, 0, banks * per_bank)
-        out.append(BufferBram(buf.name, banks, words, bits, blocks))
+        bank = bank_memory(words, bits, buf.ports, xp)
+        out.append(
+            BufferBram(
+                buf.name,
+                banks,
+                words,
+                bits,
+                banks * bank.bram18,
+                banks * bank.luts,
+                banks * bank.ffs,
+            )
+        )
     return tuple(out)
 
 
+class Memory(NamedTuple):
+    """On-chip memory of an accelerator: RAMB18 blocks, LUTs of distributed
+    RAM, flip-flops of register banks (ints or integer arrays)."""
+
+    bram18: Any
+    luts: Any
+    ffs: Any
+
+
+def memory(tm, tn, tr, tc, tk, bits: int, xp=None) -> Memory:
+    """Memory of an accelerator: the sums of :func:`buffer_bram` at the words
+    of a ``bits``-bit datapath (:func:`word_bits`)."""
+    bufs = buffer_bram(tm, tn, tr, tc, tk, word_bits(bits), xp)
+    return Memory(*(sum(getattr(b, f) for b in bufs) for f in Memory._fields))
+
+
 def bram18(tm, tn, tr, tc, tk, bits: int, xp=None):
-    """BRAM18K blocks of an accelerator: the sum of :func:`buffer_bram` at
-    the words of a ``bits``-bit datapath (:func:`word_bits`)."""
-    return sum(b.bram18 for b in buffer_bram(tm, tn, tr, tc, tk, word_bits(bits), xp))
+    """RAMB18 blocks of an accelerator (:func:`memory`)."""
+    return memory(tm, tn, tr, tc, tk, bits, xp).bram18
 
 
 def dsp(tm, tn, bits: int):
@@ -183,41 +302,57 @@ class Resources:
 
     Attributes:
       dsp: DSP slices, Tm*Tn (16-bit) or 5*Tm*Tn (32-bit float).
-      bram18: BRAM18K blocks of its buffers (:func:`bram18`).
+      bram18: RAMB18 blocks of its buffers (:func:`memory`).
+      lutram: LUTs of its distributed-RAM banks.
+      ffs: flip-flops of its register banks.
       port_bits: off-chip port bits per cycle, bits * (Wp + Ip + Op).
     """
 
     dsp: int
     bram18: int
+    lutram: int
+    ffs: int
     port_bits: int
 
 
 def accelerator_resources(tiling: Tiling, bits: int = 16) -> Resources:
-    """DSP, BRAM18K and port bits of one accelerator (Python ints)."""
+    """DSP, memory and port bits of one accelerator (Python ints)."""
     check_bits(bits)
     T = tiling
+    mem = memory(T.tm, T.tn, T.tr, T.tc, T.tk, bits)
     return Resources(
         dsp=dsp(T.tm, T.tn, bits),
-        bram18=bram18(T.tm, T.tn, T.tr, T.tc, T.tk, bits),
+        bram18=mem.bram18,
+        lutram=mem.luts,
+        ffs=mem.ffs,
         port_bits=bits * (T.wp + T.ip + T.op),
     )
 
 
-def resources(tm, tn, tr, tc, tk, wp, ip, op, bits: int = 16, xp=jnp):
+class ResourceArrays(NamedTuple):
+    """:class:`Resources` as int32 arrays of one broadcast shape."""
+
+    dsp: Any
+    bram18: Any
+    lutram: Any
+    ffs: Any
+    port_bits: Any
+
+
+def resources(tm, tn, tr, tc, tk, wp, ip, op, bits: int = 16, xp=jnp) -> ResourceArrays:
     """Array form of :func:`accelerator_resources` (``bits`` is static):
     elementwise over integer ``numpy`` or ``jax.numpy`` arrays (or ints) that
-    broadcast together, jitted or not.
-
-    Returns:
-      (dsp, bram18, port_bits), int32 arrays of the broadcast shape.
-    """
+    broadcast together, jitted or not."""
     check_bits(bits)
     tm, tn, tr, tc, tk, wp, ip, op = (
         xp.asarray(v, xp.int32) for v in (tm, tn, tr, tc, tk, wp, ip, op)
     )
     i32 = lambda v: xp.asarray(v).astype(xp.int32)
-    return (
+    mem = memory(tm, tn, tr, tc, tk, bits, xp)
+    return ResourceArrays(
         i32(dsp(tm, tn, bits)),
-        i32(bram18(tm, tn, tr, tc, tk, bits, xp)),
+        i32(mem.bram18),
+        i32(mem.luts),
+        i32(mem.ffs),
         i32(bits * (wp + ip + op)),
     )

@@ -179,9 +179,11 @@ def check_feasible(
             for what, used, have in (
                 ("DSP", int(figures.stage_dsp[0, i]), dev.dsp),
                 ("BRAM18K", int(figures.stage_bram18[0, i]), dev.bram18),
+                ("LUTRAM LUTs", int(figures.stage_lutram[0, i]), dev.lutram),
+                ("flip-flops", int(figures.stage_ffs[0, i]), dev.ffs),
                 ("port bits", int(figures.stage_port_bits[0, i]), dev.port_bits),
             )
-            if used > have and (what != "BRAM18K" or enforce_bram)
+            if used > have and (what in ("DSP", "port bits") or enforce_bram)
         ]
         kmax = max(design.architecture.layers[j].kernel for j in st.layer_indices)
         if st.tiling.tk < kmax:

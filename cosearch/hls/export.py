@@ -90,7 +90,8 @@ def _resources(design: HlsDesign, formats: Sequence[StageFormat]):
 def _readme(design: HlsDesign, network: Network, resources) -> str:
     res = "\n".join(
         f"| {s} | {fx.dsp} | {fx.dsp_model} | {fx.bram18} | {fx.bram18_model} "
-        f"| {fl.dsp} | {fl.bram18} | {fl.bram18_model} |"
+        f"| {fx.lutram} | {fx.lutram_model} | {fl.dsp} | {fl.bram18} "
+        f"| {fl.bram18_model} |"
         for s, (fx, fl) in enumerate(resources)
     )
     stages = "\n".join(
@@ -131,14 +132,17 @@ external memory and the accelerator loads tiles of them.
 
 Resources: DSP = the Tm x Tn multipliers of the MAC array (x5 in float), the
 cost model's rule, plus one BatchNorm multiplier in the store loop (not in
-the model). BRAM18K = sum over the engine's buffers of banks x
-ceil(words x bits / 18000), buffers partitioned into single words being
-registers; "model" is `accelerator_resources` at 16 (fixed) or 32 (float)
-bits, which reads the same buffer records: the two are equal by
-construction (`export.json` has the per-buffer figures).
+the model). Memory: each buffer bank is stored by its size, as each stage's
+`accel.cpp` declares it (`BIND_STORAGE` / `ARRAY_PARTITION`): fewer than 4
+words in registers, up to 64 in LUTRAM, larger ones in the fewest RAMB18
+blocks of the shapes 16K x 1 ... 512 x 36; "model" is
+`accelerator_resources` at 16 (fixed) or 32 (float) bits, which reads the
+same buffer records: the two are equal by construction (`export.json` has
+the per-buffer figures).
 
-| stage | DSP fix | model | BRAM fix | model | DSP float | BRAM float | model |
-|---|---|---|---|---|---|---|---|
+| stage | DSP fix | model | BRAM fix | model | LUTRAM fix | model | DSP float \
+| BRAM float | model |
+|---|---|---|---|---|---|---|---|---|---|
 {res}
 """
 

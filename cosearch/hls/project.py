@@ -24,9 +24,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from cosearch.hardware.geometry import out_size
-from cosearch.hardware.resources import word_bits
+from cosearch.hardware.resources import BUFFERS, word_bits
 from cosearch.hls.design import HlsDesign
-from cosearch.hls.engine import buffer_constants
+from cosearch.hls.engine import buffer_constants, stage_declarations
 from cosearch.hls.fixed import StageFormat, quantize_layer
 from cosearch.hls.network import Network
 
@@ -108,8 +108,9 @@ void cosearch_stage{s}(const stage{s}::data_t *in, stage{s}::data_t *out,
                      int N, int M, int R, int C, int K, int S) {{
 {axi}
 {lite}
+{stage_declarations(design.stages[s].tiling, f"stage{s}")}
   cosearch::conv_layer<stage{s}::Cfg>(in, out, w, bias, scale, shift, N, M, R, C,
-                                     K, S);
+                                     K, S, {", ".join(b.name for b in BUFFERS)});
 }}
 """
 

@@ -57,6 +57,8 @@ def design_record(
                 "tiling": dict(zip(TILING_FIELDS, st.tiling.as_tuple(), strict=True)),
                 "dsp": int(figures.stage_dsp[index, s]),
                 "bram18": int(figures.stage_bram18[index, s]),
+                "lutram": int(figures.stage_lutram[index, s]),
+                "ffs": int(figures.stage_ffs[index, s]),
                 "port_bits": int(figures.stage_port_bits[index, s]),
                 "cycles": float(figures.stage_cycles[index, s]),
                 "seconds": float(figures.stage_seconds[index, s]),

@@ -47,8 +47,15 @@ def check_fixed_design(setup: Setup, design: Design, path: str) -> None:
         parts = []
         if int(fig.stage_dsp[0, i]) > dev.dsp:
             parts.append(f"{int(fig.stage_dsp[0, i])} DSP > {dev.dsp}")
-        if setup.enforce_bram and int(fig.stage_bram18[0, i]) > dev.bram18:
-            parts.append(f"{int(fig.stage_bram18[0, i])} BRAM18 > {dev.bram18}")
+        if setup.enforce_bram:
+            for field, have, what in (
+                ("stage_bram18", dev.bram18, "BRAM18"),
+                ("stage_lutram", dev.lutram, "LUTRAM LUTs"),
+                ("stage_ffs", dev.ffs, "flip-flops"),
+            ):
+                used = int(getattr(fig, field)[0, i])
+                if used > have:
+                    parts.append(f"{used} {what} > {have}")
         if int(fig.stage_port_bits[0, i]) > dev.port_bits:
             parts.append(
                 f"{int(fig.stage_port_bits[0, i])} port bits > {dev.port_bits}"

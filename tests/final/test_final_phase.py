@@ -17,7 +17,9 @@ from cosearch.search.setup import build
 from tests.helpers import quiet
 from tests.tiny_search import tiny
 
-FINAL = {"final.max_designs": 2, "search.episodes": 2}
+# Seed 3: a front of three designs, so two architectures are finalized (the
+# tests count 2 architectures x 2 seeds).
+FINAL = {"final.max_designs": 2, "search.episodes": 2, "seed": 3}
 
 
 class CountingTrainer:
@@ -43,6 +45,8 @@ def searched(tmp_path_factory):
     config = tiny(**FINAL)
     config.final.max_designs = 0
     search.run(config, workdir, log=quiet)
+    front = json.load(open(os.path.join(workdir, "pareto.json")))["front"]
+    assert len({p["architecture"] for p in front}) >= 2, "the tests need 2 designs"
     config.final.max_designs = 2
     return workdir, build(config)
 

@@ -31,14 +31,16 @@ DESIGN = Design((Stage(0, 0, 0, TILING_A), Stage(1, 1, 1, TILING_B)))
 _ONE = jax.jit(evaluate_one)
 
 
-def make_platform(dsp=256, bram18=388, port_bits=272):
+def make_platform(dsp=256, bram18=4, lutram=8192, ffs=14336, port_bits=272):
     """Four test FPGAs; slot 1 is exactly at the budget of TILING_B."""
     dev = lambda name, **kw: Device(
-        name, clock_hz=100e6, static_w=1.0, dsp_w=0.001, bram_w=0.002,
-        link_bps=1e9, **kw,
+        name, luts=10**6, clock_hz=100e6, static_w=1.0, dsp_w=0.001,
+        bram_w=0.002, link_bps=1e9, **kw,
     )  # fmt: skip
-    big = dev("BIG", dsp=4000, bram18=4000, port_bits=1024)
-    tight = dev("TIGHT", dsp=dsp, bram18=bram18, port_bits=port_bits)
+    big = dev("BIG", dsp=4000, bram18=4000, lutram=10**6, ffs=10**6, port_bits=1024)
+    tight = dev(
+        "TIGHT", dsp=dsp, bram18=bram18, lutram=lutram, ffs=ffs, port_bits=port_bits
+    )
     return Platform("test", (big, tight, big, big))
 
 
@@ -86,16 +88,21 @@ def test_golden_two_stage_pipeline():
     np.testing.assert_allclose(res.pipeline_eff[0], (s0 + s1) / (2 * s0), rtol=1e-6)
     # MACs: 36*3*9*32*32 + 64*36*1*32*32 = 995328 + 2359296 = 3354624.
     assert res.macs[0] == 3354624
-    # Resources: A: DSP 64, BRAM 448 (test_resources); B: DSP 256, BRAM =
-    # input 4 banks x ceil(2*8*8*16/18000) = 4, weights 256 x 1, accumulators
-    # 2*64 x ceil(8*8*48/18000) = 128 -> 388, ports 16*(8+8+1) = 272.
-    # Power = (1 + .064 + .896) + (1 + .256 + .776).
+    # Resources: A: DSP 64, BRAM 420, LUTRAM 768, flip-flops 1,536
+    # (test_resources); B (Tm 64, Tn 4, Tr = Tc = 8, Tk 1): DSP 256; input 4
+    # banks of 2*8*8 = 128 words, one 512 x 36 block each: BRAM 4; weights 256
+    # banks of 2 words in registers: 256*2*16 = 8,192 flip-flops; accumulators
+    # 2*64 banks of 64 words x 48 bits in LUTRAM, 4*16 LUTs each: 8,192;
+    # bias, scale, shift 64 (48 + 16 + 32) = 6,144 flip-flops, 14,336 in all;
+    # ports 16*(8+8+1) = 272. Power = (1 + .064 + .84) + (1 + .256 + .008).
     np.testing.assert_array_equal(res.stage_dsp[0], [64, 256, 0, 0])
-    np.testing.assert_array_equal(res.stage_bram18[0], [448, 388, 0, 0])
+    np.testing.assert_array_equal(res.stage_bram18[0], [420, 4, 0, 0])
+    np.testing.assert_array_equal(res.stage_lutram[0], [768, 8192, 0, 0])
+    np.testing.assert_array_equal(res.stage_ffs[0], [1536, 14336, 0, 0])
     np.testing.assert_array_equal(res.stage_port_bits[0], [192, 272, 0, 0])
-    np.testing.assert_allclose(res.power_w[0], 3.992, rtol=1e-6)
+    np.testing.assert_allclose(res.power_w[0], 3.168, rtol=1e-6)
     np.testing.assert_allclose(
-        res.gops_per_w[0], 2 * 3354624 / s0 / 3.992 / 1e9, rtol=1e-6
+        res.gops_per_w[0], 2 * 3354624 / s0 / 3.168 / 1e9, rtol=1e-6
     )
     assert res.valid[0] and res.feasible[0]
     np.testing.assert_array_equal(res.stage_mask[0], [True, True, False, False])
@@ -106,8 +113,10 @@ def test_golden_two_stage_pipeline():
     [
         ({}, True, True),  # exactly at budget
         ({"dsp": 255}, True, False),
-        ({"bram18": 387}, True, False),
-        ({"bram18": 387}, False, True),  # BRAM not enforced
+        ({"bram18": 3}, True, False),
+        ({"lutram": 8191}, True, False),
+        ({"ffs": 14335}, True, False),
+        ({"bram18": 3, "lutram": 1, "ffs": 1}, False, True),  # memory not enforced
         ({"port_bits": 271}, True, False),
     ],
 )
@@ -176,9 +185,9 @@ def test_invalid_arrays_num_stages_and_order():
 def test_bits_32_switches_resources():
     res = run([ARCH], [DESIGN], make_platform(), bits=32)
     ref = evaluate_reference(ARCH, DESIGN, make_platform(), HWC, bits=32)
-    # A at 32 bits: DSP 5*64 = 320, BRAM 384 (test_resources).
+    # A at 32 bits: DSP 5*64 = 320, BRAM 328 (test_resources).
     np.testing.assert_array_equal(res.stage_dsp[0, :2], ref.stage_dsp)
-    assert ref.stage_dsp[0] == 320 and ref.stage_bram18[0] == 384
+    assert ref.stage_dsp[0] == 320 and ref.stage_bram18[0] == 328
     np.testing.assert_array_equal(res.stage_bram18[0, :2], ref.stage_bram18)
     # 32-bit link: 32*36*32*32 / 1e9 s.
     np.testing.assert_allclose(res.stage_link_seconds[0, 0], 32 * 36 * 1024 / 1e9)

@@ -35,17 +35,27 @@ def test_unknown_device_and_platform():
         resolve_platform("nope")
 
 
+MEM = {"luts": 8, "lutram": 4, "ffs": 16}
+
+
 @pytest.mark.parametrize(
     "record, message",
     [
-        ({"name": "X", "dsp": 10, "bram18": 10}, "missing field"),
-        ({"name": "X", "dsp": 0, "bram18": 10, "port_bits": 64}, "'dsp' must be"),
-        ({"name": "X", "dsp": 10, "bram18": -1, "port_bits": 64}, "'bram18'"),
+        ({"name": "X", "dsp": 10, "bram18": 10, **MEM}, "missing field"),
         (
-            {"name": "X", "dsp": 1, "bram18": 1, "port_bits": 1, "clock_hz": 0},
+            {"name": "X", "dsp": 0, "bram18": 10, "port_bits": 64, **MEM},
+            "'dsp' must be",
+        ),
+        ({"name": "X", "dsp": 10, "bram18": -1, "port_bits": 64, **MEM}, "'bram18'"),
+        (
+            {"name": "X", "dsp": 1, "bram18": 1, "port_bits": 1, "clock_hz": 0, **MEM},
             "'clock_hz'",
         ),
-        ({"name": "X", "dsp": 1.5, "bram18": 1, "port_bits": 1}, "integer"),
+        ({"name": "X", "dsp": 1.5, "bram18": 1, "port_bits": 1, **MEM}, "integer"),
+        (
+            {"name": "X", "dsp": 1, "bram18": 1, "port_bits": 1, **MEM, "lutram": 9},
+            "exceeds",
+        ),
         ({"name": "X", "dsp": 1, "bram18": 1, "port_bits": 1, "foo": 1}, "unknown"),
     ],
 )
@@ -72,9 +82,31 @@ def test_platform_file(tmp_path):
         resolve_platform(str(tmp_path / "bad.json"))
 
 
+def test_a_record_written_before_lutram_is_refused_in_one_line(tmp_path):
+    """A platform file of the earlier format (no LUT or flip-flop counts) is
+    one error naming the fields and where to find them, never a silent 0."""
+    path = tmp_path / "old.json"
+    rec = {"name": "MINE", "dsp": 900, "bram18": 1090, "port_bits": 256}
+    path.write_text(json.dumps({"devices": [rec], "platforms": {"p": ["MINE"]}}))
+    with pytest.raises(HardwareConfigError) as err:
+        resolve_platform(str(path))
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "missing field(s) ['luts', 'lutram', 'ffs']" in msg
+    assert "LUT as Memory" in msg and "'base'" in msg
+    # Naming a known device as its base fills them in.
+    path.write_text(
+        json.dumps(
+            {"devices": [{**rec, "base": "XC7Z045"}], "platforms": {"p": ["MINE"]}}
+        )
+    )
+    dev = resolve_platform(str(path)).devices[0]
+    assert (dev.luts, dev.lutram, dev.ffs) == (218600, 70400, 437200)
+
+
 def test_device_is_frozen_and_validated():
     with pytest.raises(HardwareConfigError):
-        Device("Y", 1, 1, 1, link_bps=float("nan"))
+        Device("Y", 1, 1, 1, 1, 1, 1, link_bps=float("nan"))
 
 
 def test_bad_platform_files_end_in_one_clear_error(tmp_path):
@@ -84,7 +116,10 @@ def test_bad_platform_files_end_in_one_clear_error(tmp_path):
     bad.write_text('{"platforms": ["XC7Z020"]}')
     with pytest.raises(HardwareConfigError, match="'platforms' must map"):
         resolve_platform(str(bad))
-    bad.write_text('{"devices": [{"name": 5, "dsp": 1, "bram18": 1, "port_bits": 8}]}')
+    bad.write_text(
+        '{"devices": [{"name": 5, "dsp": 1, "bram18": 1, "port_bits": 8, '
+        '"luts": 8, "lutram": 4, "ffs": 16}]}'
+    )
     with pytest.raises(HardwareConfigError, match="'name' must be a non-empty"):
         load_library(str(bad))
     bad.write_text('{"devices": [{"name": "X", "base": 5}]}')

@@ -225,11 +225,13 @@ def test_prunes_with_reason_and_best_values(small_space):
 
 
 def test_no_feasible_design_is_reported():
-    # Tk = 25 needs 2 weight blocks per MAC at 16 bits: input 4 x 2, weights
-    # 16 x 4 x 2, accumulators 32 x 1 = 168 BRAM18 > 150 on the XC7A50T,
-    # while Tk = 1 fits (4 + 64 + 32 = 100).
+    # Tk = 25 at 16 bits: input 4 banks of 2 x 40 x 40 = 3,200 words (4 blocks
+    # of 1K x 18), weights 16 x 4 banks of 2 x 625 = 1,250 words (2 blocks),
+    # accumulators 32 banks of 256 words x 48 bits (2 blocks of 512 x 36):
+    # 16 + 128 + 64 = 208 BRAM18 > 150 on the XC7A50T, while Tk = 1 fits
+    # (4 banks of 512 words: 4; weights of 2 words in registers; 64 = 68).
     tiny = Platform("a50", (LIB.device("XC7A50T"),))
-    grid = DeviceGrid(tm=(16,), tn=(4,), tr=(8,), tc=(8,), wp=(1,), ip=(1,), op=(1,))
+    grid = DeviceGrid(tm=(16,), tn=(4,), tr=(16,), tc=(16,), wp=(1,), ip=(1,), op=(1,))
     space = design_space(tiny, grid)
     arch = arch_arrays([Architecture.parse("25,24,1")], INPUT)
     opt = jax.device_get(optimize(arch, space))

@@ -10,10 +10,16 @@ import pytest
 from cosearch.hardware.layer_model import TILING_FIELDS, Tiling
 from cosearch.hardware.resources import (
     ACC_BITS,
+    LUTRAM_WORDS,
+    REGISTER_WORDS,
+    BankMemory,
     accelerator_resources,
+    bank_memory,
     bram18,
     buffer_bram,
+    ramb18_blocks,
     resources,
+    storage,
     word_bits,
 )
 
@@ -28,31 +34,84 @@ TILINGS = [
 
 
 def test_golden_16_bit():
-    # ibuf: Tn = 4 banks of 2 (64+2)(64+2) = 8712 words x 16 bits = 139,392
-    #   bits -> 8 blocks each, 32;
-    # wbuf: Tm Tn = 64 banks of 2 * 3 * 3 = 18 words x 16 -> 1 block, 64;
-    # obuf: 2 Tm = 32 banks of 64 * 64 = 4096 accumulators x 48 bits =
-    #   196,608 bits -> 11 blocks, 352;
-    # total 448; DSP 16 * 4 = 64; ports 16 (4 + 4 + 4) = 192.
-    got = {b.name: b.bram18 for b in buffer_bram(16, 4, 64, 64, 3, word_bits(16))}
-    assert got == {
-        "ibuf": 32,
-        "wbuf": 64,
-        "obuf": 352,
+    # ibuf: Tn = 4 banks of 2 (64+2)(64+2) = 8,712 words x 16 bits: 9 blocks of
+    #   1K x 18 (2K x 9: 5 x 2 = 10, 512 x 36: 18, 4K x 4: 3 x 4 = 12), 36;
+    # wbuf: Tm Tn = 64 banks of 2 * 3 * 3 = 18 words: LUTRAM, 4 ceil(16 / 6) =
+    #   12 LUTs each (RAM32M), 768;
+    # obuf: 2 Tm = 32 banks of 64 * 64 = 4,096 accumulators x 48 bits: 12
+    #   blocks (1K x 18: 4 x 3; 512 x 36: 8 x 2 = 16), 384;
+    # bias, scale, shift: 16 banks of one word each, registers: 16 (48 + 16 +
+    #   32) = 1,536 flip-flops;
+    # total 420 BRAM18; DSP 16 * 4 = 64; ports 16 (4 + 4 + 4) = 192.
+    bufs = {b.name: b for b in buffer_bram(16, 4, 64, 64, 3, word_bits(16))}
+    assert {k: b.bram18 for k, b in bufs.items()} == {
+        "ibuf": 36,
+        "wbuf": 0,
+        "obuf": 384,
         "bias_buf": 0,
         "scale_buf": 0,
         "shift_buf": 0,
     }
+    assert bufs["wbuf"].luts == 768 and bufs["ibuf"].luts == bufs["obuf"].luts == 0
+    assert bufs["bias_buf"].ffs == 16 * 48 and bufs["shift_buf"].ffs == 16 * 32
     r = accelerator_resources(T, 16)
-    assert (r.dsp, r.bram18, r.port_bits) == (64, 448, 192)
+    assert (r.dsp, r.bram18, r.lutram, r.ffs, r.port_bits) == (64, 420, 768, 1536, 192)
 
 
 def test_golden_32_bit():
-    # ibuf: 4 x ceil(8712 * 32 / 18000) = 4 x 16 = 64; wbuf: 64 x 1;
-    # obuf: 32 x ceil(4096 * 32 / 18000) = 32 x 8 = 256 (float accumulators);
-    # total 384; DSP 5 * 64 = 320; ports 32 * 12 = 384.
+    # ibuf: 4 x 18 (8,712 x 32 bits: 512 x 36 x 18 or 1K x 18 x 9 x 2) = 72;
+    # wbuf: 64 banks of 18 words, 4 ceil(32 / 6) = 24 LUTs each, 1,536;
+    # obuf: 32 x 8 (4,096 x 32: 512 x 36 x 8) = 256 (float accumulators);
+    # bias, scale, shift: 3 x 16 x 32 = 1,536 flip-flops;
+    # total 328 BRAM18; DSP 5 * 64 = 320; ports 32 * 12 = 384.
     r = accelerator_resources(T, 32)
-    assert (r.dsp, r.bram18, r.port_bits) == (320, 384, 384)
+    assert (r.dsp, r.bram18, r.lutram, r.ffs, r.port_bits) == (
+        320,
+        328,
+        1536,
+        1536,
+        384,
+    )
+
+
+def test_bank_blocks_by_hand_from_the_shape_table():
+    """Blocks of single banks, worked from UG473's RAMB18 shapes."""
+    # 1,058 words x 32 bits (an input tile of Zhang et al., 2 x 23 x 23): two
+    # 512 x 36 blocks hold 1,024 words, so 3; 1K x 18 needs 2 deep x 2 wide = 4.
+    assert ramb18_blocks(1058, 32) == 3
+    # 1,100 words x 16 bits: 2 blocks of 1K x 18 (the bit count, 17,600, would
+    # say 1); 512 x 36 would take 3.
+    assert ramb18_blocks(1100, 16) == 2
+    # 512 x 36: one block in simple dual-port mode; true dual-port stops at 18
+    # bits wide, so 1K x 18 twice side by side.
+    assert ramb18_blocks(512, 36, "s2p") == 1
+    assert ramb18_blocks(512, 36, "t2p") == 2
+    # 2,049 words x 9 bits: 2K x 9 needs 2 deep; 4K x 4 needs 3 wide; 2.
+    assert ramb18_blocks(2049, 9) == 2
+    # 16,384 x 1: one block; 16,385 x 1: two.
+    assert (ramb18_blocks(16384, 1), ramb18_blocks(16385, 1)) == (1, 2)
+
+
+def test_bank_storage_follows_its_size():
+    # Fewer than 4 words: flip-flops, words x bits.
+    assert storage(3) == "registers"
+    assert bank_memory(3, 16) == BankMemory(0, 0, 48)
+    # 4 to 32 words: RAM32M, 4 LUTs per 6 bits; 33 to 64: RAM64M, per 3 bits.
+    assert storage(4) == storage(64) == "lutram"
+    assert bank_memory(32, 16) == BankMemory(0, 4 * 3, 0)
+    assert bank_memory(33, 16) == BankMemory(0, 4 * 6, 0)
+    assert bank_memory(64, 48) == BankMemory(0, 4 * 16, 0)
+    # More than 64: RAMB18 blocks.
+    assert storage(65) == "bram"
+    assert bank_memory(65, 48) == BankMemory(2, 0, 0)
+    assert LUTRAM_WORDS == 64 and REGISTER_WORDS == 4
+    # The array form gives the same, element by element.
+    words = np.array([1, 3, 4, 18, 32, 33, 64, 65, 1058, 8712])
+    for bits in (16, 32, 48):
+        got = bank_memory(words, bits, xp=np)
+        want = [bank_memory(int(w), bits) for w in words]
+        for i, f in enumerate(BankMemory._fields):
+            np.testing.assert_array_equal(got[i], [getattr(w, f) for w in want], f)
 
 
 def test_words():
@@ -77,10 +136,10 @@ def test_array_forms_match_scalar(bits):
         resources(*(col(jnp, f) for f in TILING_FIELDS), bits=bits),
         jitted(*(col(jnp, f) for f in TILING_FIELDS)),
     ):
-        for value, name in zip(got, ("dsp", "bram18", "port_bits"), strict=True):
+        for value, name in zip(got, got._fields, strict=True):
             assert value.dtype == np.int32
             np.testing.assert_array_equal(value, [getattr(r, name) for r in ref], name)
-    assert all(r.bram18 > 0 for r in ref)
+    assert all(r.bram18 + r.lutram + r.ffs > 0 for r in ref)
 
 
 def test_bram_grows_with_tk():

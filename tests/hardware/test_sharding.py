@@ -139,7 +139,7 @@ _FAST_CHILD = textwrap.dedent(
     # Fast exploration, B = 6 (cost model on batch_mesh(6) = 3 devices):
     # samples = the optimum's partition with bigger off-grid tilings (faster,
     # kept where they meet the spec) on even rows, the optimum on odd rows.
-    big = {0: Tiling(12, 8, 16, 16, 7, 4, 2, 2), 1: Tiling(24, 8, 16, 16, 7, 8, 4, 4)}
+    big = {0: Tiling(12, 8, 8, 8, 7, 4, 2, 2), 1: Tiling(24, 8, 8, 8, 7, 8, 4, 4)}
     big[2] = big[1]
     designs = [
         d if i % 2 else Design(tuple(

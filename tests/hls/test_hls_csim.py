@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cosearch.hls import csim
+from cosearch.hls.engine import stage_declarations
 from cosearch.hls.export import export, read_manifest
 from cosearch.hls.fixed import emulate
 from cosearch.hls.network import reference
@@ -107,7 +108,10 @@ def test_project_files(exported):
         assert f"set_top cosearch_stage{s}" in tcl and "xc7z020clg400-1" in tcl
         header = open(os.path.join(result.out, f"stage{s}", "accel.h")).read()
         assert f"TM = {st.tiling.tm}, TN = {st.tiling.tn}" in header
+        source = open(os.path.join(result.out, f"stage{s}", "accel.cpp")).read()
+        assert stage_declarations(st.tiling, f"stage{s}") in source
+        assert "HLS ARRAY_PARTITION" in source
     engine = open(os.path.join(result.out, "cosearch_engine.h")).read()
-    for pragma in ("HLS UNROLL", "HLS PIPELINE", "HLS ARRAY_PARTITION"):
+    for pragma in ("HLS UNROLL", "HLS PIPELINE"):
         assert pragma in engine
     assert json.loads(open(os.path.join(result.out, "export.json")).read())

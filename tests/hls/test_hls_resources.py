@@ -1,4 +1,4 @@
-"""DSP and BRAM of the generated engine against the cost model's rule."""
+"""DSP and memory of the generated engine against the cost model's rule."""
 
 import types
 
@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from cosearch.hardware.layer_model import Tiling
-from cosearch.hardware.resources import BUFFERS, accelerator_resources, word_bits
-from cosearch.hls.engine import engine_header, stage_resources
+from cosearch.hardware.resources import (
+    BUFFERS,
+    accelerator_resources,
+    storage,
+    word_bits,
+)
+from cosearch.hls.engine import engine_header, stage_declarations, stage_resources
 from cosearch.hls.fixed import StageFormat, choose_formats
 from cosearch.hls.network import FoldedLayer
 
@@ -26,14 +31,17 @@ TILINGS = [
 def test_bram_by_hand():
     res = stage_resources(TILING, FORMAT.word_bits(), 16)
     got = {b.name: (b.banks, b.words, b.bits, b.bram18) for b in res.buffers}
-    # ibuf: Tn banks of both halves of (Tr+Tk-1) x (Tc+Tk-1) words
+    # ibuf: Tn banks of both halves of (Tr+Tk-1) x (Tc+Tk-1) words: 288 x 16,
+    # one 1K x 18 block
     assert got["ibuf"] == (1, 2 * 12 * 12, 16, 1)
-    # wbuf: Tm x Tn banks of both halves of Tk x Tk words
-    assert got["wbuf"] == (48, 2 * 25, 16, 48)
-    # obuf: 2 x Tm banks of Tr x Tc 48-bit accumulators, 3,072 bits: 1 block
-    assert got["obuf"] == (96, 64, 48, 96)
+    # wbuf: Tm x Tn banks of both halves of Tk x Tk words: 50 words, LUTRAM
+    # (RAM64M: 4 LUTs per 3 bits, 24 a bank)
+    assert got["wbuf"] == (48, 2 * 25, 16, 0)
+    # obuf: 2 x Tm banks of Tr x Tc = 64 48-bit accumulators: LUTRAM, 64 LUTs
+    assert got["obuf"] == (96, 64, 48, 0)
     assert got["bias_buf"][3] == got["scale_buf"][3] == got["shift_buf"][3] == 0
-    assert res.bram18 == 145
+    assert res.bram18 == 1
+    assert res.lutram == 48 * 24 + 96 * 64 == res.lutram_model
 
 
 @pytest.mark.parametrize("tiling", TILINGS)
@@ -86,7 +94,42 @@ def test_declarations_follow_the_buffer_records():
     text = engine_header()
     for buf in BUFFERS:
         dims = "".join(f"[{d}]" for d in buf.dims)
-        assert f"static typename Cfg::{buf.word} {buf.name}{dims};" in text
-        for dim in range(1, len(buf.dims) + 1):
-            pragma = f"ARRAY_PARTITION variable={buf.name} complete dim={dim}"
-            assert (pragma in text) == (dim in buf.partitioned)
+        assert f"typename Cfg::{buf.word} {buf.name}{dims}" in text
+        assert f"variable={buf.name}" not in text  # declared by each stage
+
+
+@pytest.mark.parametrize("tiling", TILINGS)
+def test_stage_declares_the_storage_the_model_charges(tiling):
+    """Each stage's buffers carry the pragmas of the storage the model gives
+    their banks: registers (complete partition), LUTRAM or BRAM (simple
+    dual-port BIND_STORAGE), partitioned into the record's banks."""
+    text = stage_declarations(tiling, "stage0")
+    bufs = stage_resources(tiling, FORMAT.word_bits(), 16).buffers
+    for buf, mem in zip(BUFFERS, bufs, strict=True):
+        dims = "".join(f"[{d.replace('Cfg::', 'stage0::Cfg::')}]" for d in buf.dims)
+        assert f"static stage0::{buf.word} {buf.name}{dims};" in text
+        kind = storage(mem.words)
+        pragmas = [ln for ln in text.splitlines() if f"variable={buf.name} " in ln]
+        if kind == "registers":
+            assert pragmas == [
+                f"#pragma HLS ARRAY_PARTITION variable={buf.name} complete dim=0"
+            ]
+            assert mem.bram18 == mem.luts == 0 and mem.ffs > 0
+            continue
+        assert pragmas == [
+            f"#pragma HLS ARRAY_PARTITION variable={buf.name} complete dim={d}"
+            for d in buf.partitioned
+        ] + [f"#pragma HLS BIND_STORAGE variable={buf.name} type=ram_s2p impl={kind}"]
+        assert (mem.bram18 > 0) == (kind == "bram") and (mem.luts > 0) == (
+            kind == "lutram"
+        )
+
+
+def test_every_storage_kind_is_declared_somewhere():
+    """The tilings above exercise registers, LUTRAM and BRAM banks."""
+    kinds = {
+        storage(b.words)
+        for t in TILINGS
+        for b in stage_resources(t, FORMAT.word_bits(), 16).buffers
+    }
+    assert kinds == {"registers", "lutram", "bram"}
