@@ -44,6 +44,7 @@ bits (Wp + Ip + Op).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -152,13 +153,33 @@ class BankMemory(NamedTuple):
     ffs: Any
 
 
-def ramb18_blocks(words, bits, ports: str = "s2p", xp=None):
+@functools.cache
+def _useful_shapes(bits: int, ports: str) -> tuple[tuple[int, int], ...]:
+    """(log2 depth, blocks side by side) of the RAMB18 shapes that can be the
+    fewest for some depth of a ``bits``-wide bank: a shape 2^k times as deep
+    as another but needing at least 2^k times its width in blocks never wins,
+    nor one as deep or shallower needing as many or more (the depths are
+    powers of two). 16 bits: 1K x 18 alone; 32: 512 x 36 alone."""
+    shapes = [(d, -(-bits // w)) for d, w in RAMB18_SHAPES[ports]]
+
+    def beaten(d, f):
+        return any(
+            (d2, f2) != (d, f)
+            and ((d <= d2 and f >= f2) or (d > d2 and f >= f2 * (d // d2)))
+            for d2, f2 in shapes
+        )
+
+    return tuple((d.bit_length() - 1, f) for d, f in shapes if not beaten(d, f))
+
+
+def ramb18_blocks(words, bits: int, ports: str = "s2p", xp=None):
     """Fewest RAMB18 blocks that hold ``words`` words of ``bits`` bits: over
     the shapes (depth D, width W) that ``ports`` allows, ceil(words / D)
-    ceil(bits / W) blocks (cascaded in depth and width)."""
+    ceil(bits / W) blocks (cascaded in depth and width). ``bits`` is a
+    Python int; ``words`` an int or an integer array (with ``xp``)."""
     fewest = None
-    for depth, width in RAMB18_SHAPES[ports]:
-        n = -(-words // depth) * -(-bits // width)
+    for shift, side_by_side in _useful_shapes(int(bits), ports):
+        n = ((words + ((1 << shift) - 1)) >> shift) * side_by_side
         if fewest is None:
             fewest = n
         elif xp is None:

@@ -11,6 +11,7 @@ from cosearch.hardware.layer_model import TILING_FIELDS, Tiling
 from cosearch.hardware.resources import (
     ACC_BITS,
     LUTRAM_WORDS,
+    RAMB18_SHAPES,
     REGISTER_WORDS,
     BankMemory,
     accelerator_resources,
@@ -162,3 +163,20 @@ def test_input_halo_and_accumulators_are_charged():
     assert ibuf(7).words == 2 * 38 * 38 and ibuf(7).bram18 == 3
     obuf = buffer_bram(1, 1, 32, 32, 1, word_bits(16))[2]
     assert (obuf.banks, obuf.words, obuf.bits, obuf.bram18) == (2, 1024, 48, 6)
+
+
+@pytest.mark.parametrize("ports", ["s2p", "t2p"])
+def test_fewest_blocks_equal_the_brute_force_over_every_shape(ports):
+    """The rule skips shapes that can never be the fewest; the minimum over
+    all of them, by brute force, is the same for every width and depth."""
+    words = np.concatenate([np.arange(1, 4200), [8191, 8192, 8193, 16385, 40000]])
+    for bits in range(1, 73):
+        brute = np.min(
+            [
+                -(-words // depth) * -(-bits // width)
+                for depth, width in RAMB18_SHAPES[ports]
+            ],
+            axis=0,
+        )
+        np.testing.assert_array_equal(ramb18_blocks(words, bits, ports, np), brute)
+        assert ramb18_blocks(int(words[100]), bits, ports) == brute[100]

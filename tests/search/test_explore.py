@@ -57,7 +57,7 @@ def test_sample_outside_the_grid_that_beats_the_optimum_is_kept(setup):
     opt = jax.device_get(optimize(arrays, space))
     # The optimum's own partition and allocation with off-grid tilings that
     # use more of each device (24 x 8 MACs > the grid's 16 x 8).
-    big = {0: Tiling(12, 8, 16, 16, 7, 4, 2, 2), 1: Tiling(24, 8, 16, 16, 7, 8, 4, 4)}
+    big = {0: Tiling(12, 8, 8, 8, 7, 4, 2, 2), 1: Tiling(24, 8, 8, 8, 7, 8, 4, 4)}
     big[2] = big[1]
     designs = [
         Design(tuple(Stage(s.first, s.last, s.device, big[s.device]) for s in d.stages))
