@@ -220,6 +220,7 @@ def bank_memory(words, bits, ports: str = "s2p", xp=None) -> BankMemory:
             luts if kind == "lutram" else 0,
             words * bits if kind == "registers" else 0,
         )
+    words = xp.asarray(words)  # a buffer of constant extents gives an int
     regs = words < REGISTER_WORDS
     lut = ~regs & (words <= LUTRAM_WORDS)
     return BankMemory(
