@@ -94,6 +94,8 @@ def best_design(
                 "bram18_budget": plat.devices[st.device].bram18,
                 "lutram": int(fig["stage_lutram"][i]),
                 "lutram_budget": plat.devices[st.device].lutram,
+                "ffs": int(fig["stage_ffs"][i]),
+                "ffs_budget": plat.devices[st.device].ffs,
                 "port_bits": int(fig["stage_port_bits"][i]),
                 "bottleneck": BOTTLENECK_NAMES[int(fig["layer_bottleneck"][worst])],
                 "bottleneck_layer": worst,

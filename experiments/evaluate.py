@@ -126,7 +126,12 @@ def default_tiling(device: Device, max_kernel: int, rows: int, bits: int) -> Til
                 continue
             t = Tiling(tm, tn, tile, tile, max_kernel, port, port, port)
             res = accelerator_resources(t, bits)
-            fits = res.dsp <= device.dsp and res.bram18 <= device.bram18
+            fits = (
+                res.dsp <= device.dsp
+                and res.bram18 <= device.bram18
+                and res.lutram <= device.lutram
+                and res.ffs <= device.ffs
+            )
             if fits and tm * tn > best.tm * best.tn:
                 best = t
     return best

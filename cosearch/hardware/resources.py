@@ -1,11 +1,12 @@
-"""DSP, BRAM and ports of one loop-tiled accelerator, from its on-chip buffers.
+"""DSP, memory and ports of one loop-tiled accelerator, from its on-chip buffers.
 
 The accelerator's on-chip arrays are declared once, in :data:`BUFFERS`: the
-cost model charges their BRAM18K blocks (:func:`bram18`, and the scalar,
-array and jitted forms below that all call it), and the HLS exporter
-declares exactly these arrays in the engine it generates
-(:mod:`cosearch.hls.engine`), so the BRAM a search budgets is the BRAM of
-the code it exports (docs/design.md section 4, "Resources"):
+cost model charges their BRAM18K blocks, LUTRAM LUTs and flip-flops
+(:func:`memory`, and the scalar, array and jitted forms below that all call
+it), and the HLS exporter declares exactly these arrays, with the storage
+charged, in each stage's top function (:mod:`cosearch.hls.engine`), so the
+memory a search budgets is the memory the exported code asks the tool for
+(docs/design.md section 4.4):
 
 * ``ibuf``: ping-pong input tiles, Tn banks (one per input channel of the
   MAC array), each holding both halves of a tile's rows and columns plus

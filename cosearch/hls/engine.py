@@ -69,6 +69,8 @@ class StageResources(NamedTuple):
       bram18_model: the cost model's BRAM18K.
       lutram: LUTs of the generated buffers' distributed-RAM banks.
       lutram_model: the cost model's.
+      ffs: flip-flops of the generated buffers' register banks.
+      ffs_model: the cost model's.
       buffers: per buffer, at the build's words.
     """
 
@@ -78,6 +80,8 @@ class StageResources(NamedTuple):
     bram18_model: int
     lutram: int
     lutram_model: int
+    ffs: int
+    ffs_model: int
     buffers: tuple[BufferBram, ...]
 
 
@@ -101,6 +105,8 @@ def stage_resources(
         model.bram18,
         sum(b.luts for b in bufs),
         model.lutram,
+        sum(b.ffs for b in bufs),
+        model.ffs,
         bufs,
     )
 

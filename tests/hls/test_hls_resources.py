@@ -50,6 +50,7 @@ def test_generated_buffers_are_what_the_model_charges(tiling):
     the BRAM18K and DSP the cost model charges."""
     fixed = stage_resources(tiling, FORMAT.word_bits(), 16)
     assert (fixed.bram18, fixed.dsp) == (fixed.bram18_model, fixed.dsp_model)
+    assert (fixed.lutram, fixed.ffs) == (fixed.lutram_model, fixed.ffs_model)
     assert fixed.bram18 == accelerator_resources(tiling, 16).bram18
     flt = stage_resources(tiling, word_bits(32), 32)
     assert (flt.bram18, flt.dsp) == (flt.bram18_model, flt.dsp_model)
