@@ -211,8 +211,8 @@ def stage_table(pair: dict[str, Any]) -> list[str]:
     """Markdown rows of a pair's per-FPGA configuration."""
     rows = [
         "| stage | layers | FPGA | Tm | Tn | Tr | Tc | Tk | Wp | Ip | Op | DSP | "
-        "BRAM18 | ms | bottlenecks |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "BRAM18 | LUTRAM | ms | bottlenecks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, st in enumerate(pair["design"]["stages"]):
         t = st["tiling"]
@@ -221,7 +221,8 @@ def stage_table(pair: dict[str, Any]) -> list[str]:
             + " | ".join(str(t[k]) for k in ("tm", "tn", "tr", "tc", "tk"))
             + " | "
             + " | ".join(str(t[k]) for k in ("wp", "ip", "op"))
-            + f" | {st['dsp']} | {st['bram18']} | {1e3 * st['seconds']:.3f} | "
+            + f" | {st['dsp']} | {st['bram18']} | {st.get('lutram', '-')} | "
+            + f"{1e3 * st['seconds']:.3f} | "
             + ", ".join(st.get("bottlenecks", []))
             + " |"
         )
