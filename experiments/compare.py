@@ -9,7 +9,11 @@ same budget (``--config.search.max_children``, the default config's, or
 ``--config.search.max_train_images`` for equal child-training compute), or
 one strategy another with ``--overrides``, e.g.
 ``--overrides='hw_aware:search.max_train_images=192000'``; each run's compute
-is in comparison.md. After every run (seed by seed), --workdir gets
+is in comparison.md. With ``--archive=DIR`` each finished run's results
+(no checkpoints, no weights) are also kept in DIR/seed<N>/<strategy>, and
+a run found finished there is read instead of run: commit DIR, and the
+same command on a fresh clone goes on where the comparison stopped.
+After every run (seed by seed), --workdir gets
 comparison.md (mean and spread over seeds,
 then seed by seed), comparison.json, comparison.png (the fronts of the first
 seed) and best_so_far.png (best accuracy at spec against children trained).
@@ -39,6 +43,13 @@ _SEEDS = flags.DEFINE_list(
     "seeds", [], "Seeds to run every strategy with (default: the config's seed)."
 )
 _FRESH = flags.DEFINE_bool("fresh", False, "Discard earlier runs in --workdir.")
+_ARCHIVE = flags.DEFINE_string(
+    "archive",
+    None,
+    "Folder that keeps each finished run's results without its checkpoints "
+    "and weights (seed<N>/<strategy>); runs found finished there are read, "
+    "not run again (a comparison goes on from it on another machine).",
+)
 _OVERRIDES = flags.DEFINE_string(
     "overrides",
     "",
@@ -117,6 +128,7 @@ def main(argv):
             log=lambda message: print(message, flush=True),
             adjust=_adjuster(overrides),
             notes={"overrides": _OVERRIDES.value} if overrides else None,
+            archive=_ARCHIVE.value,
         )
     except KeyboardInterrupt:
         print("interrupted; run the same command to resume", file=sys.stderr)

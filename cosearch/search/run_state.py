@@ -94,6 +94,20 @@ def _fingerprint(setup: Setup) -> dict[str, Any]:
     return _relevant(_flat(setup.config_json), setup.strategy)
 
 
+def config_differences(
+    saved: dict[str, Any], setup: Setup, also: tuple[str, ...] = ()
+) -> list[str]:
+    """The fields a resumed run must share with ``setup`` (and the fields
+    ``also`` names, e.g. the budget) on which the config ``saved`` (a
+    run's config.json) differs from it, sorted."""
+    want_flat, saved_flat = _flat(setup.config_json), _flat(saved)
+    want = _relevant(want_flat, setup.strategy)
+    have = _relevant(saved_flat, setup.strategy)
+    for key in also:
+        want[key], have[key] = want_flat.get(key), saved_flat.get(key)
+    return sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+
+
 def clear_outputs(workdir: str) -> None:
     """Remove a previous run's outputs (the --fresh flag), its final
     trainings included."""

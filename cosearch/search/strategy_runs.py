@@ -15,6 +15,7 @@ from typing import Any
 
 from cosearch.files.jsonl import read_jsonl
 from cosearch.search import loop
+from cosearch.search.archive import archive_run, finished
 from cosearch.search.comparison import write
 from cosearch.search.config_checks import SearchConfigError
 from cosearch.search.setup import build
@@ -30,6 +31,7 @@ def run_strategies(
     log=print,
     adjust=None,
     notes=None,
+    archive: str | None = None,
 ) -> str:
     """Run each of ``strategies`` for each seed of ``seeds`` (default: the
     config's seed) on ``config``, each in ``workdir/seed<N>/<strategy>``
@@ -43,6 +45,12 @@ def run_strategies(
     strategy's budget), built once (:func:`cosearch.search.setup.build`);
     the comparison's settings are read from those typed setups, with
     ``notes`` (``{name: text}``, e.g. what ``adjust`` changes) added.
+
+    With ``archive`` (a folder), each run's result files are copied to
+    ``archive/seed<N>/<strategy>`` when it ends, without its checkpoints
+    and weights (:mod:`cosearch.search.archive`), and a run found finished
+    there (or in ``workdir`` kept that way) is read, not run again: a
+    comparison goes on from its archive on another machine.
 
     Raises:
       SearchConfigError: an unknown strategy (before anything runs), or any
@@ -69,12 +77,24 @@ def run_strategies(
             setup = build(cfg)
             first = first or setup
             sub = os.path.join(workdir, f"seed{setup.seed}", name)
+            kept = archive and os.path.join(archive, f"seed{setup.seed}", name)
             log(f"== run {done + 1}/{total}: seed {setup.seed}, {name} -> {sub}")
-            loop.run_setup(setup, sub, fresh=fresh, log=log)
+            where = next(
+                (d for d in (kept, sub) if d and not fresh and finished(d, setup)),
+                None,
+            )
+            if where is not None:
+                log(f"finished before: its results read from {where}")
+            else:
+                where = sub
+                loop.run_setup(setup, sub, fresh=fresh, log=log)
+                if kept:
+                    archive_run(sub, kept)
+                    log(f"its results kept in {kept}")
             runs[name][setup.seed] = (
-                read_jsonl(os.path.join(sub, "history.jsonl")),
-                read_jsonl(os.path.join(sub, "metrics.jsonl")),
-                final_view(sub),
+                read_jsonl(os.path.join(where, "history.jsonl")),
+                read_jsonl(os.path.join(where, "metrics.jsonl")),
+                final_view(where, setup.reference),
             )
             done += 1
             text = _write(workdir, runs, strategies, first, notes)
@@ -120,9 +140,11 @@ def _write(workdir, runs, strategies, first, notes) -> str:
     )
 
 
-def final_view(workdir: str) -> dict[str, Any] | None:
+def final_view(workdir: str, reference=None) -> dict[str, Any] | None:
     """A run's final view from its best_designs.json (None before a final
-    training)."""
+    training); with ``reference`` (a :class:`cosearch.final.reference.ReferenceSet`)
+    each design's percentile is taken in it as it stands now (the set may
+    have grown since the run)."""
     path = os.path.join(workdir, "best_designs.json")
     if not os.path.exists(path):
         return None
@@ -130,8 +152,16 @@ def final_view(workdir: str) -> dict[str, Any] | None:
         best = json.load(f)
     if "finalized" not in best:
         return None
+    designs = best["finalized"]
+    if reference is not None:
+        designs = [
+            {**d, "percentile": reference.percentile(d["final"]["mean"])}
+            if d.get("final")
+            else d
+            for d in designs
+        ]
     return {
-        "designs": best["finalized"],
+        "designs": designs,
         "OptSW": best["OptSW"],
         **best["final_training"],
     }
