@@ -21,8 +21,9 @@ import numpy as np
 from cosearch.files.atomic import atomic_write_json, atomic_write_text
 from cosearch.hardware.specs import OBJECTIVE_FIGURE
 from cosearch.results import pareto
-from cosearch.results.plots import LEARNING_SERIES, save_learning_plot, save_plot
+from cosearch.results.plots import save_learning_plot, save_plot
 from cosearch.results.records import FIGURE_KEYS, scored_pairs
+from cosearch.results.sections import fmt, learning_markdown, stage_table
 
 # The record key of each hardware objective's figure.
 OBJECTIVE_KEYS = {obj: FIGURE_KEYS[fig] for obj, (fig, _) in OBJECTIVE_FIGURE.items()}
@@ -100,14 +101,6 @@ def summarize(
     return Summary(opt_sw, opt_hw, front, hv, counts)
 
 
-def _fmt(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
 def _final_text(final: dict[str, Any] | None) -> str:
     """``87.12% ± 0.31`` of a final-accuracy record (and how many seeds
     failed, counted as 0), or "-"."""
@@ -130,8 +123,8 @@ def _pair_row(name: str, pair: dict[str, Any] | None, finals=None) -> str:
     )
     return (
         f"| {name} | `{pair['architecture']}` | {100 * pair['accuracy']:.2f}% |"
-        f"{final} {_fmt(pair['throughput_fps'], 1)} | {_fmt(pair['latency_ms'], 3)} | "
-        f"{_fmt(pair['gops_per_w'], 2)} |"
+        f"{final} {fmt(pair['throughput_fps'], 1)} | {fmt(pair['latency_ms'], 3)} | "
+        f"{fmt(pair['gops_per_w'], 2)} |"
     )
 
 
@@ -173,13 +166,13 @@ def final_markdown(summary: Summary) -> list[str]:
         pair = d["pair"]
         free = pair.get("training_free", {})
         cells = [d["role"], f"`{d['architecture']}`"]
-        cells += [_fmt(free.get(n), 2) for n in scores]
+        cells += [fmt(free.get(n), 2) for n in scores]
         cells += [
             f"{100 * d['proxy_accuracy']:.2f}%",
             _final_text(acc),
             str(acc["seeds"]) if acc else "-",
-            _fmt(pair.get("throughput_fps"), 1),
-            _fmt(pair.get("gops_per_w"), 2),
+            fmt(pair.get("throughput_fps"), 1),
+            fmt(pair.get("gops_per_w"), 2),
         ]
         if ref:
             pct = d.get("percentile")
@@ -207,28 +200,6 @@ def final_markdown(summary: Summary) -> list[str]:
     return lines
 
 
-def stage_table(pair: dict[str, Any]) -> list[str]:
-    """Markdown rows of a pair's per-FPGA configuration."""
-    rows = [
-        "| stage | layers | FPGA | Tm | Tn | Tr | Tc | Tk | Wp | Ip | Op | DSP | "
-        "BRAM18 | LUTRAM | ms | bottlenecks |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for i, st in enumerate(pair["design"]["stages"]):
-        t = st["tiling"]
-        rows.append(
-            f"| {i} | {st['layers'][0]}-{st['layers'][1]} | {st['device']} | "
-            + " | ".join(str(t[k]) for k in ("tm", "tn", "tr", "tc", "tk"))
-            + " | "
-            + " | ".join(str(t[k]) for k in ("wp", "ip", "op"))
-            + f" | {st['dsp']} | {st['bram18']} | {st.get('lutram', '-')} | "
-            + f"{1e3 * st['seconds']:.3f} | "
-            + ", ".join(st.get("bottlenecks", []))
-            + " |"
-        )
-    return rows
-
-
 def report_markdown(
     summary: Summary,
     run_info: dict[str, Any],
@@ -239,7 +210,7 @@ def report_markdown(
     c = summary.counts
     lines = [f"# {title}", ""]
     for key, value in run_info.items():
-        lines.append(f"- {key}: {_fmt(value)}")
+        lines.append(f"- {key}: {fmt(value)}")
     final = summary.final
     finals = None if final is None else final["accuracy"]
     if final is None:
@@ -303,60 +274,10 @@ def report_markdown(
         lines.append(
             f"| `{p['architecture']}` | {100 * p['accuracy']:.2f}% | "
             f"{_final_text(acc)} | "
-            f"{_fmt(p['throughput_fps'], 1)} | {_fmt(p['latency_ms'], 3)} | "
-            f"{_fmt(p['gops_per_w'], 2)} | {len(p['design']['stages'])} |"
+            f"{fmt(p['throughput_fps'], 1)} | {fmt(p['latency_ms'], 3)} | "
+            f"{fmt(p['gops_per_w'], 2)} | {len(p['design']['stages'])} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def thirds(metrics: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean of each learning series over the first, middle and last third of
-    the episodes (fewer parts for fewer than three episodes)."""
-    parts = np.array_split(np.arange(len(metrics)), min(3, len(metrics)))
-    out = []
-    for idx in parts:
-        rows = [metrics[i] for i in idx]
-        part = {"episodes": [int(idx[0]), int(idx[-1])]}
-        for key, _ in LEARNING_SERIES:
-            vals = [r.get(key) for r in rows if r.get(key) is not None]
-            vals = [v for v in vals if np.isfinite(v)]
-            part[key] = float(np.mean(vals)) if vals else None
-        part["children_trained"] = rows[-1].get("children_trained_total")
-        # The best so far at the end of the part, not its mean.
-        part["best_accuracy_at_spec"] = rows[-1].get("best_accuracy_at_spec")
-        out.append(part)
-    return out
-
-
-def learning_markdown(metrics: Sequence[dict[str, Any]]) -> list[str]:
-    """Rows of report.md's "How the search moved" section."""
-    if not metrics:
-        return []
-    lines = [
-        "## How the search moved",
-        "",
-        "Means over each third of the episodes (best accuracy: at the end of "
-        "the third). A controller that learns prunes less and earns more as "
-        "the run goes on; the median size of its proposals (MMACs per image) "
-        "shows whether it keeps proposing networks of every size or retreats "
-        "to the smallest; learning.png draws every episode.",
-        "",
-        "| episodes | pruned share | mean reward | entropy | architecture "
-        "entropy | median MMACs | best proxy at spec | children trained |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for part in thirds(metrics):
-        a, b = part["episodes"]
-        best = part["best_accuracy_at_spec"]
-        lines.append(
-            f"| {a}-{b} | {_fmt(part['pruned_share'])} | "
-            f"{_fmt(part['reward_mean'], 3)} | {_fmt(part['entropy'], 2)} | "
-            f"{_fmt(part['arch_entropy'], 2)} | "
-            f"{_fmt(part['median_mmacs'], 1)} | "
-            + ("-" if best is None else f"{100 * best:.2f}%")
-            + f" | {part['children_trained']} |"
-        )
-    return lines + [""]
 
 
 def write_outputs(
