@@ -11,10 +11,15 @@ default), computed batched for every architecture of the reference set
 ``--key_seed``): Kendall's tau against the set's seed-mean final accuracy,
 the share of the set's top 10% that the score's top 10% finds, the tau
 inside equal-count bins of MACs (a score that ranks only by size has
-~0 there) and its tau with MACs, and the time it takes: the first
+~0 there) and its tau with MACs, the expected percentile of the
+best-scored of 8 and of 16 random architectures (``pick_percentile``: what
+a screen training its best-scored survivor gets; 0.5 is chance), and the
+time it takes: the first
 (compiling) pass over the set, and milliseconds per architecture of a
 second, warm pass over one chunk. A reference set of another space,
-platform or specs is refused.
+platform or specs is refused. ``--combine=a+b,...`` measures joined
+scores too, standardised and averaged as ``search.accuracy_signal`` joins
+them (the parts must be among ``--scores``).
 
 A reference set grows while its runs train; ``--reuse`` takes the scores
 (and their timings) of an earlier run of this launcher on the same set,
@@ -33,9 +38,10 @@ from cosearch.child import scores as scores_lib
 from cosearch.files.atomic import json_ready
 from cosearch.final import reference
 from cosearch.hardware.architecture import Architecture
+from cosearch.policy import signal as signal_lib
 from cosearch.search import setup as search_setup
 from experiments import common
-from experiments.scoring import measure, print_table, reused_scores, table
+from experiments.scoring import combined, measure, print_table, reused_scores, table
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "ml_collections config file (its space, specs, data)."
@@ -45,6 +51,12 @@ _REFERENCE = flags.DEFINE_string(
 )
 _SCORES = flags.DEFINE_list(
     "scores", list(scores_lib.SCORES), "Training-free scores to measure."
+)
+_COMBINE = flags.DEFINE_list(
+    "combine",
+    [],
+    "Joined scores to measure too, each 'a+b' as search.accuracy_signal "
+    "joins them (mean of standardised values; every part in --scores).",
 )
 _IMAGES = flags.DEFINE_integer("images", 32, "Training images per network score.")
 _KEY_SEED = flags.DEFINE_integer("key_seed", 0, "Seed of images and initialisations.")
@@ -62,6 +74,13 @@ def main(argv):
     common.require(argv, config=_CONFIG.value, reference=_REFERENCE.value)
     with common.flag_value("--scores"):
         names = scores_lib.check_names(_SCORES.value)
+    with common.flag_value("--combine"):
+        for name in _COMBINE.value:
+            if "+" not in name:
+                raise ValueError(f"{name!r} joins no scores (write 'a+b')")
+            missing = [p for p in signal_lib.parse(name) if p not in names]
+            if missing:
+                raise ValueError(f"{name!r} needs {', '.join(missing)} in --scores")
     if _IMAGES.value < 2:
         raise common.UsageError(f"--images must be >= 2, got {_IMAGES.value}")
     if _CHUNK.value < 1:
@@ -105,7 +124,15 @@ def main(argv):
         values.update(new_values)
         timing.update(new_timing)
     values = {n: values[n] for n in names}
-    rows = table(ref, values, timing, setup.input_shape)
+    joined = {}
+    for name in _COMBINE.value:
+        joined[name], parts = combined(values, name)
+        timing[name] = {
+            "ms_per_arch": sum(timing[p]["ms_per_arch"] for p in parts),
+            "first_pass_s": sum(timing[p]["first_pass_s"] for p in parts),
+            "kind": "joined",
+        }
+    rows = table(ref, {**values, **joined}, timing, setup.input_shape)
     print_table(rows)
     out = {
         "what": "training-free scores against a reference set",

@@ -16,6 +16,7 @@ import numpy as np
 from cosearch.child import scores as scores_lib
 from cosearch.final import reference
 from cosearch.hardware.architecture import Architecture
+from cosearch.policy import signal as signal_lib
 from experiments.common import UsageError
 
 
@@ -56,6 +57,31 @@ def measure(
     return values, timing
 
 
+def combined(values: dict, name: str) -> tuple[np.ndarray, dict]:
+    """The score ``name`` joins (``"a+b"``) as a search computes it
+    (:class:`cosearch.policy.signal.Standardisation`: the mean of the
+    parts' standardised values, a non-finite part counting as its mean),
+    standardised over the architectures of ``values`` (a reference set is
+    a uniform sample of the feasible space), and its timing (the parts'
+    summed).
+
+    Raises:
+      UsageError: a part not among the measured scores.
+    """
+    parts = signal_lib.parse(name)
+    missing = [p for p in parts if p not in values]
+    if missing:
+        raise UsageError(f"--combine: {name!r} needs {', '.join(missing)} in --scores")
+    arrays = {p: np.asarray(values[p], np.float64) for p in parts}
+    finite = {p: v[np.isfinite(v)] for p, v in arrays.items()}
+    standard = signal_lib.Standardisation(
+        parts,
+        np.array([finite[p].mean() for p in parts]),
+        np.array([finite[p].std() or 1.0 for p in parts]),
+    )
+    return standard.z(arrays), parts
+
+
 def table(ref: reference.ReferenceSet, values, timing, input_shape) -> dict:
     """Per score: its agreement with the set and its timing."""
     macs = [Architecture.parse(a).macs(input_shape) for a in ref.architectures]
@@ -65,14 +91,21 @@ def table(ref: reference.ReferenceSet, values, timing, input_shape) -> dict:
 
 
 def print_table(rows: dict) -> None:
+    width = max([16, *map(len, rows)])
     print(
-        f"{'score':<16} {'tau':>6} {'top10%':>7} {'tau|MACs bins':>14} "
-        f"{'tau w/ MACs':>12} {'ms/arch':>9}",
+        f"{'score':<{width}} {'tau':>6} {'top10%':>7} {'pick/8':>7} "
+        f"{'pick/16':>8} {'tau|MACs bins':>14} {'tau w/ MACs':>12} {'ms/arch':>9}",
         flush=True,
     )
     for name, r in rows.items():
+        picks = r.get("pick_percentile", {})
+        cells = [
+            f"{picks[k]:{w}.2f}" if k in picks else f"{'-':>{w}}"
+            for k, w in (("8", 7), ("16", 8))
+        ]
         print(
-            f"{name:<16} {r['tau']:+6.2f} {r['top_hits']:7.2f} "
+            f"{name:<{width}} {r['tau']:+6.2f} {r['top_hits']:7.2f} "
+            f"{' '.join(cells)} "
             f"{r['tau_within_macs_bins']:+14.2f} {r['tau_with_macs']:+12.2f} "
             f"{r['ms_per_arch']:9.1f}",
             flush=True,

@@ -9,7 +9,10 @@ extended resumably in a workdir). A :class:`ReferenceSet` then answers:
 
 - how well a score ranks the space (:meth:`ReferenceSet.tau`: Kendall's tau
   of the score against the seed-mean accuracy; :meth:`ReferenceSet.top_hits`:
-  the share of the set's top fraction that the score's top fraction finds);
+  the share of the set's top fraction that the score's top fraction finds;
+  :meth:`ReferenceSet.pick_percentile`: where the top-scored of k random
+  architectures stands, what a screen that trains its best-scored survivor
+  gets);
 - where a found design stands (:meth:`ReferenceSet.percentile`: the share
   of the set it beats).
 
@@ -30,6 +33,11 @@ import numpy as np
 from cosearch.errors import UserError
 from cosearch.files.atomic import json_ready
 from cosearch.results.stats import kendall_tau, seed_noise_signal
+
+# Draw sizes of pick_percentile in agreement(): a coexplore episode keeps
+# ~10-20 of its 64 proposals after pruning at the default spec and trains
+# the best-scored; 8 for a smaller pool.
+PICKS = (8, 16)
 
 FORMAT = "cosearch.reference_set/1"
 
@@ -92,6 +100,42 @@ class ReferenceSet:
         best, picked = _top_share(mean[ok], k), _top_share(scores[ok], k)
         return float(np.sum(best * picked) / k)
 
+    def pick_percentile(self, scores: Sequence[float], k: int) -> float:
+        """Expected percentile (0-1) of the best-scored of ``k`` architectures
+        drawn at random without replacement from the set's complete ones
+        with a finite score: what a screen that trains the top of ``k``
+        candidates picks (0.5: no better than chance, 1: always the most
+        accurate). An architecture's percentile is the share of the *other*
+        architectures whose mean accuracy is below its own (an equal one
+        counts half); architectures tied on the score are picked among
+        with equal chance. Exact (no sampling): the top of a draw falls
+        in a group of tied scores with the chance that the draw holds none
+        above the group and at least one of it.
+
+        Raises:
+          ValueError: ``k`` outside 1 .. the number of such architectures.
+        """
+        scores = np.asarray(scores, np.float64)
+        mean = self.mean()
+        ok = np.flatnonzero(~np.isnan(mean) & np.isfinite(scores))
+        n = ok.size
+        if not 1 <= k <= n:
+            raise ValueError(f"k must be in 1..{n} (the scored set), got {k}")
+        acc, score = mean[ok], scores[ok]
+        below = (acc[None, :] < acc[:, None]).sum(axis=1)
+        equal = (acc[None, :] == acc[:, None]).sum(axis=1) - 1
+        pct = (below + 0.5 * equal) / max(n - 1, 1)
+        total = math.comb(n, k)
+        out, above = 0.0, 0
+        for value in np.unique(score)[::-1]:
+            group = score == value
+            size = int(group.sum())
+            # No draw item above the group, at least one inside it.
+            chance = (math.comb(n - above, k) - math.comb(n - above - size, k)) / total
+            out += chance * float(pct[group].mean())
+            above += size
+        return out
+
     def percentile(self, accuracy: float) -> float:
         """Share (0-1) of the complete architectures whose mean accuracy is
         below ``accuracy`` (an equal one counts half)."""
@@ -109,6 +153,7 @@ class ReferenceSet:
         macs: Sequence[float],
         fraction: float = 0.1,
         bins: int = 4,
+        picks: Sequence[int] = PICKS,
     ) -> dict[str, Any]:
         """How well ``scores`` (``[A]``, larger = better) rank the set.
 
@@ -117,8 +162,10 @@ class ReferenceSet:
           ``fraction``), ``tau_within_macs_bins`` (the mean of the taus
           inside ``bins`` equal-count bins of architectures sorted by
           ``macs``: near 0 for a score that ranks only by size) with
-          ``tau_by_macs_bin``, and ``tau_with_macs`` (the score against
-          ``macs``: near 1 for a score that is size in disguise).
+          ``tau_by_macs_bin``, ``tau_with_macs`` (the score against
+          ``macs``: near 1 for a score that is size in disguise) and
+          ``pick_percentile`` (``{k: value}`` for each of ``picks`` that
+          the set can draw: :meth:`pick_percentile`).
         """
         scores = np.asarray(scores, np.float64)
         macs = np.asarray(macs, np.float64)
@@ -137,6 +184,9 @@ class ReferenceSet:
             "tau_within_macs_bins": float(np.mean(finite)) if finite else math.nan,
             "tau_by_macs_bin": per_bin,
             "tau_with_macs": kendall_tau(scores[ok], macs[ok]),
+            "pick_percentile": {
+                str(k): self.pick_percentile(scores, k) for k in picks if k <= ok.size
+            },
             "architectures": int(ok.size),
         }
 

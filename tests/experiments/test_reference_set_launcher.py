@@ -2,8 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
+from cosearch.final import reference
 from tests.launch import run_module
 
 SMOKE = "--config=experiments/configs/default.py:smoke"
@@ -130,6 +132,7 @@ def test_score_fidelity_against_a_built_set(built_set, tmp_path):
         SMOKE,
         f"--reference={ref}",
         "--scores=synflow,log_macs",
+        "--combine=synflow+log_macs",
         "--images=4",
         f"--reuse={out}",
         f"--out={again}",
@@ -140,6 +143,40 @@ def test_score_fidelity_against_a_built_set(built_set, tmp_path):
     second = json.loads(again.read_text())
     assert second["values"]["synflow"] == result["values"]["synflow"]
     assert second["training_free"]["synflow"] == rows["synflow"]
+    # The joined score, as the search joins it: the mean of the parts'
+    # values standardised over the set; its time the parts' summed.
+    joined = second["training_free"]["synflow+log_macs"]
+    ref_set = reference.read(str(ref))
+    parts = [
+        np.array([second["values"][n][a] for a in ref_set.architectures])
+        for n in ("synflow", "log_macs")
+    ]
+    z = np.mean([(v - v.mean()) / v.std() for v in parts], axis=0)
+    want = ref_set.tau(z)
+    assert joined["tau"] == pytest.approx(want)
+    assert joined["ms_per_arch"] == pytest.approx(
+        second["training_free"]["synflow"]["ms_per_arch"]
+        + second["training_free"]["log_macs"]["ms_per_arch"]
+    )
+    assert set(joined["pick_percentile"]) == set()  # 3 architectures: no draw of 8
+    for combine, said in (
+        ("synflow", "joins no scores"),
+        ("synflow+nosuch", "unknown training-free score"),
+        ("synflow+naswot", "needs naswot in --scores"),
+    ):
+        bad = run_module(
+            "experiments.score_fidelity",
+            SMOKE,
+            f"--reference={ref}",
+            "--scores=synflow,log_macs",
+            f"--combine={combine}",
+            f"--out={tmp_path / 'never.json'}",
+        )
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+        assert _last_line(bad).startswith("error: --combine: ") and said in _last_line(
+            bad
+        )
+    assert not (tmp_path / "never.json").exists()
     # Unknown scores and a set of another space end in one line.
     bad = run_module(
         "experiments.score_fidelity", SMOKE, f"--reference={ref}", "--scores=nosuch"

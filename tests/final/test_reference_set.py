@@ -1,5 +1,6 @@
 """Reference sets: accuracies from runs, rank agreement, percentile, file."""
 
+import itertools
 import json
 
 import numpy as np
@@ -139,3 +140,51 @@ def test_ties_non_finite_scores_and_nan_accuracies():
     # The measured runs come back as records that rebuild the same set.
     again = reference.from_runs(ref.runs(), archs, [0, 1], DRAWN, {})
     np.testing.assert_array_equal(again.accuracy, ref.accuracy)
+
+
+def _brute_pick(acc, scores, k):
+    """The pick percentile by enumerating every draw of k and every order of
+    the tied best-scored (each equally likely)."""
+    n = len(acc)
+    pct = [
+        (sum(b < a for b in acc) + 0.5 * (sum(b == a for b in acc) - 1)) / (n - 1)
+        for a in acc
+    ]
+    total = []
+    for draw in itertools.combinations(range(n), k):
+        top = max(scores[i] for i in draw)
+        tied = [i for i in draw if scores[i] == top]
+        total.append(np.mean([pct[i] for i in tied]))
+    return float(np.mean(total))
+
+
+def test_pick_percentile_is_exact_with_ties():
+    archs = [f"{k},24,1" for k in range(7)]
+    acc = [0.80, 0.82, 0.82, 0.85, 0.70, 0.90, 0.75]
+    runs = [
+        {"architecture": a, "seed": s, "test_accuracy": v, "failed": False}
+        for a, v in zip(archs, acc, strict=True)
+        for s in (0, 1)
+    ]
+    ref = reference.from_runs(runs, archs, [0, 1], DRAWN, {})
+    cases = {
+        "ordered": [0.0, 1.0, 1.0, 2.0, -1.0, 3.0, -0.5],
+        "tied": [1.0, 1.0, 2.0, 2.0, 0.0, 1.0, 2.0],
+        "reversed": [-a for a in acc],
+        "constant": [5.0] * 7,
+    }
+    for name, scores in cases.items():
+        for k in (1, 2, 3, 7):
+            want = _brute_pick(acc, scores, k)
+            assert ref.pick_percentile(scores, k) == pytest.approx(want), (name, k)
+    # A score ordered as the accuracies always picks the best of the draw;
+    # k = 1 or a constant score picks at random: 0.5.
+    assert ref.pick_percentile(cases["ordered"], 7) == pytest.approx(1.0)
+    assert ref.pick_percentile(cases["reversed"], 7) == pytest.approx(0.0)
+    assert ref.pick_percentile(cases["ordered"], 1) == pytest.approx(0.5)
+    assert ref.pick_percentile(cases["constant"], 4) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="k must be in 1..7"):
+        ref.pick_percentile(cases["ordered"], 8)
+    # In agreement(): each draw size the set can make.
+    row = ref.agreement(cases["ordered"], macs=list(range(7)), picks=(2, 8))
+    assert set(row["pick_percentile"]) == {"2"}
