@@ -24,8 +24,9 @@ from absl import flags
 from cosearch.hardware import cost_model
 from cosearch.hardware.architecture import ArchArrays
 from cosearch.hardware.design_space import design_space
-from cosearch.hardware.devices import platform_arrays, resolve_platform
+from cosearch.hardware.devices import resolve_platform
 from cosearch.hardware.optimizer import optimize
+from cosearch.hardware.platform_arrays import platform_arrays
 from cosearch.hardware.specs import OBJECTIVES
 from cosearch.search.explore import fast_explore
 from experiments.common import (

@@ -39,11 +39,8 @@ from absl import flags  # noqa: E402
 from cosearch.hardware.architecture import ArchArrays, Architecture
 from cosearch.hardware.cost_model import CostResult, evaluate  # noqa: E402
 from cosearch.hardware.design import DesignArrays, designs_from_arrays
-from cosearch.hardware.devices import (  # noqa: E402
-    Platform,
-    platform_arrays,
-    resolve_platform,
-)
+from cosearch.hardware.devices import Platform, resolve_platform  # noqa: E402
+from cosearch.hardware.platform_arrays import platform_arrays  # noqa: E402
 from cosearch.hardware.sharding import place_pairs  # noqa: E402
 from experiments import common  # noqa: E402
 from oracles.cost_numpy import evaluate_numpy  # noqa: E402

@@ -65,8 +65,9 @@ from absl import flags  # noqa: E402
 from benchmarks.bench_fast_loop import random_pairs  # noqa: E402
 from cosearch.hardware.cost_model import evaluate  # noqa: E402
 from cosearch.hardware.design_space import design_space  # noqa: E402
-from cosearch.hardware.devices import platform_arrays, resolve_platform  # noqa: E402
+from cosearch.hardware.devices import resolve_platform  # noqa: E402
 from cosearch.hardware.optimizer import optimize  # noqa: E402
+from cosearch.hardware.platform_arrays import platform_arrays  # noqa: E402
 from cosearch.hardware.sharding import place_pairs  # noqa: E402
 from experiments import common  # noqa: E402
 

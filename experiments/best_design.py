@@ -21,10 +21,11 @@ from cosearch.hardware import cost_model
 from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.design import designs_from_arrays
 from cosearch.hardware.design_space import design_space
-from cosearch.hardware.devices import platform_arrays, resolve_platform
+from cosearch.hardware.devices import resolve_platform
 from cosearch.hardware.grid import load_grid
 from cosearch.hardware.layer_model import BOTTLENECK_NAMES
 from cosearch.hardware.optimizer import optimize
+from cosearch.hardware.platform_arrays import platform_arrays
 from cosearch.hardware.specs import OBJECTIVES, Specs, prune_reason_name
 from experiments.common import UsageError, parse_input_shape, run
 

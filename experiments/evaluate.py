@@ -22,14 +22,9 @@ from absl import flags
 from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.cost_model import CostResult, evaluate
 from cosearch.hardware.design import Design, Stage, design_arrays
-from cosearch.hardware.devices import (
-    Device,
-    Platform,
-    load_library,
-    platform_arrays,
-    resolve_platform,
-)
+from cosearch.hardware.devices import Device, Platform, load_library, resolve_platform
 from cosearch.hardware.layer_model import BOTTLENECK_NAMES, Tiling
+from cosearch.hardware.platform_arrays import platform_arrays
 from cosearch.hardware.resources import accelerator_resources
 from experiments import common
 

@@ -18,8 +18,8 @@ import numpy as np
 from cosearch.hardware.architecture import ArchArrays
 from cosearch.hardware.cost_figures import TK, CostResult
 from cosearch.hardware.design import DesignArrays
-from cosearch.hardware.devices import PlatformArrays
 from cosearch.hardware.layer_model import COMPUTE, layer_cycles
+from cosearch.hardware.platform_arrays import PlatformArrays
 from cosearch.hardware.resources import resources
 
 

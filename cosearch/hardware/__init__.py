@@ -37,9 +37,7 @@ from cosearch.hardware.devices import (
     HardwareConfigError,
     Library,
     Platform,
-    PlatformArrays,
     load_library,
-    platform_arrays,
     resolve_platform,
 )
 from cosearch.hardware.grid import DeviceGrid, default_grid, grid_report, load_grid
@@ -51,6 +49,7 @@ from cosearch.hardware.layer_model import (
     layer_cost,
 )
 from cosearch.hardware.optimizer import Optimum, optimize
+from cosearch.hardware.platform_arrays import PlatformArrays, platform_arrays
 from cosearch.hardware.resources import Resources, accelerator_resources
 from cosearch.hardware.specs import OBJECTIVES, Objective, Specs
 

@@ -63,8 +63,8 @@ from flax import struct
 
 from cosearch.hardware.architecture import ArchArrays
 from cosearch.hardware.design import DesignArrays
-from cosearch.hardware.devices import PlatformArrays
 from cosearch.hardware.layer_model import COMPUTE, check_bits, layer_terms
+from cosearch.hardware.platform_arrays import PlatformArrays
 from cosearch.hardware.resources import resources
 
 # Column of each tiling parameter in DesignArrays.tiling[..., 8].

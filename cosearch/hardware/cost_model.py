@@ -60,8 +60,8 @@ from cosearch.hardware.cost_figures import (
     pair_figures,
 )
 from cosearch.hardware.design import DesignArrays
-from cosearch.hardware.devices import PlatformArrays
 from cosearch.hardware.layer_model import check_bits
+from cosearch.hardware.platform_arrays import PlatformArrays
 
 __all__ = ["CHUNK", "TK", "CostResult", "evaluate", "evaluate_one"]
 

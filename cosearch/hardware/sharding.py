@@ -32,7 +32,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from cosearch.hardware.architecture import ArchArrays
 from cosearch.hardware.cost_model import CostResult, evaluate
 from cosearch.hardware.design import DesignArrays
-from cosearch.hardware.devices import PlatformArrays
+from cosearch.hardware.platform_arrays import PlatformArrays
 
 BATCH_AXIS = "batch"
 

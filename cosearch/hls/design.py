@@ -20,13 +20,9 @@ from cosearch.errors import UserError
 from cosearch.hardware import cost_model
 from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.design import Design, Stage, design_arrays
-from cosearch.hardware.devices import (
-    HardwareConfigError,
-    Library,
-    Platform,
-    platform_arrays,
-)
+from cosearch.hardware.devices import HardwareConfigError, Library, Platform
 from cosearch.hardware.layer_model import TILING_FIELDS, Tiling
+from cosearch.hardware.platform_arrays import platform_arrays
 
 # Vitis HLS part of each device of the built-in library (a common board's).
 PARTS = {

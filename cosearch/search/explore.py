@@ -24,8 +24,8 @@ from cosearch.hardware import cost_model, sharding
 from cosearch.hardware.architecture import ArchArrays
 from cosearch.hardware.design import Design, DesignArrays, designs_from_arrays
 from cosearch.hardware.design_space import DesignSpace
-from cosearch.hardware.devices import platform_arrays
 from cosearch.hardware.optimizer import ENERGY_STEPS, TIE_RTOL, optimize
+from cosearch.hardware.platform_arrays import platform_arrays
 from cosearch.hardware.specs import (
     COMBINATION,
     MEETS,

@@ -17,7 +17,8 @@ from cosearch.data import Dataset
 from cosearch.final import FinalSettings
 from cosearch.final.reference import ReferenceSet
 from cosearch.hardware.design_space import DesignSpace
-from cosearch.hardware.devices import Platform, PlatformArrays
+from cosearch.hardware.devices import Platform
+from cosearch.hardware.platform_arrays import PlatformArrays
 from cosearch.hardware.specs import Specs
 from cosearch.policy.controller import Controller
 from cosearch.policy.reinforce import ReinforceConfig

@@ -30,9 +30,9 @@ from cosearch.hardware.devices import (
     HardwareConfigError,
     Platform,
     load_library,
-    platform_arrays,
     resolve_platform,
 )
+from cosearch.hardware.platform_arrays import platform_arrays
 from cosearch.hardware.specs import OBJECTIVE_FIGURE, Specs
 from cosearch.policy import controller as controller_lib
 from cosearch.policy import reinforce

@@ -15,8 +15,9 @@ import pytest
 from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.cost_model import evaluate, evaluate_one
 from cosearch.hardware.design import Design, Stage, design_arrays
-from cosearch.hardware.devices import Device, Platform, platform_arrays
+from cosearch.hardware.devices import Device, Platform
 from cosearch.hardware.layer_model import COMPUTE, OUTPUT_STORE, Tiling
+from cosearch.hardware.platform_arrays import platform_arrays
 from oracles.cost_numpy import evaluate_numpy
 from oracles.reference import evaluate_reference
 

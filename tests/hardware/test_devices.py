@@ -11,9 +11,9 @@ from cosearch.hardware.devices import (
     HardwareConfigError,
     Library,
     load_library,
-    platform_arrays,
     resolve_platform,
 )
+from cosearch.hardware.platform_arrays import platform_arrays
 
 
 def test_datasheet_table():

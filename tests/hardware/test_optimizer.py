@@ -10,10 +10,11 @@ import pytest
 from cosearch.hardware import cost_model, optimizer
 from cosearch.hardware.architecture import Architecture, arch_arrays
 from cosearch.hardware.design import Design, Stage, design_arrays, designs_from_arrays
-from cosearch.hardware.devices import Platform, platform_arrays
+from cosearch.hardware.devices import Platform
 from cosearch.hardware.grid import DeviceGrid
 from cosearch.hardware.layer_model import Tiling, layer_cost
 from cosearch.hardware.optimizer import design_space, optimize
+from cosearch.hardware.platform_arrays import platform_arrays
 from cosearch.hardware.resources import accelerator_resources
 from cosearch.hardware.specs import FPS, LATENCY, MEETS, NO_FEASIBLE, Specs
 from oracles.reference import evaluate_reference

@@ -17,7 +17,8 @@ from benchmarks.bench_fast_loop import (
     reference_results,
 )
 from cosearch.hardware.cost_model import evaluate
-from cosearch.hardware.devices import platform_arrays, resolve_platform
+from cosearch.hardware.devices import resolve_platform
+from cosearch.hardware.platform_arrays import platform_arrays
 from oracles.cost_numpy import evaluate_numpy
 
 B, L, S = 2048, 10, 4

@@ -25,7 +25,8 @@ _CHILD = textwrap.dedent(
     import jax
     import numpy as np
     from cosearch.hardware.cost_model import evaluate
-    from cosearch.hardware.devices import platform_arrays, resolve_platform
+    from cosearch.hardware.devices import resolve_platform
+    from cosearch.hardware.platform_arrays import platform_arrays
     from cosearch.hardware.sharding import batch_mesh, evaluate_sharded
     from benchmarks.bench_fast_loop import compare, random_pairs
 
