@@ -11,8 +11,10 @@ one strategy another with ``--overrides``, e.g.
 ``--overrides='hw_aware:search.max_train_images=192000'``; each run's compute
 is in comparison.md. With ``--archive=DIR`` each finished run's results
 (no checkpoints, no weights) are also kept in DIR/seed<N>/<strategy>, and
-a run found finished there is read instead of run: commit DIR, and the
-same command on a fresh clone goes on where the comparison stopped.
+a run found finished there is read instead of run; a run stopped with
+Ctrl-C is kept there whole (checkpoints and weights) and resumed from it:
+commit DIR, and the same command on a fresh clone goes on where the
+comparison stopped.
 After every run (seed by seed), --workdir gets
 comparison.md (mean and spread over seeds,
 then seed by seed), comparison.json, comparison.png (the fronts of the first

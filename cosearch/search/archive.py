@@ -7,7 +7,10 @@ finished run's result files (:data:`ARCHIVE_FILES`: its config, logs,
 report, designs and final-training records, no checkpoint, no weights)
 into another folder; :func:`finished` says whether a folder holds such a
 run of a given setup, so that the comparison reads it instead of running
-it again (docs/design.md section 6).
+it again (docs/design.md section 6). A run stopped part-way (Ctrl-C) is kept
+whole instead (:func:`keep_in_flight`: checkpoints and weights too, a few
+MB) and copied back into an empty workdir to resume
+(:func:`restore_in_flight`).
 
 A folder counts as a finished run of ``setup`` when it has no checkpoint
 (a run with one is resumed as usual), its config.json equals the setup's
@@ -36,6 +39,7 @@ from cosearch.search.run_state import (
     config_differences,
 )
 from cosearch.search.settings import Setup
+from cosearch.search.workdir import LOCK_FILE
 
 CHECKPOINT_DIR = "checkpoints"
 # What an archived run keeps: enough to read its results and compare it.
@@ -114,11 +118,45 @@ def finished(workdir: str, setup: Setup) -> bool:
     return not _missing_designs(workdir, setup)
 
 
+def keep_in_flight(workdir: str, dest: str) -> None:
+    """Copy a run stopped part-way (Ctrl-C) whole into ``dest``: its
+    checkpoints, training journal and final-training weights too (a few
+    MB), so that :func:`restore_in_flight` on another machine resumes it
+    where it stopped. Written beside ``dest`` and swapped in."""
+    tmp = dest.rstrip(os.sep) + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(workdir, tmp, ignore=shutil.ignore_patterns(LOCK_FILE))
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+
+
+def restore_in_flight(kept: str, workdir: str) -> bool:
+    """Copy a run kept in flight (:func:`keep_in_flight`: ``kept`` holds
+    checkpoints) into ``workdir`` when ``workdir`` holds no checkpoint of
+    its own; True when copied. The resume then checks its config as any
+    resume does."""
+    if not os.path.isdir(os.path.join(kept, CHECKPOINT_DIR)):
+        return False
+    if os.path.isdir(os.path.join(workdir, CHECKPOINT_DIR)):
+        return False
+    shutil.copytree(
+        kept, workdir, ignore=shutil.ignore_patterns(LOCK_FILE), dirs_exist_ok=True
+    )
+    return True
+
+
 def archive_run(workdir: str, dest: str) -> list[str]:
     """Copy a run's result files (:data:`ARCHIVE_FILES`, those it has) from
     ``workdir`` into ``dest``; returns the copied names. Each file is
     written beside its final name and renamed, so an interrupted copy
     leaves the earlier one whole."""
+    # A copy kept in flight before is replaced by the results alone.
+    shutil.rmtree(os.path.join(dest, CHECKPOINT_DIR), ignore_errors=True)
+    shutil.rmtree(os.path.join(dest, FINAL_DIR), ignore_errors=True)
+    for name in os.listdir(dest) if os.path.isdir(dest) else ():
+        path = os.path.join(dest, name)
+        if os.path.isfile(path) and name not in ARCHIVE_FILES:
+            os.unlink(path)
     copied = []
     for name in ARCHIVE_FILES:
         src = os.path.join(workdir, name)

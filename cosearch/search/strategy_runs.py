@@ -15,7 +15,12 @@ from typing import Any
 
 from cosearch.files.jsonl import read_jsonl
 from cosearch.search import loop
-from cosearch.search.archive import archive_run, finished
+from cosearch.search.archive import (
+    archive_run,
+    finished,
+    keep_in_flight,
+    restore_in_flight,
+)
 from cosearch.search.comparison import write
 from cosearch.search.config_checks import SearchConfigError
 from cosearch.search.setup import build
@@ -49,8 +54,10 @@ def run_strategies(
     With ``archive`` (a folder), each run's result files are copied to
     ``archive/seed<N>/<strategy>`` when it ends, without its checkpoints
     and weights (:mod:`cosearch.search.archive`), and a run found finished
-    there (or in ``workdir`` kept that way) is read, not run again: a
-    comparison goes on from its archive on another machine.
+    there (or in ``workdir`` kept that way) is read, not run again; a run
+    stopped by Ctrl-C is kept there whole (checkpoints and weights) and
+    copied back into an empty workdir to resume: a comparison goes on
+    from its archive on another machine.
 
     Raises:
       SearchConfigError: an unknown strategy (before anything runs), or any
@@ -87,7 +94,15 @@ def run_strategies(
                 log(f"finished before: its results read from {where}")
             else:
                 where = sub
-                loop.run_setup(setup, sub, fresh=fresh, log=log)
+                if kept and not fresh and restore_in_flight(kept, sub):
+                    log(f"resuming the run kept in flight in {kept}")
+                try:
+                    loop.run_setup(setup, sub, fresh=fresh, log=log)
+                except KeyboardInterrupt:
+                    if kept and os.path.isdir(sub):
+                        keep_in_flight(sub, kept)
+                        log(f"the run so far kept in {kept} (checkpoints included)")
+                    raise
                 if kept:
                     archive_run(sub, kept)
                     log(f"its results kept in {kept}")

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from cosearch.final import phase
 from cosearch.search import archive, loop, strategy_runs
 from cosearch.search.config_checks import SearchConfigError
 from cosearch.search.setup import build
@@ -133,3 +134,66 @@ def test_percentiles_are_taken_in_the_reference_set_as_it_stands(compared):
     for d in finals:
         assert d["percentile"] == d["final"]["mean"]
     assert strategy_runs.final_view(run)["designs"][0]["percentile"] is None
+
+
+def test_a_run_stopped_part_way_resumes_from_the_archive(
+    compared, tmp_path, monkeypatch
+):
+    work, _, cfg = compared
+    real = phase.finalize
+    trained = []
+
+    def stopped_at_second_training(final, dataset, store, designs, trainer, log, **kw):
+        class Stopping:
+            def train(self, *args, **kwargs):
+                if trained:
+                    raise KeyboardInterrupt
+                trained.append(1)
+                return trainer.train(*args, **kwargs)
+
+        return real(final, dataset, store, designs, Stopping(), log, **kw)
+
+    monkeypatch.setattr(phase, "finalize", stopped_at_second_training)
+    kept = tmp_path / "kept"
+    messages = []
+    with pytest.raises(KeyboardInterrupt):
+        strategy_runs.run_strategies(
+            cfg,
+            str(tmp_path / "a"),
+            ["random"],
+            seeds=[0],
+            log=messages.append,
+            archive=str(kept),
+        )
+    run = kept / "seed0" / "random"
+    assert any("kept in" in m and "checkpoints included" in m for m in messages)
+    assert (run / "checkpoints").is_dir() and (run / "final" / "weights").is_dir()
+    assert not (run / ".lock").exists()
+    assert not archive.finished(str(run), _setup(cfg))
+
+    # Another machine: an empty workdir, the archive alone. The search is
+    # not run again; the final phase trains the one run left.
+    monkeypatch.setattr(phase, "finalize", real)
+    messages = []
+    strategy_runs.run_strategies(
+        cfg,
+        str(tmp_path / "b"),
+        ["random"],
+        seeds=[0],
+        log=messages.append,
+        archive=str(kept),
+    )
+    said = "\n".join(messages)
+    assert "resuming the run kept in flight" in said
+    assert "1 done before" in said and "episode 1:" not in said
+    # The archive now holds the results alone, and they are a straight
+    # run's (the fixture's seed 0).
+    assert not (run / "checkpoints").exists()
+    assert not (run / "final" / "weights").exists()
+    assert archive.finished(str(run), _setup(cfg))
+    straight = strategy_runs.final_view(str(work / "seed0" / "random"))
+    resumed = strategy_runs.final_view(str(run))
+    fields = ("role", "architecture", "proxy_accuracy", "final")
+    assert [{k: d[k] for k in fields} for d in resumed["designs"]] == [
+        {k: d[k] for k in fields} for d in straight["designs"]
+    ]
