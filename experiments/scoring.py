@@ -57,21 +57,15 @@ def measure(
     return values, timing
 
 
-def combined(values: dict, name: str) -> tuple[np.ndarray, dict]:
+def combined(values: dict, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
     """The score ``name`` joins (``"a+b"``) as a search computes it
     (:class:`cosearch.policy.signal.Standardisation`: the mean of the
     parts' standardised values, a non-finite part counting as its mean),
     standardised over the architectures of ``values`` (a reference set is
-    a uniform sample of the feasible space), and its timing (the parts'
-    summed).
-
-    Raises:
-      UsageError: a part not among the measured scores.
+    a uniform sample of the feasible space), and the names of its parts
+    (each one of ``values``: score_fidelity checks ``--combine`` first).
     """
     parts = signal_lib.parse(name)
-    missing = [p for p in parts if p not in values]
-    if missing:
-        raise UsageError(f"--combine: {name!r} needs {', '.join(missing)} in --scores")
     arrays = {p: np.asarray(values[p], np.float64) for p in parts}
     finite = {p: v[np.isfinite(v)] for p, v in arrays.items()}
     standard = signal_lib.Standardisation(
@@ -92,16 +86,18 @@ def table(ref: reference.ReferenceSet, values, timing, input_shape) -> dict:
 
 def print_table(rows: dict) -> None:
     width = max([16, *map(len, rows)])
+    heads = [f"pick/{k}" for k in reference.PICKS]
     print(
-        f"{'score':<{width}} {'tau':>6} {'top10%':>7} {'pick/8':>7} "
-        f"{'pick/16':>8} {'tau|MACs bins':>14} {'tau w/ MACs':>12} {'ms/arch':>9}",
+        f"{'score':<{width}} {'tau':>6} {'top10%':>7} "
+        + " ".join(f"{h:>8}" for h in heads)
+        + f" {'tau|MACs bins':>14} {'tau w/ MACs':>12} {'ms/arch':>9}",
         flush=True,
     )
     for name, r in rows.items():
         picks = r.get("pick_percentile", {})
         cells = [
-            f"{picks[k]:{w}.2f}" if k in picks else f"{'-':>{w}}"
-            for k, w in (("8", 7), ("16", 8))
+            f"{picks[str(k)]:8.2f}" if str(k) in picks else f"{'-':>8}"
+            for k in reference.PICKS
         ]
         print(
             f"{name:<{width}} {r['tau']:+6.2f} {r['top_hits']:7.2f} "

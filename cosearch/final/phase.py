@@ -136,6 +136,16 @@ def _seeds(finals: dict[str, FinalAccuracy]) -> int:
     return max((f.seeds for f in finals.values()), default=0)
 
 
+def planned(
+    setup: Any, history: list[dict[str, Any]], max_designs: int | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The designs the final phase of the search ``setup`` describes trains
+    for its ``history``: its OptSW, OptHW and front as the proxy summarises
+    them (:func:`cosearch.final.runner.plan`)."""
+    summary = report_lib.summarize(history, setup.objective, setup.search.opt_hw_margin)
+    return plan(setup.final, summary.opt_sw, summary.opt_hw, summary.front, max_designs)
+
+
 def run_final(
     setup: Any,
     workdir: str,
@@ -162,10 +172,7 @@ def run_final(
     metrics_path = os.path.join(workdir, "metrics.jsonl")
     metrics = read_jsonl(metrics_path) if os.path.exists(metrics_path) else []
     margin = setup.search.opt_hw_margin
-    summary = report_lib.summarize(history, setup.objective, margin)
-    designs = plan(
-        setup.final, summary.opt_sw, summary.opt_hw, summary.front, max_designs
-    )
+    designs = planned(setup, history, max_designs)
     outcome = finalize(
         setup.final, setup.dataset, FinalStore(workdir), designs, trainer, log
     )

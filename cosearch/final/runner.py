@@ -57,6 +57,12 @@ def settings_record(final: FinalSettings, dataset: Dataset) -> dict[str, Any]:
     }
 
 
+def settings_id(final: FinalSettings, dataset: Dataset) -> str:
+    """The fingerprint of :func:`settings_record` (names the weights' folder;
+    a run is reused only at the same one)."""
+    return fingerprint(settings_record(final, dataset))
+
+
 def _eta(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
@@ -90,13 +96,13 @@ def finalize(
       The :class:`FinalOutcome`.
     """
     settings = settings_record(final, dataset)
-    settings_id = fingerprint(settings)
+    run_id = settings_id(final, dataset)
     archs: list[str] = []
     for _, pair in designs:
         if pair["architecture"] not in archs:
             archs.append(pair["architecture"])
     done = {(a, int(s)) for a, s in done}
-    done |= {(r["architecture"], int(r["seed"])) for r in store.runs(settings_id)}
+    done |= {(r["architecture"], int(r["seed"])) for r in store.runs(run_id)}
     wanted = [(a, s) for a in archs for s in range(final.seeds)]
     todo = [run for run in wanted if run not in done]
     if todo:
@@ -121,7 +127,7 @@ def finalize(
         record = {
             "architecture": arch,
             "seed": seed,
-            "settings_id": settings_id,
+            "settings_id": run_id,
             "test_accuracy": res.val_accuracy,
             "failed": res.failed,
             "reason": res.reason,
@@ -143,12 +149,12 @@ def finalize(
         )
         if after_run is not None:
             after_run()
-    finals = aggregate(store.runs(settings_id), seeds=final.seeds)
+    finals = aggregate(store.runs(run_id), seeds=final.seeds)
     return FinalOutcome(
         picks=list(designs),
         finals={a: finals[a] for a in archs if a in finals},
         settings=settings,
-        settings_id=settings_id,
+        settings_id=run_id,
         margin=final.margin,
         trained=len(todo),
     )

@@ -29,11 +29,13 @@ import shutil
 from typing import Any
 
 from cosearch.files.jsonl import read_jsonl
-from cosearch.final.runner import plan, settings_record
-from cosearch.final.store import FINAL_DIR, RUNS_FILE, fingerprint
-from cosearch.results import report as report_lib
+from cosearch.final.phase import planned
+from cosearch.final.runner import settings_id
+from cosearch.final.store import FINAL_DIR, RUNS_FILE
 from cosearch.search.config_checks import SearchConfigError
 from cosearch.search.run_state import (
+    BUDGET_FIELDS,
+    CHECKPOINT_DIR,
     CONFIG_FILE,
     RUN_INFO_FILE,
     config_differences,
@@ -41,7 +43,6 @@ from cosearch.search.run_state import (
 from cosearch.search.settings import Setup
 from cosearch.search.workdir import LOCK_FILE
 
-CHECKPOINT_DIR = "checkpoints"
 # What an archived run keeps: enough to read its results and compare it.
 ARCHIVE_FILES = (
     CONFIG_FILE,
@@ -53,14 +54,6 @@ ARCHIVE_FILES = (
     "report.md",
     os.path.join(FINAL_DIR, RUNS_FILE),
 )
-# The budget fields a finished run must share with the setup that reads it.
-BUDGET_FIELDS = (
-    "search.episodes",
-    "search.max_children",
-    "search.max_train_images",
-    "search.max_wall_s",
-    "search.max_idle_episodes",
-)
 
 
 def _load(path: str) -> Any:
@@ -68,28 +61,23 @@ def _load(path: str) -> Any:
         return json.load(f)
 
 
-def _missing_designs(workdir: str, setup: Setup) -> list[str]:
-    """Architectures the setup's final phase plans for the run in
-    ``workdir`` that its best_designs.json lacks (or holds with fewer
-    seeds, or at other final settings)."""
+def _final_complete(workdir: str, setup: Setup) -> bool:
+    """Whether the run in ``workdir`` holds, at the setup's final settings,
+    every design its final phase plans with every final seed."""
     best = _load(os.path.join(workdir, "best_designs.json"))
     training = best.get("final_training") or {}
-    want_id = fingerprint(settings_record(setup.final, setup.dataset))
-    if training.get("settings_id") != want_id:
-        return ["(final training at other settings)"]
-    history = read_jsonl(os.path.join(workdir, "history.jsonl"))
-    summary = report_lib.summarize(history, setup.objective, setup.search.opt_hw_margin)
-    designs = plan(setup.final, summary.opt_sw, summary.opt_hw, summary.front)
+    if training.get("settings_id") != settings_id(setup.final, setup.dataset):
+        return False
     have = {
-        d["architecture"]: d.get("final")
+        d["architecture"]: d["final"]["seeds"]
         for d in best.get("finalized", [])
         if d.get("final")
     }
-    return [
-        pair["architecture"]
-        for _, pair in designs
-        if have.get(pair["architecture"], {}).get("seeds", 0) < setup.final.seeds
-    ]
+    history = read_jsonl(os.path.join(workdir, "history.jsonl"))
+    return all(
+        have.get(pair["architecture"], 0) >= setup.final.seeds
+        for _, pair in planned(setup, history)
+    )
 
 
 def finished(workdir: str, setup: Setup) -> bool:
@@ -107,15 +95,15 @@ def finished(workdir: str, setup: Setup) -> bool:
     if not setup.final.enabled:
         return False
     saved = _load(os.path.join(workdir, CONFIG_FILE))
-    diff = config_differences(saved, setup)
-    if diff:
+    diff = config_differences(saved, setup, also=BUDGET_FIELDS)
+    other = [k for k in diff if k not in BUDGET_FIELDS]
+    if other:
         raise SearchConfigError(
             f"{workdir} holds a finished run of another config (differs in "
-            f"{', '.join(diff[:5])}); remove it or use the same config"
+            f"{', '.join(other[:5])}); remove it or use the same config"
         )
-    if config_differences(saved, setup, also=BUDGET_FIELDS):
-        return False  # another budget: the run goes on (or stops) as usual
-    return not _missing_designs(workdir, setup)
+    # Another budget: not finished (the run is resumed, or stops, as usual).
+    return not diff and _final_complete(workdir, setup)
 
 
 def keep_in_flight(workdir: str, dest: str) -> None:

@@ -34,20 +34,21 @@ from cosearch.search.episode import Context
 from cosearch.search.settings import Setup
 from cosearch.search.strategies import STRATEGIES
 
-# Config fields that may change between a run and its resumption.
-RESUMABLE_FIELDS = (
+# The search's budget fields.
+BUDGET_FIELDS = (
     "search.episodes",
     "search.max_children",
     "search.max_train_images",
     "search.max_wall_s",
     "search.max_idle_episodes",
-    "search.checkpoint_every",
-    "parallel.devices",
 )
+# Config fields that may change between a run and its resumption.
+RESUMABLE_FIELDS = (*BUDGET_FIELDS, "search.checkpoint_every", "parallel.devices")
 # Config groups that may change too: the final training (its runs are kept
 # by the settings they were made with, cosearch.final.store).
 RESUMABLE_GROUPS = ("final.",)
 RUN_INFO_FILE = "run_info.json"
+CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILE = "config.json"
 OUTPUT_FILES = (
     CONFIG_FILE,
@@ -111,7 +112,7 @@ def config_differences(
 def clear_outputs(workdir: str) -> None:
     """Remove a previous run's outputs (the --fresh flag), its final
     trainings included."""
-    shutil.rmtree(os.path.join(workdir, "checkpoints"), ignore_errors=True)
+    shutil.rmtree(os.path.join(workdir, CHECKPOINT_DIR), ignore_errors=True)
     FinalStore(workdir).clear()
     for name in OUTPUT_FILES:
         path = os.path.join(workdir, name)
@@ -178,7 +179,7 @@ class RunState:
         if self.writer:
             self.history = JsonlWriter(os.path.join(workdir, "history.jsonl"))
             self.metrics = JsonlWriter(os.path.join(workdir, "metrics.jsonl"))
-            self.ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+            self.ckpt = Checkpointer(os.path.join(workdir, CHECKPOINT_DIR))
         self.ctx = ctx
         self.episode = 0  # next episode to run
         self.children_trained = 0

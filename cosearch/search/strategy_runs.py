@@ -25,6 +25,7 @@ from cosearch.search.comparison import write
 from cosearch.search.config_checks import SearchConfigError
 from cosearch.search.setup import build
 from cosearch.search.strategies import STRATEGIES
+from cosearch.search.workdir import check_workdir
 
 
 def run_strategies(
@@ -68,6 +69,8 @@ def run_strategies(
         raise SearchConfigError(
             f"strategies: unknown {unknown}; known: {', '.join(STRATEGIES)}"
         )
+    if archive:
+        check_workdir(archive)  # an unwritable archive fails now, not after a run
     runs: dict[str, dict[int, tuple]] = {name: {} for name in strategies}
     first = None
     seed_list = list(seeds) if seeds else [None]

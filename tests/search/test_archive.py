@@ -197,3 +197,21 @@ def test_a_run_stopped_part_way_resumes_from_the_archive(
     assert [{k: d[k] for k in fields} for d in resumed["designs"]] == [
         {k: d[k] for k in fields} for d in straight["designs"]
     ]
+
+
+def test_an_unwritable_archive_is_refused_before_any_run(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(loop, "run_setup", must_not_run)
+    with pytest.raises(SearchConfigError, match="cannot create it"):
+        strategy_runs.run_strategies(
+            tiny(**FINAL),
+            str(tmp_path / "work"),
+            ["random"],
+            log=quiet,
+            archive=str(blocker / "archive"),
+        )
