@@ -140,6 +140,6 @@ def test_network_scores_need_odd_kernels_but_the_predictor_does_not():
     with pytest.raises(SearchConfigError, match="synflow need odd kernels"):
         search_setup.build(tiny(**even, **{"search.accuracy_signal": "synflow"}))
     search_setup.build(tiny(**even, **{"search.accuracy_signal": "deep_layers"}))
-    setup = search_setup.build(tiny(**even))
+    setup = search_setup.build(tiny(**even, **{"search.accuracy_signal": "predictor"}))
     ctx = Context(setup, Trainer(), {}, log=lambda _: None)
     assert ctx.accuracy_signal().names == ()  # no scorer is made
