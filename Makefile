@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m experiments.search --config=experiments/configs/default.py --workdir=runs/default
+	$(PY) -m experiments.search --config=experiments/configs/default.py:demo --workdir=runs/default
 
 test: $(STAMP)
 	$(PY) -m ruff check .

@@ -12,11 +12,14 @@ interrupted final training resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Collection, Sequence
+from concurrent import futures
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from cosearch.child.train_steps import TrainResult
 from cosearch.data import Dataset
 from cosearch.final.results import FinalAccuracy, aggregate, picks
 from cosearch.final.settings import FinalSettings, final_key, final_task
@@ -114,15 +117,22 @@ def finalize(
             f"{settings['test_images']:,} test images"
         )
     task = final_task(dataset) if todo else None
-    spent: list[float] = []
-    for i, (arch, seed) in enumerate(todo):
-        res = trainer.train(
+    start = time.perf_counter()
+    saved = 0
+
+    def train(run: tuple[str, int]) -> TrainResult:
+        arch, seed = run
+        return trainer.train(
             Architecture.parse(arch),
             task,
             final.train,
             final_key(seed),
             keep_variables=True,
         )
+
+    def save(run: tuple[str, int], res: TrainResult) -> None:
+        nonlocal saved
+        arch, seed = run
         losses = res.loss_curve
         record = {
             "architecture": arch,
@@ -136,19 +146,44 @@ def finalize(
             "timing": {"wall_s": res.wall_s, "compile_s": res.compile_s},
         }
         store.save(record, res.variables)
-        spent.append(res.wall_s)
-        left = np.median(spent) * (len(todo) - i - 1)
+        saved += 1
+        left = (time.perf_counter() - start) / saved * (len(todo) - saved)
         status = (
             f"failed ({res.reason})"
             if res.failed
             else (f"test {100 * res.val_accuracy:.2f}%")
         )
         log(
-            f"final {i + 1}/{len(todo)}: {arch} seed {seed}: {status} "
+            f"final {saved}/{len(todo)}: {arch} seed {seed}: {status} "
             f"({res.wall_s:.0f} s) | ETA {_eta(left)}"
         )
         if after_run is not None:
             after_run()
+
+    workers = min(final.parallel_runs, len(todo))
+    if workers <= 1:
+        for run in todo:
+            save(run, train(run))
+    else:
+        # Runs in threads (JAX releases the GIL while it computes), saved
+        # in order as they end; the results do not depend on the threads.
+        pool = futures.ThreadPoolExecutor(workers, "final-run")
+        jobs = [pool.submit(train, run) for run in todo]
+        try:
+            for run, job in zip(todo, jobs, strict=True):
+                save(run, job.result())
+        except KeyboardInterrupt:
+            # Keep what is nearly done: the runs in flight end and are saved.
+            pending = [(r, j) for r, j in zip(todo, jobs, strict=True) if not j.done()]
+            for _, job in pending:
+                job.cancel()
+            log("interrupted: saving the final runs in flight before stopping")
+            for run, job in zip(todo[saved:], jobs[saved:], strict=True):
+                if not job.cancelled():
+                    save(run, job.result())
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
     finals = aggregate(store.runs(run_id), seeds=final.seeds)
     return FinalOutcome(
         picks=list(designs),

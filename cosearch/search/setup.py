@@ -343,7 +343,8 @@ def _final_settings(c, train_config) -> FinalSettings:
     seeds = integer(c, "final.seeds")
     max_designs = integer(c, "final.max_designs")
     noise = finite(c, "final.noise")
+    parallel_runs = integer(c, "final.parallel_runs")
     try:
-        return FinalSettings(train, seeds, max_designs, noise)
+        return FinalSettings(train, seeds, max_designs, noise, parallel_runs)
     except ValueError as e:
         raise field_error("final", str(e)) from None

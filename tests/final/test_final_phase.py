@@ -1,8 +1,10 @@
 """The final phase of a search: final trainings resumed, never redone, the
 test split read by it alone, results carrying both accuracies."""
 
+import dataclasses
 import json
 import os
+import threading
 
 import pytest
 
@@ -10,8 +12,10 @@ from cosearch import data
 from cosearch.child.train import Trainer
 from cosearch.files.jsonl import read_jsonl
 from cosearch.final import phase
+from cosearch.final.runner import finalize
 from cosearch.final.store import FinalStore
 from cosearch.search import loop as search
+from cosearch.search.config_checks import SearchConfigError
 from cosearch.search.run_state import RUN_INFO_FILE
 from cosearch.search.setup import build
 from tests.helpers import quiet
@@ -30,11 +34,13 @@ class CountingTrainer:
         self.trainer = Trainer()
         self.calls = 0
         self.interrupt_at = interrupt_at
+        self.lock = threading.Lock()  # runs may train in threads
 
     def train(self, *args, **kwargs):
-        if self.interrupt_at is not None and self.calls == self.interrupt_at:
-            raise KeyboardInterrupt
-        self.calls += 1
+        with self.lock:
+            if self.interrupt_at is not None and self.calls == self.interrupt_at:
+                raise KeyboardInterrupt
+            self.calls += 1
         return self.trainer.train(*args, **kwargs)
 
 
@@ -214,3 +220,63 @@ def test_finalized_designs_are_placed_in_a_reference_set(searched, tmp_path):
     missing = tiny(**FINAL, **{"final.reference_set": str(tmp_path / "no.json")})
     with pytest.raises(ValueError, match="config.final.reference_set: .*no such"):
         build(missing)
+
+
+def _planned(searched):
+    workdir, setup = searched
+    return phase.planned(setup, read_jsonl(os.path.join(workdir, "history.jsonl")))
+
+
+def _records(store):
+    return sorted(
+        (r["architecture"], r["seed"], r["test_accuracy"], r["final_loss"], r["steps"])
+        for r in store.runs()
+    )
+
+
+def test_runs_in_threads_give_what_runs_one_after_another_give(searched, tmp_path):
+    _, setup = searched
+    designs = phase.planned(
+        setup, read_jsonl(os.path.join(searched[0], "history.jsonl"))
+    )
+    stores = {}
+    for parallel in (1, 2):
+        final = dataclasses.replace(setup.final, parallel_runs=parallel)
+        stores[parallel] = FinalStore(str(tmp_path / f"p{parallel}"))
+        lines = []
+        out = finalize(
+            final, setup.dataset, stores[parallel], designs, Trainer(), lines.append
+        )
+        assert out.trained == 4 and len(out.finals) == 2
+        # One line per run, numbered in order, each with an ETA.
+        done = [line for line in lines if line.startswith("final ") and "ETA" in line]
+        assert [d.split(":")[0] for d in done] == [f"final {i}/4" for i in (1, 2, 3, 4)]
+    assert _records(stores[1]) == _records(stores[2])
+
+
+def test_ctrl_c_with_runs_in_flight_keeps_every_run_it_trained(searched, tmp_path):
+    _, setup = searched
+    designs = phase.planned(
+        setup, read_jsonl(os.path.join(searched[0], "history.jsonl"))
+    )
+    final = dataclasses.replace(setup.final, parallel_runs=2)
+    store = FinalStore(str(tmp_path / "run"))
+    trainer = CountingTrainer()
+
+    pressed = []
+
+    def interrupt():  # Ctrl-C (once) in the main thread after the first run is saved
+        if not pressed:
+            pressed.append(True)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        finalize(final, setup.dataset, store, designs, trainer, quiet, interrupt)
+    # The runs in flight were waited for and saved; those not started were not.
+    assert trainer.calls >= 2
+    assert len(store.runs()) == trainer.calls
+
+
+def test_parallel_runs_below_one_is_refused():
+    with pytest.raises(SearchConfigError, match="parallel_runs must be >= 1, got 0"):
+        build(tiny(**{"final.parallel_runs": 0}))

@@ -6,6 +6,7 @@ throughput and latency over the space."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from cosearch.hardware import optimizer as optimizer_lib
 from cosearch.hardware.architecture import arch_arrays
@@ -80,3 +81,32 @@ def test_the_lightest_architecture_bounds_the_space():
     assert np.all(best_fps[1:] <= best_fps[0])
     assert np.all(best_lat[1:] >= best_lat[0])
     assert best_fps[1:].max() < best_fps[0]  # a bound, not a tie everywhere
+
+
+def test_the_demo_variant_is_the_default_search_at_a_tighter_reachable_spec():
+    """`make demo`'s config differs from the default in its spec (and the
+    efficiency bound that follows it) and a smaller budget, and the spec
+    passes setup's reachability check."""
+
+    def flat(c):
+        return {
+            (group, key): value
+            for group, node in c.to_dict().items()
+            for key, value in (node.items() if isinstance(node, dict) else [("", node)])
+        }
+
+    base, demo = flat(default.get_config()), flat(default.get_config("demo"))
+    assert base.keys() == demo.keys()
+    differ = {k for k in base if base[k] != demo[k]}
+    assert differ == {
+        ("specs", "min_fps"),
+        ("reward", "eff_hi"),
+        ("search", "max_children"),
+    }
+    assert demo["search", "max_children"] < base["search", "max_children"]
+    assert demo["specs", "min_fps"] > base["specs", "min_fps"]
+    assert demo["reward", "eff_hi"] == 2 * demo["specs", "min_fps"]
+    setup = search_setup.build(default.get_config("demo"))
+    assert setup.specs.min_fps == 3000.0
+    with pytest.raises(ValueError, match="known: demo, smoke"):
+        default.get_config("nosuch")
