@@ -12,6 +12,7 @@ interrupted final training resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent import futures
@@ -70,6 +71,24 @@ def _eta(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
+def time_left(
+    starts: Sequence[float | None], wall: float, workers: int, now: float
+) -> float:
+    """Seconds until the runs left end: those started (``starts``, in run
+    order, None for a run not started) end ``wall`` after their start, the
+    others take ``wall`` each on the first of ``workers`` free slots."""
+    slots = sorted(max(t + wall, now) for t in starts if t is not None)
+    slots = (slots + [now] * workers)[:workers]
+    heapq.heapify(slots)
+    end = max(slots) if starts else now
+    for t in starts:
+        if t is None:
+            finish = heapq.heappop(slots) + wall
+            heapq.heappush(slots, finish)
+            end = max(end, finish)
+    return end - now
+
+
 def finalize(
     final: FinalSettings,
     dataset: Dataset,
@@ -117,10 +136,13 @@ def finalize(
             f"{settings['test_images']:,} test images"
         )
     task = final_task(dataset) if todo else None
-    start = time.perf_counter()
+    workers = max(1, min(final.parallel_runs, len(todo)))
+    started: dict[tuple[str, int], float] = {}  # run -> when it started
+    walls: list[float] = []
     saved = 0
 
     def train(run: tuple[str, int]) -> TrainResult:
+        started[run] = time.perf_counter()
         arch, seed = run
         return trainer.train(
             Architecture.parse(arch),
@@ -147,7 +169,13 @@ def finalize(
         }
         store.save(record, res.variables)
         saved += 1
-        left = (time.perf_counter() - start) / saved * (len(todo) - saved)
+        walls.append(res.wall_s)
+        left = time_left(
+            [started.get(r) for r in todo[saved:]],
+            float(np.median(walls)),
+            workers,
+            time.perf_counter(),
+        )
         status = (
             f"failed ({res.reason})"
             if res.failed
@@ -160,8 +188,7 @@ def finalize(
         if after_run is not None:
             after_run()
 
-    workers = min(final.parallel_runs, len(todo))
-    if workers <= 1:
+    if workers == 1:
         for run in todo:
             save(run, train(run))
     else:

@@ -12,7 +12,7 @@ from cosearch import data
 from cosearch.child.train import Trainer
 from cosearch.files.jsonl import read_jsonl
 from cosearch.final import phase
-from cosearch.final.runner import finalize
+from cosearch.final.runner import finalize, time_left
 from cosearch.final.store import FinalStore
 from cosearch.search import loop as search
 from cosearch.search.config_checks import SearchConfigError
@@ -280,3 +280,18 @@ def test_ctrl_c_with_runs_in_flight_keeps_every_run_it_trained(searched, tmp_pat
 def test_parallel_runs_below_one_is_refused():
     with pytest.raises(SearchConfigError, match="parallel_runs must be >= 1, got 0"):
         build(tiny(**{"final.parallel_runs": 0}))
+
+
+@pytest.mark.parametrize(
+    "starts, now, workers, want",
+    [
+        ([], 100.0, 2, 0.0),  # nothing left
+        ([0.0], 100.0, 2, 0.0),  # the other of a pair, started with the first
+        ([50.0], 100.0, 2, 50.0),  # started half a run later
+        ([None, None], 100.0, 1, 200.0),  # one after another
+        ([100.0, None, None, None], 100.0, 2, 200.0),  # 1 in flight, 3 to come
+        ([None, None, None], 100.0, 2, 200.0),  # two slots free, then one
+    ],
+)
+def test_the_time_left_of_runs_in_flight_and_to_come(starts, now, workers, want):
+    assert time_left(starts, 100.0, workers, now) == pytest.approx(want)
