@@ -201,9 +201,8 @@ def finalize(
                 save(run, job.result())
         except KeyboardInterrupt:
             # Keep what is nearly done: the runs in flight end and are saved.
-            pending = [(r, j) for r, j in zip(todo, jobs, strict=True) if not j.done()]
-            for _, job in pending:
-                job.cancel()
+            for job in jobs:
+                job.cancel()  # those not started; the others go on
             log("interrupted: saving the final runs in flight before stopping")
             for run, job in zip(todo[saved:], jobs[saved:], strict=True):
                 if not job.cancelled():
