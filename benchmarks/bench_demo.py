@@ -34,6 +34,7 @@ from typing import Any
 
 from absl import flags
 
+from cosearch.errors import UserError
 from cosearch.files.jsonl import read_jsonl
 from experiments import common
 
@@ -87,7 +88,8 @@ def run_seed(seed: int, workdir: str, extra: Sequence[str]) -> dict[str, Any]:
                 final_line = now
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"seed {seed}: the demo exited with {proc.returncode}")
+        # Its own error line is above; the seeds measured before are kept.
+        raise UserError(f"seed {seed}: the demo exited with {proc.returncode}")
     info = _read_json(os.path.join(workdir, "run_info.json"))
     best = _read_json(os.path.join(workdir, "best_designs.json"))
     runs = read_jsonl(os.path.join(workdir, "final", "runs.jsonl"))
@@ -112,8 +114,11 @@ def run_seed(seed: int, workdir: str, extra: Sequence[str]) -> dict[str, Any]:
 
 
 def _read_json(path: str) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: cannot read it ({e})") from None
 
 
 def summary(seeds: list[dict[str, Any]]) -> dict[str, Any]:

@@ -41,3 +41,19 @@ def test_missing_out_is_one_line_error():
     proc = _run("--seeds=0")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == "error: --out is required"
+
+
+def test_a_failing_seed_is_one_line_and_keeps_the_seeds_measured(tmp_path):
+    out = tmp_path / "demo.json"
+    out.write_text("{not json")
+    proc = _run("--seeds=0", f"--out={out}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {out}: cannot read")
+    assert out.read_text() == "{not json"  # nothing overwritten
+    out.unlink()
+    proc = _run("--seeds=0", f"--out={out}", "--extra=--config.space.depth=0")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: seed 0: the demo exited with 2"
+    )
+    assert not out.exists()
