@@ -204,8 +204,13 @@ def finalize(
             for job in jobs:
                 job.cancel()  # those not started; the others go on
             log("interrupted: saving the final runs in flight before stopping")
-            for run, job in zip(todo[saved:], jobs[saved:], strict=True):
-                if not job.cancelled():
+            left = list(zip(todo[saved:], jobs[saved:], strict=True))
+            live = [(run, job) for run, job in left if not job.cancelled()]
+            futures.wait([job for _, job in live])  # a second Ctrl-C stops here
+            for run, job in live:
+                # A run that raised (the one stopped) is skipped, not the
+                # runs after it.
+                if job.exception() is None:
                     save(run, job.result())
             raise
         finally:

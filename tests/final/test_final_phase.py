@@ -6,6 +6,8 @@ import json
 import os
 import threading
 
+import jax
+import numpy as np
 import pytest
 
 from cosearch import data
@@ -13,6 +15,7 @@ from cosearch.child.train import Trainer
 from cosearch.files.jsonl import read_jsonl
 from cosearch.final import phase
 from cosearch.final.runner import finalize, time_left
+from cosearch.final.settings import final_key
 from cosearch.final.store import FinalStore
 from cosearch.search import loop as search
 from cosearch.search.config_checks import SearchConfigError
@@ -275,6 +278,41 @@ def test_ctrl_c_with_runs_in_flight_keeps_every_run_it_trained(searched, tmp_pat
     # The runs in flight were waited for and saved; those not started were not.
     assert trainer.calls >= 2
     assert len(store.runs()) == trainer.calls
+
+
+def test_a_run_stopped_in_its_thread_does_not_lose_the_run_beside_it(
+    searched, tmp_path
+):
+    # The first run stops (Ctrl-C reaches its thread) after the second,
+    # trained beside it, has ended: the second is kept.
+    _, setup = searched
+    designs = phase.planned(
+        setup, read_jsonl(os.path.join(searched[0], "history.jsonl"))
+    )
+    final = dataclasses.replace(setup.final, parallel_runs=2)
+    store = FinalStore(str(tmp_path / "run"))
+    second_done = threading.Event()
+    first_key = final_key(0)
+
+    class FirstStopsLast:
+        def train(self, arch, task, train, key, **kwargs):
+            first = np.array_equal(
+                jax.random.key_data(key), jax.random.key_data(first_key)
+            )
+            if str(arch) == designs[0][1]["architecture"] and first:
+                assert second_done.wait(600)
+                raise KeyboardInterrupt
+            try:
+                return Trainer().train(arch, task, train, key, **kwargs)
+            finally:
+                second_done.set()
+
+    with pytest.raises(KeyboardInterrupt):
+        finalize(final, setup.dataset, store, designs, FirstStopsLast(), quiet)
+    # (The runs after them may have started before the stop and be kept too.)
+    kept = {(r["architecture"], r["seed"]) for r in store.runs()}
+    arch = designs[0][1]["architecture"]
+    assert (arch, 1) in kept and (arch, 0) not in kept
 
 
 def test_parallel_runs_below_one_is_refused():
