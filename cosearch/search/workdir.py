@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 
 from cosearch.search.config_checks import SearchConfigError
 
@@ -25,11 +26,12 @@ def check_workdir(workdir: str) -> None:
         os.makedirs(workdir, exist_ok=True)
     except OSError as e:
         raise SearchConfigError(f"workdir {workdir}: cannot create it ({e})") from None
-    probe = os.path.join(workdir, ".write-test")
     try:
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.unlink(probe)
+        # A probe of its own: two processes checking one folder (two
+        # comparisons keeping runs in one archive) do not remove each
+        # other's.
+        with tempfile.NamedTemporaryFile(dir=workdir, prefix=".write-test-"):
+            pass
     except OSError as e:
         raise SearchConfigError(f"workdir {workdir} is not writable ({e})") from None
 

@@ -175,8 +175,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # experiments.finalize --max_designs=N trains more of them later.
     c.final.max_designs = 1
     c.final.seeds = 2  # training seeds per design (>= 2)
-    # Runs trained at once (threads; results unchanged): two train 1.5x
-    # faster than one after another on a 2-core CPU (BUILD_NOTES.md).
+    # Runs trained at once (threads; results unchanged): on a 2-core CPU
+    # two take 1.71x less time than one after another with jax 0.10, 1.04x
+    # with jax 0.12 (one program there already spreads over both cores;
+    # benchmarks.bench_final_runs, BUILD_NOTES.md).
     c.final.parallel_runs = 2
     c.final.steps = 600  # optimizer steps (about 2 epochs; sized for a 2-core CPU)
     c.final.batch_size = 64  # images per step

@@ -2,6 +2,7 @@
 
 import json
 import os
+import threading
 
 import jax.numpy as jnp
 import numpy as np
@@ -23,7 +24,7 @@ from cosearch.search.config_checks import SearchConfigError
 from cosearch.search.settings import HwAwareSettings
 from cosearch.search.setup import build, config_json
 from cosearch.search.strategies import STRATEGIES
-from cosearch.search.workdir import WorkdirBusyError
+from cosearch.search.workdir import WorkdirBusyError, check_workdir
 from tests.helpers import damage_checkpoint, quiet
 from tests.tiny_search import tiny
 
@@ -219,6 +220,26 @@ def test_unwritable_workdir(tmp_path):
     blocker.write_text("x")
     with pytest.raises(SearchConfigError, match="workdir"):
         search.run(tiny(), str(blocker / "sub"), log=quiet)
+
+
+def test_two_processes_checking_one_workdir_at_once_both_pass(tmp_path):
+    # Two comparisons keeping runs in one archive check it at the same
+    # moment: neither removes the other's probe.
+    errors = []
+
+    def check():
+        try:
+            for _ in range(300):
+                check_workdir(str(tmp_path))
+        except SearchConfigError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=check) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("strategy", ["hw_aware", "sequential", "random"])
