@@ -15,7 +15,11 @@ with that rule would have seen. A rule spends ``C`` optimizer steps:
   by the rung's measure promoted, the best of those by the proxy picked
   (:mod:`cosearch.search.halving` with one rung);
 - ``rung``: ``C // b`` architectures trained for ``b`` steps, the best by the
-  rung's measure picked (no proxy training at all).
+  rung's measure picked (no proxy training at all);
+- ``reseed``: ``C // B - r`` architectures trained at the proxy with one
+  seed, the best ``r`` of them by it trained again with another seed, the
+  best of those by the mean of their two seeds picked (the proxy's noise
+  spent at the top, where the pick is made).
 
 A rung's measure is read part-way off the proxy's own run (``accuracy``,
 ``loss_sum``: the proxy's schedule still running, as ASHA continues a run),
@@ -104,10 +108,12 @@ class Rule:
     """A way to spend child-training compute on a pool of architectures.
 
     Attributes:
-      kind: "proxy", "halving" or "rung" (module docstring).
-      steps: the rung's budget ``b`` (halving, rung); the proxy's for proxy.
+      kind: "proxy", "halving", "rung" or "reseed" (module docstring).
+      steps: the rung's budget ``b`` (halving, rung); the proxy's for proxy
+        and reseed.
       measure: what ranks the rung ("accuracy" or "loss_sum").
-      rate: halving's eta (children at the rung per child at the proxy).
+      rate: halving's eta (children at the rung per child at the proxy);
+        reseed's ``r`` (children trained with a second seed).
     """
 
     kind: str
@@ -121,6 +127,8 @@ class Rule:
             return f"proxy {self.steps}"
         if self.kind == "rung":
             return f"rung {self.steps} ({self.measure})"
+        if self.kind == "reseed":
+            return f"proxy {self.steps}, best {self.rate} reseeded"
         return f"halving {self.steps}x{self.rate} ({self.measure})"
 
     def trained(self, budget: int, proxy_steps: int) -> tuple[int, int]:
@@ -131,6 +139,9 @@ class Rule:
             return n, n
         if self.kind == "rung":
             return budget // self.steps, 0
+        if self.kind == "reseed":
+            n = budget // proxy_steps - self.rate
+            return (n, self.rate) if n >= self.rate else (0, 0)
         k = budget // (proxy_steps + self.rate * self.steps)
         return self.rate * k, k
 
@@ -145,10 +156,16 @@ def pick(
 ) -> int:
     """The architecture ``rule`` picks among ``candidates`` (in draw order;
     ties go to the earlier) with proxy seed column ``seed``, promoting
-    ``promote`` children to the proxy (halving)."""
-    final = values[f"accuracy@{proxy_steps}"][:, seed]
+    ``promote`` children to the proxy (halving) or to a second seed, the
+    next column (reseed)."""
+    table = values[f"accuracy@{proxy_steps}"]
+    final = table[:, seed]
     if rule.kind == "proxy":
         return int(candidates[_best_first(final[candidates])[0]])
+    if rule.kind == "reseed":
+        top = candidates[_best_first(final[candidates])[:promote]]
+        second = table[top, (seed + 1) % table.shape[1]]
+        return int(top[_best_first((final[top] + second) / 2)[0]])
     rung = values[f"{rule.measure}@{rule.steps}"][:, seed]
     order = _best_first(rung[candidates])
     if rule.kind == "rung":
@@ -181,7 +198,7 @@ def replay(
       pool: indices of the architectures a draw may take.
     """
     first, promote = rule.trained(budget, proxy_steps)
-    if first < 1 or (rule.kind == "halving" and promote < 1):
+    if first < 1 or (rule.kind in ("halving", "reseed") and promote < 1):
         return None
     n = min(first, len(pool))
     seeds = values[f"accuracy@{proxy_steps}"].shape[1]
@@ -200,7 +217,9 @@ def replay(
         "rule": rule.name,
         "budget_steps": budget,
         "trained_first": n,
-        "proxy_children": min(promote, n) if rule.kind != "rung" else 0,
+        "proxy_children": {"rung": 0, "proxy": n, "reseed": n + min(promote, n)}.get(
+            rule.kind, min(promote, n)
+        ),
         "capped": first > len(pool),
         "accuracy_mean": float(np.mean(picked)),
         "accuracy_std": float(np.std(picked)),

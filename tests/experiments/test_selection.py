@@ -44,6 +44,9 @@ def test_a_budget_buys_what_each_rule_trains():
     assert selection.Rule("halving", 25, rate=4).trained(1000, 100) == (20, 5)
     assert selection.Rule("rung", 25).trained(1000, 100) == (40, 0)
     assert selection.Rule("halving", 50, rate=4).trained(250, 100) == (0, 0)
+    # 10 proxy children: 8 architectures, the best 2 again with a second seed.
+    assert selection.Rule("reseed", 100, rate=2).trained(1000, 100) == (8, 2)
+    assert selection.Rule("reseed", 100, rate=2).trained(300, 100) == (0, 0)
 
 
 def _values(rung, final):
@@ -68,6 +71,28 @@ def test_halving_promotes_by_the_rung_then_picks_by_the_proxy():
     # By the loss sum (here the opposite order of the rung accuracy).
     by_loss = selection.Rule("halving", 2, "loss_sum", 2)
     assert selection.pick(by_loss, cands, values, 0, 2, 4) == 3
+
+
+def test_reseed_picks_the_best_two_seed_mean_among_the_best_by_one_seed():
+    seed0 = [0.70, 0.76, 0.75, 0.74]
+    seed1 = [0.90, 0.70, 0.74, 0.60]
+    values = {"accuracy@4": np.array([seed0, seed1]).T}
+    cands = np.array([0, 1, 2, 3])
+    reseed = selection.Rule("reseed", 4, rate=2)
+    # Seed 0 puts 1 and 2 first; their means are 0.73 and 0.745: 2 is picked
+    # (0, the best by seed 1, is not among them).
+    assert selection.pick(reseed, cands, values, 0, 2, 4) == 2
+    # The fixed proxy on seed 0 picks 1; reseeding the best 3 adds 3 (0.67).
+    assert selection.pick(selection.Rule("proxy", 4), cands, values, 0, 4, 4) == 1
+    assert selection.pick(reseed, cands, values, 0, 3, 4) == 2
+    # From seed 1 the second seed is seed 0: 0 and 2 first, means 0.80, 0.745.
+    assert selection.pick(reseed, cands, values, 1, 2, 4) == 0
+    ref = np.array([0.8, 0.81, 0.82, 0.83])
+    got = selection.replay(
+        reseed, 16, values, 4, ref, cands, 30, np.random.default_rng(0)
+    )
+    # 16 steps = 4 proxy children: 2 architectures, both reseeded.
+    assert got["trained_first"] == 2 and got["proxy_children"] == 4
 
 
 def test_replays_judge_the_pick_by_the_reference():
@@ -141,13 +166,17 @@ def _launch(proxy, ref, out, *flags):
 def test_the_launcher_writes_both_tables(tmp_path):
     proxy, ref = _files(tmp_path)
     out = tmp_path / "out.json"
-    proc = _launch(proxy, ref, out, "--budgets=1,2", "--rates=2", "--draws=20")
+    proc = _launch(proxy, ref, out, "--budgets=1,2,4", "--rates=2", "--draws=20")
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(out.read_text())
     assert got["ranking"]["accuracy@2"]["tau_one_seed"] == pytest.approx(1.0)
     assert got["ranking"]["accuracy@2"]["images_per_architecture"] == 16
     rules = {(r["rule"], r["budget_children"]) for r in got["selection"]}
     assert ("proxy 4", 1) in rules and ("halving 2x2 (accuracy)", 2) in rules
+    # Two proxy seeds: 4 children's compute buys 2 architectures, both
+    # reseeded; 2 children's buy none.
+    assert ("proxy 4, best 2 reseeded", 4) in rules
+    assert ("proxy 4, best 2 reseeded", 2) not in rules
     # A budget of one proxy child buys no halving with rate 2 (4 + 2 x 2 > 4).
     assert ("halving 2x2 (accuracy)", 1) not in rules
     assert "6 architectures in the pool" in proc.stdout
