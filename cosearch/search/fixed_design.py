@@ -2,14 +2,14 @@
 setup time (hw_aware's design; docs/design.md section 6).
 
 The design comes from a JSON file (``config.search.hw_aware_design``) or is
-the optimum of a reference network (``config.search.hw_aware_reference``, or
-:func:`default_reference`); either way it is refused, in one line naming
-the field, when it cannot run every child of the space.
+sized for a reference network (``config.search.hw_aware_reference``, or
+:func:`default_reference`): the optimum of the reference with every kernel
+the space's largest. Either way it is refused, in one line naming it, when
+it cannot run every child of the space.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import jax.numpy as jnp
@@ -19,13 +19,14 @@ from cosearch.hardware.design import Design, design_arrays, designs_from_arrays
 from cosearch.hardware.optimizer import optimize
 from cosearch.results.records import design_from_record, host
 from cosearch.search.config_checks import SearchConfigError
-from cosearch.search.episode import score_designs
-from cosearch.search.reachability import can_meet_specs
+from cosearch.search.episode import meets_specs, score_designs
 from cosearch.search.settings import Setup
 
 
-def check_fixed_design(setup: Setup, design: Design, path: str) -> None:
-    """Refuse a fixed design that cannot run every child of the space.
+def check_fixed_design(setup: Setup, design: Design, what: str) -> None:
+    """Refuse a fixed design that cannot run every child of the space
+    (``what`` names it in the error: the config field and file, or the
+    reference it was sized for).
 
     An accelerator's resources depend only on its tiling, so the design is
     scored with the heaviest architecture of the space (largest kernel and
@@ -48,14 +49,14 @@ def check_fixed_design(setup: Setup, design: Design, path: str) -> None:
         if int(fig.stage_dsp[0, i]) > dev.dsp:
             parts.append(f"{int(fig.stage_dsp[0, i])} DSP > {dev.dsp}")
         if setup.enforce_bram:
-            for field, have, what in (
+            for field, have, resource in (
                 ("stage_bram18", dev.bram18, "BRAM18"),
                 ("stage_lutram", dev.lutram, "LUTRAM LUTs"),
                 ("stage_ffs", dev.ffs, "flip-flops"),
             ):
                 used = int(getattr(fig, field)[0, i])
                 if used > have:
-                    parts.append(f"{used} {what} > {have}")
+                    parts.append(f"{used} {resource} > {have}")
         if int(fig.stage_port_bits[0, i]) > dev.port_bits:
             parts.append(
                 f"{int(fig.stage_port_bits[0, i])} port bits > {dev.port_bits}"
@@ -68,18 +69,53 @@ def check_fixed_design(setup: Setup, design: Design, path: str) -> None:
             f"stage {i} on {dev.name}: " + (", ".join(parts) or "infeasible")
         )
     raise SearchConfigError(
-        f"config.search.hw_aware_design: {path} is not feasible on "
-        f"{setup.platform.name}: " + "; ".join(problems)
+        f"{what} is not feasible on {setup.platform.name}: " + "; ".join(problems)
     )
 
 
-def default_reference(setup: Setup) -> Architecture:
-    """hw_aware's reference network when none is configured: the largest
-    (most MACs) *uniform* network of the space, one kernel size and filter
-    count in every layer, whose best design meets the specs; the
-    accelerator is built for the heaviest typical network that the spec
-    allows, as a designer who fixes the hardware first would. Without specs,
-    the largest uniform network.
+def every_kernel(setup: Setup, arch: Architecture) -> Architecture:
+    """``arch`` with every kernel the space's largest: the network a fixed
+    accelerator is sized by, so that its buffers (Tk) hold any child's
+    weights. Compute scales alike in every layer of a uniform network, so
+    its stages balance as the network's own do."""
+    k_max = max(setup.space.arch.kernels)
+    return Architecture(tuple((k_max, f, st) for _, f, st in arch.layers))
+
+
+def sized_designs(setup: Setup, refs: list[Architecture]) -> list[Design]:
+    """The accelerator a designer fixes for each reference network: the
+    optimum (objective and specs of the run; the best feasible design where
+    none meets them) of :func:`every_kernel` of it, so that it runs every
+    child of the space.
+
+    Raises:
+      SearchConfigError: a reference has no feasible design at all.
+    """
+    wide = [every_kernel(setup, r) for r in refs]
+    opt = optimize(
+        arch_arrays(wide, setup.input_shape, xp=jnp),
+        setup.design_space,
+        setup.objective,
+        setup.specs,
+    )
+    designs = designs_from_arrays(host(opt.design))
+    for ref, design in zip(refs, designs, strict=True):
+        if not design.stages:
+            raise SearchConfigError(
+                f"hw_aware: no feasible design exists for the reference network "
+                f"{ref} sized for the space's largest kernel"
+            )
+    return designs
+
+
+def default_reference(setup: Setup) -> tuple[Architecture, Design]:
+    """hw_aware's reference network when none is configured, and its fixed
+    design: the largest (most MACs) *uniform* network of the space, one
+    kernel size and filter count in every layer, that meets the specs on
+    the accelerator sized for it (:func:`sized_designs`); the accelerator is
+    built for the heaviest typical network that the spec allows, as a
+    designer who fixes the hardware first would. Where none meets them (or
+    without specs), the largest uniform network that fits.
     """
     a = setup.space.arch
     stride = min(a.strides)
@@ -88,9 +124,24 @@ def default_reference(setup: Setup) -> Architecture:
         for k in a.kernels
         for f in a.filters
     ]
-    ok = can_meet_specs(setup, refs)
-    pool = [r for r, good in zip(refs, ok, strict=True) if good] or refs[:1]
-    return max(pool, key=lambda r: r.macs(setup.input_shape))
+    # The sized design depends on the filters alone (every kernel the largest).
+    by_filters = dict(
+        zip(
+            a.filters,
+            sized_designs(setup, [r for r in refs if r.layers[0][0] == a.kernels[0]]),
+            strict=True,
+        )
+    )
+    designs = [by_filters[r.layers[0][1]] for r in refs]
+    fig = score_designs(
+        setup,
+        arch_arrays(refs, setup.input_shape, xp=jnp),
+        design_arrays(designs, a.depth, setup.platform.size, xp=jnp),
+    )
+    ok = meets_specs(setup, host(fig))
+    pool = [i for i in range(len(refs)) if ok[i]] or list(range(len(refs)))
+    best = max(pool, key=lambda i: refs[i].macs(setup.input_shape))
+    return refs[best], designs[best]
 
 
 def _reference(setup: Setup) -> Architecture:
@@ -137,35 +188,28 @@ def _design_file(setup: Setup) -> Design:
         ) from None
     except (ValueError, KeyError, TypeError) as e:
         raise SearchConfigError(f"config.search.hw_aware_design: {path}: {e}") from None
-    check_fixed_design(setup, design, path)
+    check_fixed_design(setup, design, f"config.search.hw_aware_design: {path}")
     return design
 
 
 def fixed_design(setup: Setup) -> Design:
-    """The hw_aware design: from a JSON file, or the best for a reference net.
+    """The hw_aware design: from a JSON file, or sized for a reference net.
 
     The reference network is ``config.search.hw_aware_reference`` (``""``:
-    :func:`default_reference`). Its optimum (objective and specs of the run)
-    is taken, and each stage's Tk is raised to the largest kernel of the
-    space, since the fixed accelerator must run every architecture the
-    controller may sample.
+    :func:`default_reference`); the design is :func:`sized_designs`' for it:
+    the optimum of the reference with every kernel the space's largest, so
+    that the fixed accelerator's buffers hold the weights of every
+    architecture the controller may sample (raising Tk on the reference's
+    own optimum instead can overflow the FPGA's BRAM, and then no child is
+    feasible). Checked like a design file.
     """
     s = setup
     if s.hw_aware.design:
         return _design_file(s)
-    ref = _reference(s) if s.hw_aware.reference else default_reference(s)
-    opt = optimize(
-        arch_arrays([ref], s.input_shape, xp=jnp), s.design_space, s.objective, s.specs
-    )
-    design = designs_from_arrays(host(opt.design))[0]
-    if not design.stages:
-        raise SearchConfigError(
-            f"hw_aware: no feasible design exists for the reference network {ref}"
-        )
-    k_max = max(s.space.arch.kernels)
-    return Design(
-        tuple(
-            dataclasses.replace(st, tiling=dataclasses.replace(st.tiling, tk=k_max))
-            for st in design.stages
-        )
-    )
+    if s.hw_aware.reference:
+        ref = _reference(s)
+        (design,) = sized_designs(s, [ref])
+    else:
+        ref, design = default_reference(s)
+    check_fixed_design(s, design, f"hw_aware's design sized for {ref}")
+    return design

@@ -126,9 +126,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.search.halving_rate = 4
     c.search.rung_measure = "accuracy"
     c.search.hw_aware_design = ""  # hw_aware fixed design (JSON file); "" = derive
-    # hw_aware's fixed design is the best design of this reference network
-    # ("" = the largest network of one kernel size and filter count in every
-    # layer whose best design meets the specs); it must lie in the space.
+    # hw_aware's fixed design is sized for this reference network (its best
+    # design with every kernel the space's largest, so that it runs every
+    # child; "" = the largest network of one kernel size and filter count in
+    # every layer that meets the specs on it); it must lie in the space.
     c.search.hw_aware_reference = ""
 
     c.data = ml_collections.ConfigDict()
