@@ -6,10 +6,12 @@ through the final phase's own :func:`cosearch.final.runner.finalize`, once
 for each ``--workers`` value (``final.parallel_runs``), each into an empty
 store, and records the wall time of each, the runs' accuracies and whether
 they are the same at every worker count (they must be). The programs are
-compiled before the timed rounds, so the rounds time training alone (the
-compile seconds are recorded apart). Run it with nothing else on the
-machine; rounds go in the order of ``--workers``, repeated ``--rounds``
-times (alternating, so that a drift of the machine hits both).
+compiled before the timed rounds (the compile seconds are recorded apart),
+so a round times what the final phase does besides compiling: the
+training, the scoring on the test split and the saving of the weights.
+Run it with nothing else on the machine; rounds go in the order of
+``--workers``, repeated ``--rounds`` times (alternating, so that a drift of
+the machine hits both).
 
     python -m benchmarks.bench_final_runs --steps=100 \
         --out=experiments/results/final_runs_cpu.json

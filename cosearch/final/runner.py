@@ -152,7 +152,7 @@ def finalize(
             keep_variables=True,
         )
 
-    def save(run: tuple[str, int], res: TrainResult) -> None:
+    def save(run: tuple[str, int], res: TrainResult, eta: bool = True) -> None:
         nonlocal saved
         arch, seed = run
         losses = res.loss_curve
@@ -183,7 +183,7 @@ def finalize(
         )
         log(
             f"final {saved}/{len(todo)}: {arch} seed {seed}: {status} "
-            f"({res.wall_s:.0f} s) | ETA {_eta(left)}"
+            f"({res.wall_s:.0f} s)" + (f" | ETA {_eta(left)}" if eta else "")
         )
         if after_run is not None:
             after_run()
@@ -205,13 +205,20 @@ def finalize(
                 job.cancel()  # those not started; the others go on
             log("interrupted: saving the final runs in flight before stopping")
             left = list(zip(todo[saved:], jobs[saved:], strict=True))
-            live = [(run, job) for run, job in left if not job.cancelled()]
-            futures.wait([job for _, job in live])  # a second Ctrl-C stops here
-            for run, job in live:
-                # A run that raised (the one stopped) is skipped, not the
-                # runs after it.
+            for run, job in left:
+                if job.cancelled():
+                    continue
+                # Each saved as it ends, in order (a second Ctrl-C here keeps
+                # those saved; the threads still end before the process
+                # exits, their runs lost). A run that raised is said and
+                # skipped, not the runs after it.
+                futures.wait([job])
                 if job.exception() is None:
-                    save(run, job.result())
+                    save(run, job.result(), eta=False)
+                else:
+                    arch, seed = run
+                    failure = job.exception()
+                    log(f"final run {arch} seed {seed} not kept: {failure!r}")
             raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -77,7 +77,8 @@ def every_kernel(setup: Setup, arch: Architecture) -> Architecture:
     """``arch`` with every kernel the space's largest: the network a fixed
     accelerator is sized by, so that its buffers (Tk) hold any child's
     weights. Compute scales alike in every layer of a uniform network, so
-    its stages balance as the network's own do."""
+    there its stages balance as the network's own do (not so for a
+    reference of mixed kernels)."""
     k_max = max(setup.space.arch.kernels)
     return Architecture(tuple((k_max, f, st) for _, f, st in arch.layers))
 
@@ -114,8 +115,8 @@ def default_reference(setup: Setup) -> tuple[Architecture, Design]:
     kernel size and filter count in every layer, that meets the specs on
     the accelerator sized for it (:func:`sized_designs`); the accelerator is
     built for the heaviest typical network that the spec allows, as a
-    designer who fixes the hardware first would. Where none meets them (or
-    without specs), the largest uniform network that fits.
+    designer who fixes the hardware first would. Without specs, the largest
+    uniform network; where none meets them, the lightest.
     """
     a = setup.space.arch
     stride = min(a.strides)
@@ -139,8 +140,14 @@ def default_reference(setup: Setup) -> tuple[Architecture, Design]:
         design_arrays(designs, a.depth, setup.platform.size, xp=jnp),
     )
     ok = meets_specs(setup, host(fig))
-    pool = [i for i in range(len(refs)) if ok[i]] or list(range(len(refs)))
-    best = max(pool, key=lambda i: refs[i].macs(setup.input_shape))
+    macs = [r.macs(setup.input_shape) for r in refs]
+    pool = [i for i in range(len(refs)) if ok[i]]
+    # None meets them: the lightest, the nearest to the specs.
+    best = (
+        max(pool, key=macs.__getitem__)
+        if pool
+        else min(range(len(refs)), key=macs.__getitem__)
+    )
     return refs[best], designs[best]
 
 
@@ -209,7 +216,9 @@ def fixed_design(setup: Setup) -> Design:
     if s.hw_aware.reference:
         ref = _reference(s)
         (design,) = sized_designs(s, [ref])
+        what = f"config.search.hw_aware_reference: the design sized for {ref}"
     else:
         ref, design = default_reference(s)
-    check_fixed_design(s, design, f"hw_aware's design sized for {ref}")
+        what = f"hw_aware's default design (sized for {ref})"
+    check_fixed_design(s, design, what)
     return design

@@ -307,12 +307,14 @@ def test_a_run_stopped_in_its_thread_does_not_lose_the_run_beside_it(
             finally:
                 second_done.set()
 
+    lines = []
     with pytest.raises(KeyboardInterrupt):
-        finalize(final, setup.dataset, store, designs, FirstStopsLast(), quiet)
+        finalize(final, setup.dataset, store, designs, FirstStopsLast(), lines.append)
     # (The runs after them may have started before the stop and be kept too.)
     kept = {(r["architecture"], r["seed"]) for r in store.runs()}
     arch = designs[0][1]["architecture"]
     assert (arch, 1) in kept and (arch, 0) not in kept
+    assert f"final run {arch} seed 0 not kept: KeyboardInterrupt()" in lines
 
 
 def test_parallel_runs_below_one_is_refused():
