@@ -120,19 +120,14 @@ def default_reference(setup: Setup) -> tuple[Architecture, Design]:
     """
     a = setup.space.arch
     stride = min(a.strides)
-    refs = [
-        Architecture(tuple((k, f, stride) for _ in range(a.depth)))
-        for k in a.kernels
-        for f in a.filters
-    ]
+
+    def uniform(k: int, f: int) -> Architecture:
+        return Architecture(tuple((k, f, stride) for _ in range(a.depth)))
+
+    refs = [uniform(k, f) for k in a.kernels for f in a.filters]
     # The sized design depends on the filters alone (every kernel the largest).
-    by_filters = dict(
-        zip(
-            a.filters,
-            sized_designs(setup, [r for r in refs if r.layers[0][0] == a.kernels[0]]),
-            strict=True,
-        )
-    )
+    sized = sized_designs(setup, [uniform(a.kernels[0], f) for f in a.filters])
+    by_filters = dict(zip(a.filters, sized, strict=True))
     designs = [by_filters[r.layers[0][1]] for r in refs]
     fig = score_designs(
         setup,
